@@ -1,0 +1,293 @@
+//! What each KubeFATE release needs, loaded from the embedded `assets/catalog.yaml`.
+//!
+//! The catalog is data so that adding a release is an edit to YAML, not to code; the
+//! manifests and the cluster.yaml base of each release live beside it in `assets/releases/`.
+
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+const CATALOG_YAML: &str = include_str!("../assets/catalog.yaml");
+
+/// The release `up` uses when neither a flag nor a scenario names one: the tutorial's.
+pub const DEFAULT_RELEASE: &str = "v1.6.0";
+
+#[derive(Debug, Deserialize)]
+struct CatalogFile {
+    releases: Vec<Release>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Release {
+    pub release: String,
+    pub summary: String,
+    pub kubefate_service: String,
+    pub chart: Chart,
+    pub image_tag: String,
+    pub fate_flow_api: FateFlowApi,
+    pub cluster_schema: ClusterSchema,
+    pub kubernetes: KubernetesRange,
+    pub recommended: Pins,
+    pub tutorial: Option<Pins>,
+    pub ingress: IngressFacts,
+    pub domain: String,
+    pub hosts: HostPatterns,
+    pub registry_style: RegistryStyle,
+    pub federation_module: String,
+    pub modules: Vec<String>,
+    pub artifacts: Vec<Artifact>,
+    pub service_images: Vec<Image>,
+    pub party_images: Vec<Image>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Chart {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FateFlowApi {
+    V1,
+    V2,
+}
+
+/// Which cluster.yaml dialect the release's chart reads (keys differ between chart 1.x and 2.x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterSchema {
+    V1,
+    V2,
+}
+
+/// Inclusive range of Kubernetes minor versions ("1.21"); `max: None` means no known upper bound.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct KubernetesRange {
+    pub min: String,
+    pub max: Option<String>,
+}
+
+impl KubernetesRange {
+    pub fn describe(&self) -> String {
+        match &self.max {
+            Some(max) => format!("Kubernetes {} to {}", self.min, max),
+            None => format!("Kubernetes {} or newer", self.min),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Pins {
+    pub minikube: String,
+    pub kubernetes: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct IngressFacts {
+    pub api_version: String,
+    pub class: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct HostPatterns {
+    pub service: String,
+    pub notebook: String,
+    pub fateboard: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegistryStyle {
+    /// `REG/eggroll:tag`: the registry stands in for `federatedai/` (and for Docker Hub's library).
+    ReplaceNamespace,
+    /// `REG/federatedai/osx:tag`: the registry is put in front of the full image name.
+    Prefix,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Artifact {
+    pub name: String,
+    pub file: String,
+    pub url: String,
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Image {
+    pub repository: String,
+    pub tag: String,
+    pub mirror_name: String,
+    #[serde(default)]
+    pub source: ImageSource,
+    pub used_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageSource {
+    /// Pulled from a registry (Docker Hub or `--registry`).
+    #[default]
+    Registry,
+    /// Shipped as a file in the release (the KubeFATE service image): loaded, never pulled.
+    Artifact,
+}
+
+impl Image {
+    /// The reference Docker and the pods use, given the lab's registry prefix.
+    pub fn reference(&self, registry: Option<&str>, style: RegistryStyle) -> String {
+        match (registry, self.source) {
+            (Some(reg), ImageSource::Registry) => match style {
+                RegistryStyle::ReplaceNamespace => format!("{reg}/{}:{}", self.mirror_name, self.tag),
+                RegistryStyle::Prefix => format!("{reg}/{}:{}", self.repository, self.tag),
+            },
+            _ => format!("{}:{}", self.repository, self.tag),
+        }
+    }
+}
+
+/// Where the release's artifacts are fetched from; both bases can point at a mirror or a test server.
+#[derive(Debug, Clone, Serialize)]
+pub struct UrlBases {
+    pub github: String,
+    pub chart_repo: String,
+}
+
+impl Artifact {
+    pub fn url(&self, bases: &UrlBases) -> String {
+        self.url
+            .replace("{github}", bases.github.trim_end_matches('/'))
+            .replace("{chart_repo}", bases.chart_repo.trim_end_matches('/'))
+    }
+}
+
+impl HostPatterns {
+    pub fn expand(pattern: &str, party: u32, domain: &str) -> String {
+        pattern
+            .replace("{party}", &party.to_string())
+            .replace("{domain}", domain)
+    }
+}
+
+/// The manifests and the cluster.yaml base of one release, embedded at build time.
+pub struct ReleaseFiles {
+    pub rbac_config: &'static str,
+    pub kubefate: &'static str,
+    pub cluster_base: &'static str,
+}
+
+macro_rules! release_files {
+    ($dir:literal) => {
+        ReleaseFiles {
+            rbac_config: include_str!(concat!("../assets/releases/", $dir, "/rbac-config.yaml")),
+            kubefate: include_str!(concat!("../assets/releases/", $dir, "/kubefate.yaml")),
+            cluster_base: include_str!(concat!("../assets/releases/", $dir, "/cluster.yaml")),
+        }
+    };
+}
+
+impl Release {
+    pub fn files(&self) -> Result<ReleaseFiles> {
+        Ok(match self.release.as_str() {
+            "v1.6.0" => release_files!("v1.6.0"),
+            "v2.0.0" => release_files!("v2.0.0"),
+            other => bail!("release {other} is in the catalog but its files are not embedded"),
+        })
+    }
+
+    pub fn artifact(&self, name: &str) -> Option<&Artifact> {
+        self.artifacts.iter().find(|a| a.name == name)
+    }
+}
+
+pub fn all() -> &'static [Release] {
+    static CATALOG: OnceLock<Vec<Release>> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let file: CatalogFile = serde_saphyr::from_str(CATALOG_YAML)
+            .context("assets/catalog.yaml does not parse")
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        file.releases
+    })
+}
+
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|r| r.release.as_str()).collect()
+}
+
+/// Finds a release by name; `1.6.0` and `v1.6.0` are the same release.
+pub fn find(name: &str) -> Option<&'static Release> {
+    let wanted = name.trim();
+    let wanted = wanted.strip_prefix('v').unwrap_or(wanted);
+    all()
+        .iter()
+        .find(|r| r.release.strip_prefix('v').unwrap_or(&r.release) == wanted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_parses_and_every_release_has_its_files() {
+        assert!(all().len() >= 2);
+        for r in all() {
+            let files = r.files().unwrap();
+            assert!(files.kubefate.contains("kind: Deployment"), "{}", r.release);
+            assert!(r.artifact("package").is_some());
+            assert!(r.artifact("service-image").is_some());
+            assert_eq!(r.modules.first(), Some(&r.federation_module));
+        }
+    }
+
+    #[test]
+    fn tutorial_release_facts() {
+        let r = find("v1.6.0").unwrap();
+        assert_eq!(r.kubefate_service, "v1.4.1");
+        assert_eq!(r.image_tag, "1.6.0-release");
+        assert_eq!(r.ingress.api_version, "networking.k8s.io/v1beta1");
+        assert_eq!(r.kubernetes.max.as_deref(), Some("1.21"));
+        assert_eq!(r.fate_flow_api, FateFlowApi::V1);
+        assert!(std::ptr::eq(r, find("1.6.0").unwrap()));
+    }
+
+    #[test]
+    fn image_references_follow_the_registry_style() {
+        let v1 = find("v1.6.0").unwrap();
+        let mysql = v1.party_images.iter().find(|i| i.repository == "mysql").unwrap();
+        assert_eq!(mysql.reference(None, v1.registry_style), "mysql:8");
+        assert_eq!(
+            mysql.reference(Some("hub.c.163.com/federatedai"), v1.registry_style),
+            "hub.c.163.com/federatedai/mysql:8"
+        );
+        let v2 = find("v2.0.0").unwrap();
+        let osx = &v2.party_images[0];
+        assert_eq!(
+            osx.reference(Some("mirror.example:5000"), v2.registry_style),
+            "mirror.example:5000/federatedai/osx:2.0.0-release"
+        );
+        let kubefate = &v1.service_images[0];
+        assert_eq!(
+            kubefate.reference(Some("hub.c.163.com/federatedai"), v1.registry_style),
+            "federatedai/kubefate:v1.4.1",
+            "the service image is loaded from the release file, never renamed"
+        );
+    }
+
+    #[test]
+    fn artifact_urls_take_the_mirror() {
+        let r = find("v1.6.0").unwrap();
+        let bases = UrlBases {
+            github: "http://127.0.0.1:8080/".into(),
+            chart_repo: "http://127.0.0.1:8081".into(),
+        };
+        assert_eq!(
+            r.artifact("service-image").unwrap().url(&bases),
+            "http://127.0.0.1:8080/FederatedAI/KubeFATE/releases/download/v1.6.0/kubefate-v1.4.1.docker"
+        );
+        assert_eq!(
+            r.artifact("chart").unwrap().url(&bases),
+            "http://127.0.0.1:8081/package/fate-v1.6.0.tgz"
+        );
+    }
+}

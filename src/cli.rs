@@ -1,0 +1,175 @@
+//! The command line: `fatelab up | status | down | doctor | test | images`.
+
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::{catalog, spec};
+
+pub const DEFAULT_GITHUB: &str = "https://github.com";
+pub const DEFAULT_CHART_REPO: &str = "https://federatedai.github.io/KubeFATE";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fatelab",
+    version,
+    about = "Stand up a multi-party FATE federated-learning lab on one Linux host, and prove it works",
+    long_about = "Stand up a multi-party FATE federated-learning lab on one Linux host, and prove it works.\n\n\
+        fatelab does every step of the KubeFATE MiniKube tutorial itself: checks the host, starts \
+        Kubernetes with minikube's none driver, enables ingress, deploys the KubeFATE service, \
+        installs one FATE cluster per party, and runs FATE's toy federated job between them.\n\n\
+        Start with `fatelab up --dry-run`: it works on any machine and shows the whole plan.",
+    after_help = "Exit status: 0 success, 1 failure, 2 bad input (nothing changed), \
+        3 no lab (status), 4 command not available yet."
+)]
+pub struct Cli {
+    /// More log output on stderr: -v for info, -vv for debug
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Format of what a command prints on stdout: text for people, json for scripts
+    #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
+    pub output: Output,
+
+    /// Answer yes to every confirmation (for scripts and CI); env FATELAB_YES accepts 1/0, yes/no, true/false
+    #[arg(short = 'y', long, global = true, env = "FATELAB_YES", action = ArgAction::SetTrue,
+          value_parser = BoolishValueParser::new())]
+    pub yes: bool,
+
+    /// Where fatelab keeps its record of the lab, downloads and generated credentials
+    /// [default: $XDG_STATE_HOME/fatelab, else ~/.local/state/fatelab]
+    #[arg(long, global = true, env = "FATELAB_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the lab: every step of the tutorial, each checked; safe to run again
+    Up(UpArgs),
+    /// Show the lab's health: minikube, ingress, KubeFATE, each party (not available yet)
+    Status,
+    /// Remove what `up` created: party clusters, KubeFATE, the hosts block (not available yet)
+    Down,
+    /// Check that this host can run the lab, and say how to fix what is missing (not available yet)
+    Doctor,
+    /// Run FATE's toy federated job between the parties (not available yet)
+    Test,
+    /// List, pull, save or load the images a release needs (not available yet)
+    Images,
+}
+
+/// What the lab is made of; shared by every command that builds a lab spec.
+#[derive(Debug, Args, Clone)]
+pub struct LabArgs {
+    /// Scenario file describing the lab (see scenarios/); the flags below override it
+    #[arg(short = 'f', long = "file", value_name = "SCENARIO")]
+    pub file: Option<PathBuf>,
+
+    /// Party IDs, comma-separated; at least two, all distinct [default: 9999,10000]
+    #[arg(long, value_name = "IDS", value_delimiter = ',', value_parser = spec::parse_party_id)]
+    pub parties: Option<Vec<u64>>,
+
+    /// Host IPv4 address the parties use to reach each other (not loopback)
+    /// [default: the address of the interface with the default route]
+    #[arg(long, value_name = "IP", value_parser = parse_ip_arg)]
+    pub ip: Option<String>,
+
+    /// KubeFATE release: v1.6.0 (the tutorial's, needs Kubernetes <= 1.21) or v2.0.0 (FATE 2.0,
+    /// current Kubernetes) [default: v1.6.0]
+    #[arg(long, value_name = "RELEASE", value_parser = parse_release_arg)]
+    pub release: Option<String>,
+
+    /// Image registry prefix for every pulled image, e.g. hub.c.163.com/federatedai
+    /// [default: none, images come from Docker Hub]
+    #[arg(long, value_name = "PREFIX", value_parser = parse_registry_arg)]
+    pub registry: Option<String>,
+
+    /// Domain for the ingress host names (KubeFATE service, notebooks, FATE Boards)
+    /// [default: the release's: kubefate.net for v1.6.0, example.com for v2.0.0]
+    #[arg(long, value_name = "DOMAIN", value_parser = spec::parse_domain)]
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+
+    /// Change nothing: print every step `up` would take and write the rendered files to --plan-dir
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Where --dry-run writes the rendered files (party cluster.yaml files, manifests, hosts lines)
+    #[arg(long, value_name = "DIR", default_value = "fatelab-plan", requires = "dry_run")]
+    pub plan_dir: PathBuf,
+
+    /// Base URL for every GitHub download (release files, minikube), for mirrors and offline tests
+    #[arg(long, value_name = "URL", env = "FATELAB_GITHUB_MIRROR", default_value = DEFAULT_GITHUB,
+          value_parser = parse_url_arg)]
+    pub github_mirror: String,
+
+    /// Base URL of the KubeFATE Helm chart repository (the chart is uploaded from here if needed)
+    #[arg(long, value_name = "URL", env = "FATELAB_CHART_REPO", default_value = DEFAULT_CHART_REPO,
+          value_parser = parse_url_arg)]
+    pub chart_repo: String,
+
+    /// Hosts file that receives the lab's host names
+    #[arg(long, value_name = "PATH", default_value = "/etc/hosts")]
+    pub hosts_file: PathBuf,
+}
+
+fn parse_ip_arg(s: &str) -> Result<String, String> {
+    spec::parse_host_ip(s).map(|ip| ip.to_string())
+}
+
+fn parse_release_arg(s: &str) -> Result<String, String> {
+    catalog::find(s).map(|r| r.release.clone()).ok_or_else(|| {
+        format!(
+            "not a release fatelab knows; known releases: {}",
+            catalog::names().join(", ")
+        )
+    })
+}
+
+fn parse_registry_arg(s: &str) -> Result<String, String> {
+    spec::parse_registry(s).map(|r| r.unwrap_or_default())
+}
+
+fn parse_url_arg(s: &str) -> Result<String, String> {
+    let t = s.trim().trim_end_matches('/');
+    let rest = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(t.to_string()),
+        _ => Err("expected an http:// or https:// URL, like https://github.com".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn url_arguments() {
+        assert_eq!(parse_url_arg("http://127.0.0.1:8080/"), Ok("http://127.0.0.1:8080".into()));
+        assert!(parse_url_arg("github.com").is_err());
+        assert!(parse_url_arg("https://").is_err());
+    }
+}
