@@ -139,7 +139,9 @@ impl Image {
     pub fn reference(&self, registry: Option<&str>, style: RegistryStyle) -> String {
         match (registry, self.source) {
             (Some(reg), ImageSource::Registry) => match style {
-                RegistryStyle::ReplaceNamespace => format!("{reg}/{}:{}", self.mirror_name, self.tag),
+                RegistryStyle::ReplaceNamespace => {
+                    format!("{reg}/{}:{}", self.mirror_name, self.tag)
+                }
                 RegistryStyle::Prefix => format!("{reg}/{}:{}", self.repository, self.tag),
             },
             _ => format!("{}:{}", self.repository, self.tag),
@@ -254,7 +256,11 @@ mod tests {
     #[test]
     fn image_references_follow_the_registry_style() {
         let v1 = find("v1.6.0").unwrap();
-        let mysql = v1.party_images.iter().find(|i| i.repository == "mysql").unwrap();
+        let mysql = v1
+            .party_images
+            .iter()
+            .find(|i| i.repository == "mysql")
+            .unwrap();
         assert_eq!(mysql.reference(None, v1.registry_style), "mysql:8");
         assert_eq!(
             mysql.reference(Some("hub.c.163.com/federatedai"), v1.registry_style),

@@ -55,7 +55,7 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the lab: every step of the tutorial, each checked; safe to run again
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Show the lab's health: minikube, ingress, KubeFATE, each party (not available yet)
     Status,
     /// Remove what `up` created: party clusters, KubeFATE, the hosts block (not available yet)
@@ -89,7 +89,9 @@ pub struct LabArgs {
     #[arg(long, value_name = "RELEASE", value_parser = parse_release_arg)]
     pub release: Option<String>,
 
-    /// Image registry prefix for every pulled image, e.g. hub.c.163.com/federatedai
+    /// Image registry for every pulled image. v1.6.0 puts it in place of `federatedai`
+    /// (hub.c.163.com/federatedai → hub.c.163.com/federatedai/eggroll); v2.0.0 puts it in front of
+    /// the full name (registry.local:5000 → registry.local:5000/federatedai/osx)
     /// [default: none, images come from Docker Hub]
     #[arg(long, value_name = "PREFIX", value_parser = parse_registry_arg)]
     pub registry: Option<String>,
@@ -110,7 +112,12 @@ pub struct UpArgs {
     pub dry_run: bool,
 
     /// Where --dry-run writes the rendered files (party cluster.yaml files, manifests, hosts lines)
-    #[arg(long, value_name = "DIR", default_value = "fatelab-plan", requires = "dry_run")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "fatelab-plan",
+        requires = "dry_run"
+    )]
     pub plan_dir: PathBuf,
 
     /// Base URL for every GitHub download (release files, minikube), for mirrors and offline tests
@@ -167,8 +174,33 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_has_help() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "{path} --{id} has no help");
+            }
+            for sub in cmd.get_subcommands() {
+                assert!(
+                    sub.get_about().is_some(),
+                    "{path} {} has no about",
+                    sub.get_name()
+                );
+                walk(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        walk(&Cli::command(), "fatelab");
+    }
+
+    #[test]
     fn url_arguments() {
-        assert_eq!(parse_url_arg("http://127.0.0.1:8080/"), Ok("http://127.0.0.1:8080".into()));
+        assert_eq!(
+            parse_url_arg("http://127.0.0.1:8080/"),
+            Ok("http://127.0.0.1:8080".into())
+        );
         assert!(parse_url_arg("github.com").is_err());
         assert!(parse_url_arg("https://").is_err());
     }

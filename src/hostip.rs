@@ -11,9 +11,11 @@ const ROUTE_TABLE: &str = "/proc/net/route";
 
 /// Interfaces whose addresses are never the host's address as other pods see it.
 fn is_virtual_bridge(name: &str) -> bool {
-    ["docker", "br-", "veth", "cni", "flannel", "virbr", "kube", "bridge"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    [
+        "docker", "br-", "veth", "cni", "flannel", "virbr", "kube", "bridge",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
 }
 
 pub fn local_ipv4s() -> Result<Vec<(String, Ipv4Addr)>> {

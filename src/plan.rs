@@ -60,7 +60,10 @@ impl Plan {
             IpSource::Given => "given".to_string(),
             IpSource::Detected(iface) => format!("detected on {iface}; override with --ip"),
         };
-        let registry = spec.registry.as_deref().unwrap_or("Docker Hub (no --registry)");
+        let registry = spec
+            .registry
+            .as_deref()
+            .unwrap_or("Docker Hub (no --registry)");
         let mut s = String::new();
         let _ = writeln!(s, "fatelab up: dry run (nothing on this host was changed)");
         let _ = writeln!(
@@ -82,7 +85,13 @@ impl Plan {
         );
         let _ = writeln!(s, "Registry: {registry}; domain: {}", spec.domain);
         for (n, step) in self.steps.iter().enumerate() {
-            let _ = writeln!(s, "\n{:>2}. [{}] {}", n + 1, step.info.name, step.info.title);
+            let _ = writeln!(
+                s,
+                "\n{:>2}. [{}] {}",
+                n + 1,
+                step.info.name,
+                step.info.title
+            );
             for a in &step.actions {
                 let _ = writeln!(s, "    - {a}");
             }
@@ -119,7 +128,10 @@ impl Plan {
             .with_context(|| format!("creating the plan directory {}", dir.display()))?;
         remove_stale_party_files(dir, &self.files)?;
         let mut written = Vec::new();
-        let all = self.files.iter().map(|f| (f.name.as_str(), f.contents.as_str()));
+        let all = self
+            .files
+            .iter()
+            .map(|f| (f.name.as_str(), f.contents.as_str()));
         for (name, contents) in all.chain([(PLAN_TEXT, text)]) {
             let path = dir.join(name);
             std::fs::write(&path, contents)

@@ -88,12 +88,8 @@ pub fn parse(text: &str, origin: &str) -> Result<SpecInput> {
 }
 
 pub fn load(path: &Path) -> Result<SpecInput> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        usage(format!(
-            "cannot read scenario file {}: {e}",
-            path.display()
-        ))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| usage(format!("cannot read scenario file {}: {e}", path.display())))?;
     parse(&text, &path.display().to_string())
 }
 
@@ -157,8 +153,14 @@ mod tests {
         .unwrap();
         let flags = SpecInput {
             parties: Some(vec![
-                PartyInput { id: 1, ports: PortOverrides::default() },
-                PartyInput { id: 3, ports: PortOverrides::default() },
+                PartyInput {
+                    id: 1,
+                    ports: PortOverrides::default(),
+                },
+                PartyInput {
+                    id: 3,
+                    ports: PortOverrides::default(),
+                },
             ]),
             ip: Some("10.0.0.2".into()),
             ..Default::default()

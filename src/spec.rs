@@ -147,7 +147,9 @@ pub fn parse_party_id(s: &str) -> Result<u64, String> {
 pub fn parse_host_ip(s: &str) -> Result<Ipv4Addr, String> {
     let t = s.trim();
     let ip: IpAddr = t.parse().map_err(|_| {
-        format!("'{t}' is not a valid IPv4 address: expected four numbers 0-255 like 192.168.100.123")
+        format!(
+            "'{t}' is not a valid IPv4 address: expected four numbers 0-255 like 192.168.100.123"
+        )
     })?;
     let v4 = match ip {
         IpAddr::V4(v4) => v4,
@@ -313,7 +315,10 @@ fn validate_parties(input: &[PartyInput]) -> Result<Vec<Party>> {
     for (i, p) in input.iter().enumerate() {
         let offset = PORT_STRIDE * i as u32;
         let wanted = [
-            ("rollsite", p.ports.rollsite.unwrap_or(ROLLSITE_BASE + offset)),
+            (
+                "rollsite",
+                p.ports.rollsite.unwrap_or(ROLLSITE_BASE + offset),
+            ),
             ("grpc", p.ports.grpc.unwrap_or(GRPC_BASE + offset)),
             ("http", p.ports.http.unwrap_or(HTTP_BASE + offset)),
         ];
@@ -380,8 +385,16 @@ mod tests {
         assert_eq!(
             p,
             [
-                PartyPorts { rollsite: 30091, grpc: 30092, http: 30097 },
-                PartyPorts { rollsite: 30101, grpc: 30102, http: 30107 },
+                PartyPorts {
+                    rollsite: 30091,
+                    grpc: 30092,
+                    http: 30097
+                },
+                PartyPorts {
+                    rollsite: 30101,
+                    grpc: 30102,
+                    http: 30107
+                },
             ]
         );
         assert_eq!(spec.release.release, "v1.6.0");
@@ -394,18 +407,34 @@ mod tests {
         assert!(err(input(&[9999])).contains("at least two parties"));
         assert!(err(input(&[0, 1])).contains("out of range"));
         assert!(err(input(&[1, 1 << 33])).contains("out of range"));
-        assert!(parse_party_id("abc").unwrap_err().contains("'abc' is not a positive integer"));
+        assert!(
+            parse_party_id("abc")
+                .unwrap_err()
+                .contains("'abc' is not a positive integer")
+        );
         assert!(parse_party_id("0").is_err());
         assert_eq!(parse_party_id(" 42 "), Ok(42));
     }
 
     #[test]
     fn ip_errors_name_the_problem() {
-        assert!(parse_host_ip("300.1.1.1").unwrap_err().contains("'300.1.1.1' is not a valid IPv4"));
+        assert!(
+            parse_host_ip("300.1.1.1")
+                .unwrap_err()
+                .contains("'300.1.1.1' is not a valid IPv4")
+        );
         assert!(parse_host_ip("127.0.0.1").unwrap_err().contains("loopback"));
-        assert!(parse_host_ip("0.0.0.0").unwrap_err().contains("unspecified"));
+        assert!(
+            parse_host_ip("0.0.0.0")
+                .unwrap_err()
+                .contains("unspecified")
+        );
         assert!(parse_host_ip("::1").unwrap_err().contains("IPv6"));
-        assert!(parse_host_ip("224.0.0.1").unwrap_err().contains("multicast"));
+        assert!(
+            parse_host_ip("224.0.0.1")
+                .unwrap_err()
+                .contains("multicast")
+        );
         assert_eq!(parse_host_ip("10.1.2.3"), Ok(Ipv4Addr::new(10, 1, 2, 3)));
     }
 
@@ -414,7 +443,10 @@ mod tests {
         let mut i = input(&[1, 2]);
         i.release = Some("v0.0.1".into());
         let msg = err(i);
-        assert!(msg.contains("v0.0.1") && msg.contains("v1.6.0") && msg.contains("v2.0.0"), "{msg}");
+        assert!(
+            msg.contains("v0.0.1") && msg.contains("v1.6.0") && msg.contains("v2.0.0"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -432,7 +464,10 @@ mod tests {
         i.parties.as_mut().unwrap()[1].ports.rollsite = Some(30097);
         let msg = err(i);
         assert!(msg.contains("port 30097 is used twice"), "{msg}");
-        assert!(msg.contains("party 9999 http") && msg.contains("party 10000 rollsite"), "{msg}");
+        assert!(
+            msg.contains("party 9999 http") && msg.contains("party 10000 rollsite"),
+            "{msg}"
+        );
 
         let mut i = input(&[9999, 10000]);
         i.parties.as_mut().unwrap()[0].ports.http = Some(8080);
@@ -441,11 +476,17 @@ mod tests {
 
     #[test]
     fn registry_and_domain() {
-        assert_eq!(parse_registry("hub.c.163.com/federatedai/"), Ok(Some("hub.c.163.com/federatedai".into())));
+        assert_eq!(
+            parse_registry("hub.c.163.com/federatedai/"),
+            Ok(Some("hub.c.163.com/federatedai".into()))
+        );
         assert_eq!(parse_registry(""), Ok(None));
         assert!(parse_registry("https://hub.c.163.com").is_err());
         assert!(parse_registry("Hub Space").is_err());
-        assert_eq!(parse_domain("Lab.Example.com."), Ok("lab.example.com".into()));
+        assert_eq!(
+            parse_domain("Lab.Example.com."),
+            Ok("lab.example.com".into())
+        );
         assert!(parse_domain("localhost").is_err());
         assert!(parse_domain("bad_domain.com").is_err());
     }
@@ -456,11 +497,17 @@ mod tests {
         assert_eq!(spec.service_host(), "kubefate.net");
         assert_eq!(
             spec.hostnames(&spec.parties[0]),
-            ("9999.notebook.kubefate.net".into(), "9999.fateboard.kubefate.net".into())
+            (
+                "9999.notebook.kubefate.net".into(),
+                "9999.fateboard.kubefate.net".into()
+            )
         );
         let mut i = input(&[9999, 10000]);
         i.release = Some("v2.0.0".into());
         let spec = i.validate().unwrap();
-        assert_eq!(spec.hostnames(&spec.parties[1]).0, "party10000.notebook.example.com");
+        assert_eq!(
+            spec.hostnames(&spec.parties[1]).0,
+            "party10000.notebook.example.com"
+        );
     }
 }

@@ -4,7 +4,11 @@ use std::path::PathBuf;
 
 /// `$XDG_STATE_HOME/fatelab`, else `~/.local/state/fatelab` (the XDG default), else `./.fatelab`.
 pub fn default_dir() -> PathBuf {
-    let from_env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let from_env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(xdg) = from_env("XDG_STATE_HOME").filter(|p| p.is_absolute()) {
         return xdg.join("fatelab");
     }

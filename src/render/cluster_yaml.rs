@@ -64,7 +64,10 @@ pub fn value(spec: &LabSpec, party: &Party) -> Result<Value> {
         }
         ClusterSchema::V2 => {
             let ingress = section(obj, "ingress")?;
-            ingress.insert("fateboard".into(), json!({ "hosts": [{ "name": fateboard }] }));
+            ingress.insert(
+                "fateboard".into(),
+                json!({ "hosts": [{ "name": fateboard }] }),
+            );
             ingress.insert("client".into(), json!({ "hosts": [{ "name": notebook }] }));
         }
     }

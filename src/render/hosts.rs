@@ -2,7 +2,8 @@
 
 use crate::spec::LabSpec;
 
-pub const BEGIN_MARKER: &str = "# BEGIN fatelab (managed by fatelab: `fatelab down` removes this block)";
+pub const BEGIN_MARKER: &str =
+    "# BEGIN fatelab (managed by fatelab: `fatelab down` removes this block)";
 pub const END_MARKER: &str = "# END fatelab";
 
 /// `(ip, hostname)` pairs: the KubeFATE service, then each party's notebook and FATE Board.

@@ -37,7 +37,9 @@ pub fn documents(spec: &LabSpec, creds: &Credentials) -> Result<(Vec<Value>, Vec
     let mut kubefate = parse_yaml_documents(files.kubefate, "the embedded kubefate.yaml")?;
     for doc in rbac.iter_mut().chain(kubefate.iter_mut()) {
         match doc.get("kind").and_then(Value::as_str) {
-            Some("Secret") if name_of(doc) == Some("kubefate-secret") => set_credentials(doc, creds)?,
+            Some("Secret") if name_of(doc) == Some("kubefate-secret") => {
+                set_credentials(doc, creds)?
+            }
             Some("Deployment") => retarget_images(doc, spec),
             Some("Ingress") => set_ingress_host(doc, &spec.service_host()),
             _ => {}
@@ -111,7 +113,10 @@ fn retarget_images(deployment: &mut Value, spec: &LabSpec) {
 }
 
 fn set_ingress_host(ingress: &mut Value, host: &str) {
-    if let Some(rules) = ingress.pointer_mut("/spec/rules").and_then(Value::as_array_mut) {
+    if let Some(rules) = ingress
+        .pointer_mut("/spec/rules")
+        .and_then(Value::as_array_mut)
+    {
         for rule in rules {
             rule["host"] = json!(host);
         }

@@ -33,7 +33,9 @@ impl Step for Images {
                         "load {file} through the Docker API (streamed) and check that {reference} exists; skipped when already present"
                     ));
                 }
-                ImageSource::Registry => actions.push(format!("pull {reference} (KubeFATE's database)")),
+                ImageSource::Registry => {
+                    actions.push(format!("pull {reference} (KubeFATE's database)"))
+                }
             }
         }
         let parties = spec.parties.len();

@@ -55,8 +55,17 @@ mod tests {
 
     #[test]
     fn controller_location_by_version() {
-        assert_eq!(controller_deployment("v1.7.3"), ("kube-system", "nginx-ingress-controller"));
-        assert_eq!(controller_deployment("v1.12.0"), ("kube-system", "ingress-nginx-controller"));
-        assert_eq!(controller_deployment("v1.22.0"), ("ingress-nginx", "ingress-nginx-controller"));
+        assert_eq!(
+            controller_deployment("v1.7.3"),
+            ("kube-system", "nginx-ingress-controller")
+        );
+        assert_eq!(
+            controller_deployment("v1.12.0"),
+            ("kube-system", "ingress-nginx-controller")
+        );
+        assert_eq!(
+            controller_deployment("v1.22.0"),
+            ("ingress-nginx", "ingress-nginx-controller")
+        );
     }
 }

@@ -12,7 +12,11 @@ const DRIVER_FLAG_SINCE: (u32, u32) = (1, 8);
 /// The start command for a given minikube version: flag names changed in v1.8.
 pub fn start_args(minikube_version: &str, kubernetes_version: &str) -> Vec<String> {
     let new_flags = minor_of(minikube_version).is_none_or(|v| v >= DRIVER_FLAG_SINCE);
-    let driver = if new_flags { "--driver=none" } else { "--vm-driver=none" };
+    let driver = if new_flags {
+        "--driver=none"
+    } else {
+        "--vm-driver=none"
+    };
     let mut args = vec!["start".to_string(), driver.to_string()];
     if new_flags {
         args.push("--container-runtime=docker".into());
@@ -75,7 +79,12 @@ mod tests {
         );
         assert_eq!(
             start_args("v1.22.0", "v1.21.2"),
-            ["start", "--driver=none", "--container-runtime=docker", "--kubernetes-version=v1.21.2"]
+            [
+                "start",
+                "--driver=none",
+                "--container-runtime=docker",
+                "--kubernetes-version=v1.21.2"
+            ]
         );
     }
 }

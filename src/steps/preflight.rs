@@ -33,8 +33,10 @@ impl Step for Preflight {
             format!(
                 "memory: fail below {MIN_MEMORY_MIB} MiB (minikube's minimum), warn below {RECOMMENDED_MEMORY_GIB} GiB"
             ),
-            "free disk in Docker's data-root for the party images (about 10 GB for FATE 1.6)".to_string(),
-            "Docker Engine reachable through its API; report its API version and cgroup driver".to_string(),
+            "free disk in Docker's data-root for the party images (about 10 GB for FATE 1.6)"
+                .to_string(),
+            "Docker Engine reachable through its API; report its API version and cgroup driver"
+                .to_string(),
             "cgroup version (/sys/fs/cgroup)".to_string(),
             "running as root, or passwordless sudo".to_string(),
         ];
@@ -60,10 +62,7 @@ impl Step for Preflight {
             r.release,
             r.kubernetes.describe()
         ));
-        actions.push(format!(
-            "{} is assigned to a local interface",
-            ctx.spec.ip
-        ));
+        actions.push(format!("{} is assigned to a local interface", ctx.spec.ip));
         Ok(StepPlan {
             actions,
             files: vec![],

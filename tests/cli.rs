@@ -1,0 +1,294 @@
+//! The command line as a user meets it: help, bad input, scenario files, output formats.
+
+mod support;
+
+use predicates::prelude::*;
+use predicates::str::contains;
+use support::{fatelab, scenario};
+
+/// Each bad input exits 2, names the problem, and writes nothing.
+#[test]
+fn bad_inputs_exit_2_and_write_nothing() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--parties", "9999,9999"], "9999 is listed twice"),
+        (&["--parties", "abc"], "'abc' is not a positive integer"),
+        (&["--parties", "9999"], "at least two parties"),
+        (&["--parties", "0,1"], "party ID 0 is not allowed"),
+        (
+            &["--ip", "300.1.1.1"],
+            "'300.1.1.1' is not a valid IPv4 address",
+        ),
+        (&["--ip", "127.0.0.1"], "loopback"),
+        (&["--ip", "0.0.0.0"], "unspecified"),
+        (&["--release", "v0.0.1"], "known releases: v1.6.0, v2.0.0"),
+        (&["--registry", "https://hub.c.163.com"], "URL scheme"),
+        (&["--domain", "no_dots"], "not a DNS domain"),
+        (&["--github-mirror", "ftp://x"], "http:// or https://"),
+    ];
+    for (args, needle) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = tmp.path().join("plan");
+        let state = tmp.path().join("state");
+        let mut cmd = fatelab(&state);
+        cmd.args(["up", "--dry-run", "--plan-dir"]).arg(&plan);
+        if !args.contains(&"--ip") {
+            cmd.args(["--ip", "192.168.100.123"]);
+        }
+        cmd.args(*args).assert().code(2).stderr(contains(*needle));
+        assert!(!plan.exists(), "{args:?} wrote {}", plan.display());
+        assert!(!state.exists(), "{args:?} created {}", state.display());
+    }
+}
+
+#[test]
+fn bad_scenario_values_are_usage_errors_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("parties: [1, 1]\nip: 10.0.0.1\n", "1 is listed twice"),
+        ("parties: [1, 2]\nip: 127.0.0.1\n", "loopback"),
+        (
+            "parties: [1, 2]\nip: 10.0.0.1\nrelease: v9\n",
+            "known releases",
+        ),
+        (
+            "parties: [1, 2]\nip: 10.0.0.1\ncolour: red\n",
+            "allowed keys",
+        ),
+        (
+            "ip: 10.0.0.1\nparties:\n  - {id: 1, ports: {http: 80}}\n  - 2\n",
+            "party 1 http port 80 is outside the Kubernetes NodePort range 30000-32767",
+        ),
+    ];
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let file = tmp.path().join(format!("s{i}.yaml"));
+        std::fs::write(&file, text).unwrap();
+        let plan = tmp.path().join(format!("plan{i}"));
+        fatelab(&tmp.path().join("state"))
+            .args(["up", "--dry-run", "-f"])
+            .arg(&file)
+            .arg("--plan-dir")
+            .arg(&plan)
+            .assert()
+            .code(2)
+            .stderr(contains(*needle));
+        assert!(!plan.exists());
+    }
+    fatelab(&tmp.path().join("state"))
+        .args(["up", "--dry-run", "-f", "/nonexistent/lab.yaml"])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot read scenario file /nonexistent/lab.yaml"));
+}
+
+#[test]
+fn every_help_describes_every_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let top = fatelab(tmp.path()).arg("--help").assert().success();
+    let out = String::from_utf8(top.get_output().stdout.clone()).unwrap();
+    for word in [
+        "up",
+        "status",
+        "down",
+        "doctor",
+        "test",
+        "images",
+        "--output",
+        "--yes",
+        "--state-dir",
+        "--verbose",
+    ] {
+        assert!(out.contains(word), "top-level help lacks {word}:\n{out}");
+    }
+    for sub in ["up", "status", "down", "doctor", "test", "images"] {
+        fatelab(tmp.path()).args([sub, "--help"]).assert().success();
+    }
+    let up = fatelab(tmp.path())
+        .args(["up", "--help"])
+        .assert()
+        .success();
+    let out = String::from_utf8(up.get_output().stdout.clone()).unwrap();
+    for flag in [
+        "--file",
+        "--parties",
+        "--ip",
+        "--release",
+        "--registry",
+        "--domain",
+        "--dry-run",
+        "--plan-dir",
+        "--github-mirror",
+        "--chart-repo",
+        "--hosts-file",
+    ] {
+        assert!(out.contains(flag), "up --help lacks {flag}:\n{out}");
+    }
+}
+
+#[test]
+fn unfinished_commands_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    for sub in ["status", "down", "doctor", "test", "images"] {
+        fatelab(tmp.path())
+            .arg(sub)
+            .assert()
+            .code(4)
+            .stderr(contains(format!("`fatelab {sub}` is not available yet")));
+    }
+    // `up` without --dry-run validates first (bad input still exits 2), then says it cannot run yet.
+    fatelab(tmp.path())
+        .args(["up", "--ip", "127.0.0.1"])
+        .assert()
+        .code(2);
+    fatelab(tmp.path())
+        .args(["up", "--ip", "192.168.100.123"])
+        .assert()
+        .code(4)
+        .stderr(contains("`fatelab up` is not available yet").and(contains("--dry-run")));
+}
+
+#[test]
+fn scenario_file_with_flag_overrides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("plan");
+    fatelab(&tmp.path().join("state"))
+        .args(["up", "--dry-run", "--ip", "10.1.2.3", "-f"])
+        .arg(scenario("three-parties.yaml"))
+        .args(["--release", "v2.0.0", "--plan-dir"])
+        .arg(&plan)
+        .assert()
+        .success()
+        .stdout(
+            contains("KubeFATE v2.0.0").and(contains("3 parties (9999, 10000, 10001) on 10.1.2.3")),
+        );
+    let doc = support::read_yaml(&plan.join("fate-10001.yaml"));
+    assert_eq!(doc["osx"]["nodePort"], 30111);
+    assert_eq!(doc["osx"]["partyList"][0]["partyIp"], "10.1.2.3");
+}
+
+#[test]
+fn json_plan_lists_steps_and_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("plan");
+    let out = fatelab(&tmp.path().join("state"))
+        .args([
+            "up",
+            "--dry-run",
+            "--output",
+            "json",
+            "--ip",
+            "192.168.100.123",
+            "--plan-dir",
+        ])
+        .arg(&plan)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let steps: Vec<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "preflight",
+            "minikube",
+            "ingress",
+            "artifacts",
+            "images",
+            "kubefate",
+            "hosts",
+            "parties",
+            "test"
+        ]
+    );
+    assert_eq!(v["lab"]["release"], "v1.6.0");
+    assert_eq!(v["lab"]["parties"][1]["ports"]["http"], 30107);
+    for f in v["files"].as_array().unwrap() {
+        assert!(
+            plan.join(f.as_str().unwrap()).is_file(),
+            "{f} listed but not written"
+        );
+    }
+}
+
+/// The dry run needs no Docker, minikube or network: nothing on PATH, no Docker socket.
+#[test]
+fn dry_run_works_with_nothing_installed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("plan");
+    let empty = tmp.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    fatelab(&tmp.path().join("state"))
+        .env("PATH", &empty)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .args(["up", "--dry-run", "--ip", "192.168.100.123", "--plan-dir"])
+        .arg(&plan)
+        .assert()
+        .success()
+        .stdout(contains("nothing on this host was changed"));
+    for f in [
+        "fate-9999.yaml",
+        "fate-10000.yaml",
+        "hosts.txt",
+        "rbac-config.yaml",
+        "kubefate.yaml",
+        "plan.txt",
+    ] {
+        assert!(plan.join(f).is_file(), "{f} missing");
+    }
+    assert!(
+        !tmp.path().join("state").exists(),
+        "a dry run must not create the state dir"
+    );
+}
+
+#[test]
+fn mirrors_and_hosts_file_show_in_the_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    fatelab(&tmp.path().join("state"))
+        .env("FATELAB_GITHUB_MIRROR", "http://127.0.0.1:9/gh")
+        .args(["up", "--dry-run", "--ip", "192.168.100.123", "--hosts-file", "/tmp/test-hosts"])
+        .args(["--chart-repo", "http://127.0.0.1:9/charts", "--plan-dir"])
+        .arg(tmp.path().join("plan"))
+        .assert()
+        .success()
+        .stdout(
+            contains("http://127.0.0.1:9/gh/FederatedAI/KubeFATE/releases/download/v1.6.0/kubefate-v1.4.1.docker")
+                .and(contains("http://127.0.0.1:9/gh/kubernetes/minikube/releases/download/v1.22.0/"))
+                .and(contains("http://127.0.0.1:9/charts/package/fate-v1.6.0.tgz"))
+                .and(contains("into /tmp/test-hosts")),
+        );
+}
+
+#[test]
+fn rerun_with_fewer_parties_drops_stale_party_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("plan");
+    let run = |parties: &str| {
+        fatelab(&tmp.path().join("state"))
+            .args([
+                "up",
+                "--dry-run",
+                "--ip",
+                "192.168.100.123",
+                "--parties",
+                parties,
+                "--plan-dir",
+            ])
+            .arg(&plan)
+            .assert()
+            .success();
+    };
+    run("1,2,3");
+    assert!(plan.join("fate-3.yaml").exists());
+    std::fs::write(plan.join("notes.txt"), "mine").unwrap();
+    run("1,2");
+    assert!(!plan.join("fate-3.yaml").exists());
+    assert!(
+        plan.join("notes.txt").exists(),
+        "files fatelab did not write are kept"
+    );
+}
