@@ -16,12 +16,23 @@ pub const DEFAULT_RELEASE: &str = "v1.6.0";
 #[derive(Debug, Deserialize)]
 struct CatalogFile {
     releases: Vec<Release>,
+    minikube: Vec<MinikubeRow>,
+}
+
+/// What one minikube release starts by default and the oldest Kubernetes it accepts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct MinikubeRow {
+    pub version: String,
+    pub default_kubernetes: String,
+    pub oldest_kubernetes: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Release {
     pub release: String,
     pub summary: String,
+    /// Free disk (GB) the release's images need in Docker's data-root.
+    pub disk_gb: u64,
     pub kubefate_service: String,
     pub chart: Chart,
     pub image_tag: String,
@@ -203,14 +214,21 @@ impl Release {
     }
 }
 
-pub fn all() -> &'static [Release] {
-    static CATALOG: OnceLock<Vec<Release>> = OnceLock::new();
+fn catalog() -> &'static CatalogFile {
+    static CATALOG: OnceLock<CatalogFile> = OnceLock::new();
     CATALOG.get_or_init(|| {
-        let file: CatalogFile = serde_saphyr::from_str(CATALOG_YAML)
+        serde_saphyr::from_str(CATALOG_YAML)
             .context("assets/catalog.yaml does not parse")
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        file.releases
+            .unwrap_or_else(|e| panic!("{e:#}"))
     })
+}
+
+pub fn all() -> &'static [Release] {
+    &catalog().releases
+}
+
+pub fn minikube_rows() -> &'static [MinikubeRow] {
+    &catalog().minikube
 }
 
 pub fn names() -> Vec<&'static str> {

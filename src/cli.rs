@@ -58,10 +58,13 @@ pub enum Command {
     Up(Box<UpArgs>),
     /// Show the lab's health: minikube, ingress, KubeFATE, each party (not available yet)
     Status,
-    /// Remove what `up` created: party clusters, KubeFATE, the hosts block (not available yet)
-    Down,
-    /// Check that this host can run the lab, and say how to fix what is missing (not available yet)
-    Doctor,
+    /// Remove what `up` created (today: the hosts-file block; with --purge also the minikube
+    /// cluster fatelab started); asks first unless --yes
+    Down(DownArgs),
+    /// Check that this host can run the lab, and say how to fix each problem (exit 1 if a check fails)
+    Doctor(DoctorArgs),
+    /// Print the hosts-file lines for the machine whose browser opens the notebooks and FATE Boards
+    Hosts(HostsArgs),
     /// Run FATE's toy federated job between the parties (not available yet)
     Test,
     /// List, pull, save or load the images a release needs (not available yet)
@@ -102,10 +105,56 @@ pub struct LabArgs {
     pub domain: Option<String>,
 }
 
+/// Which minikube and Kubernetes to use; by default the release's recommendation.
+#[derive(Debug, Args, Clone)]
+pub struct VersionArgs {
+    /// minikube version to use; fatelab downloads it into the state dir if the one on PATH differs
+    /// [default: the one on PATH, else the release's recommendation (v1.22.0 for v1.6.0)]
+    #[arg(long, value_name = "VERSION", value_parser = parse_version_arg)]
+    pub minikube_version: Option<semver::Version>,
+
+    /// Kubernetes version for `minikube start` [default: the release's recommendation, or the
+    /// tutorial's v1.17.3 with the tutorial's minikube v1.7.3]
+    #[arg(long, value_name = "VERSION", value_parser = parse_version_arg)]
+    pub kubernetes_version: Option<semver::Version>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    #[command(flatten)]
+    pub versions: VersionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Also delete the minikube cluster, if fatelab started it
+    #[arg(long)]
+    pub purge: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct UpArgs {
     #[command(flatten)]
     pub lab: LabArgs,
+
+    #[command(flatten)]
+    pub versions: VersionArgs,
+
+    /// Doctor checks (by name, comma-separated) whose failure only warns, e.g. cgroups,memory
+    #[arg(long, value_name = "CHECKS", value_delimiter = ',')]
+    pub ignore_check: Vec<String>,
+
+    /// Longest wait for anything to become ready (e.g. 90s, 10m)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration_arg)]
+    pub timeout: std::time::Duration,
 
     /// Change nothing: print every step `up` would take and write the rendered files to --plan-dir
     #[arg(long)]
@@ -133,6 +182,30 @@ pub struct UpArgs {
     /// Hosts file that receives the lab's host names
     #[arg(long, value_name = "PATH", default_value = "/etc/hosts")]
     pub hosts_file: PathBuf,
+}
+
+fn parse_version_arg(s: &str) -> Result<semver::Version, String> {
+    crate::clients::minikube::parse_semver(s)
+        .map_err(|_| "expected a version like v1.22.0".to_string())
+}
+
+/// `90s`, `10m`, `1h` or plain seconds.
+pub fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration like 90s, 10m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("'{s}' is not a duration like 90s, 10m or 1h")),
+    };
+    if secs == 0 {
+        return Err("the timeout must be more than 0 seconds".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 fn parse_ip_arg(s: &str) -> Result<String, String> {
@@ -193,6 +266,24 @@ mod tests {
             }
         }
         walk(&Cli::command(), "fatelab");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration_arg("90s"),
+            Ok(std::time::Duration::from_secs(90))
+        );
+        assert_eq!(
+            parse_duration_arg("10m"),
+            Ok(std::time::Duration::from_secs(600))
+        );
+        assert_eq!(
+            parse_duration_arg("2"),
+            Ok(std::time::Duration::from_secs(2))
+        );
+        assert!(parse_duration_arg("soon").is_err());
+        assert!(parse_duration_arg("0s").is_err());
     }
 
     #[test]

@@ -25,7 +25,7 @@ impl std::error::Error for UsageError {}
 #[derive(Debug)]
 pub struct NotAvailable {
     pub command: &'static str,
-    pub what_it_will_do: &'static str,
+    pub what_it_will_do: String,
 }
 
 impl fmt::Display for NotAvailable {

@@ -1,11 +1,53 @@
-//! Step 7: host names for the browser, in one block of the hosts file that fatelab owns.
+//! Step 4: host names for the browser, in one block of the hosts file that fatelab owns.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use super::{Ctx, Step, StepInfo, StepPlan};
+use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
+use crate::hosts_file;
 use crate::render::{RenderedFile, hosts};
+use crate::ui::StepLine;
 
 pub struct Hosts;
+
+async fn run(ctx: &Ctx<'_>, _line: &StepLine) -> Result<Outcome> {
+    let block = hosts::block(ctx.spec);
+    let path = &ctx.hosts_file;
+    // Record first: if the write is interrupted, `down` still knows where to look.
+    ctx.update_record(|r| r.hosts_file = Some(path.clone()))?;
+    let changed = hosts_file::update(path, |c| hosts_file::with_block(c, &block).map(Some))
+        .with_context(|| {
+            format!(
+                "updating {} (fatelab needs root to write it; or pass --hosts-file)",
+                path.display()
+            )
+        })?;
+    Ok(if changed {
+        Outcome::Done
+    } else {
+        Outcome::AlreadyDone(format!("{} already has the lab's names", path.display()))
+    })
+}
+
+async fn undo(ctx: &Ctx<'_>, _line: &StepLine) -> Result<Outcome> {
+    let recorded = ctx.record.lock().expect("record lock").hosts_file.clone();
+    let Some(path) = recorded else {
+        return Ok(Outcome::AlreadyDone("fatelab wrote no hosts file".into()));
+    };
+    if !path.exists() {
+        return Ok(Outcome::AlreadyDone(format!(
+            "{} does not exist",
+            path.display()
+        )));
+    }
+    let changed = hosts_file::update(&path, hosts_file::without_block)
+        .with_context(|| format!("removing fatelab's block from {}", path.display()))?;
+    ctx.update_record(|r| r.hosts_file = None)?;
+    Ok(if changed {
+        Outcome::Done
+    } else {
+        Outcome::AlreadyDone(format!("{} has no fatelab block", path.display()))
+    })
+}
 
 impl Step for Hosts {
     fn info(&self) -> StepInfo {
@@ -33,5 +75,13 @@ impl Step for Hosts {
                 contents: hosts::block(ctx.spec),
             }],
         })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
+        Some(Box::pin(run(ctx, line)))
+    }
+
+    fn undo<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
+        Some(Box::pin(undo(ctx, line)))
     }
 }

@@ -1,8 +1,10 @@
 //! Step 3: the ingress addon, which serves the KubeFATE, notebook and FATE Board host names.
 
-use anyhow::Result;
+use anyhow::{Context, Result, anyhow};
 
-use super::{Ctx, Step, StepInfo, StepPlan, minor_of};
+use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan, minor_of};
+use crate::clients::{kube, minikube};
+use crate::ui::StepLine;
 
 pub struct Ingress;
 
@@ -13,6 +15,43 @@ pub fn controller_deployment(minikube_version: &str) -> (&'static str, &'static 
         Some(v) if v < (1, 19) => ("kube-system", "ingress-nginx-controller"),
         _ => ("ingress-nginx", "ingress-nginx-controller"),
     }
+}
+
+async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
+    let mk = super::minikube::active(ctx).await?;
+    line.note("minikube addons enable ingress");
+    let out = mk
+        .client
+        .enable_addon("ingress", |l| {
+            if !l.trim().is_empty() {
+                line.note(l.trim())
+            }
+        })
+        .await?;
+    if !out.success() {
+        let advice = minikube::advise(&out, &mk.version);
+        return Err(anyhow!(
+            "`minikube addons enable ingress` failed ({}): {}.\nFix: {}\nminikube said: {}",
+            advice.reason,
+            advice.what,
+            advice.fix,
+            out.combined().trim()
+        ));
+    }
+    let (ns, name) = controller_deployment(&format!("v{}", mk.version));
+    let kubeconfig = mk
+        .client
+        .kubeconfig()
+        .context("minikube has no kubeconfig path")?
+        .to_path_buf();
+    let client = kube::connect(&kubeconfig).await?;
+    line.note(format!(
+        "waiting for Deployment {ns}/{name} to be available"
+    ));
+    kube::wait_deployment_available(&client, ns, name, ctx.opts.wait_timeout)
+        .await
+        .context("the ingress controller did not become available")?;
+    Ok(Outcome::Done)
 }
 
 impl Step for Ingress {
@@ -46,6 +85,10 @@ impl Step for Ingress {
             ],
             files: vec![],
         })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
+        Some(Box::pin(run(ctx, line)))
     }
 }
 

@@ -1,31 +1,212 @@
 //! Step 2: a single-node Kubernetes with minikube's none driver (kubelet uses the host's Docker).
 
-use anyhow::Result;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 
-use super::{Ctx, Step, StepInfo, StepPlan, minor_of};
+use anyhow::{Context, Result, anyhow};
+use semver::Version;
 
-pub struct Minikube;
+use super::{ActiveMinikube, Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
+use crate::clients::download;
+use crate::clients::minikube::{self, ClusterState, Homes, Minikube};
+use crate::compat;
+use crate::state::{self, MinikubeRecord};
+use crate::ui::StepLine;
+
+pub struct MinikubeStep;
 
 /// The minikube release that renamed `--vm-driver` to `--driver`.
-const DRIVER_FLAG_SINCE: (u32, u32) = (1, 8);
+const DRIVER_FLAG_SINCE: Version = Version::new(1, 8, 0);
+/// From this release on, every `start` rewrites /etc/docker/daemon.json and restarts Docker.
+const REWRITES_DAEMON_JSON_SINCE: Version = Version::new(1, 29, 0);
 
-/// The start command for a given minikube version: flag names changed in v1.8.
-pub fn start_args(minikube_version: &str, kubernetes_version: &str) -> Vec<String> {
-    let new_flags = minor_of(minikube_version).is_none_or(|v| v >= DRIVER_FLAG_SINCE);
-    let driver = if new_flags {
+/// The start arguments for a given minikube version: the driver flag was renamed in v1.8, and
+/// the runtime is always named because v1.39 changed the default to containerd.
+pub fn start_args(minikube: &Version, kubernetes: &Version) -> Vec<String> {
+    let driver = if *minikube >= DRIVER_FLAG_SINCE {
         "--driver=none"
     } else {
         "--vm-driver=none"
     };
-    let mut args = vec!["start".to_string(), driver.to_string()];
-    if new_flags {
-        args.push("--container-runtime=docker".into());
-    }
-    args.push(format!("--kubernetes-version={kubernetes_version}"));
-    args
+    vec![
+        driver.to_string(),
+        "--container-runtime=docker".to_string(),
+        format!("--kubernetes-version=v{kubernetes}"),
+    ]
 }
 
-impl Step for Minikube {
+pub fn download_url(github: &str, version: &Version) -> String {
+    format!(
+        "{}/kubernetes/minikube/releases/download/v{version}/minikube-linux-amd64",
+        github.trim_end_matches('/')
+    )
+}
+
+/// The minikube version `up` wants: the user's, else the release's recommendation.
+pub fn wanted_version(ctx: &Ctx) -> Option<Version> {
+    ctx.opts.minikube_version.clone()
+}
+
+/// Finds a usable minikube without downloading: on PATH, or one fatelab downloaded before.
+/// With a wanted version, only a binary of that version counts.
+pub async fn locate(ctx: &Ctx<'_>, homes: &Homes) -> Result<(PathBuf, Version), String> {
+    let wanted = wanted_version(ctx);
+    let mut candidates = Vec::new();
+    if let Ok(p) = which::which("minikube") {
+        candidates.push(p);
+    }
+    let fallback = wanted.clone().unwrap_or_else(|| {
+        minikube::parse_semver(&ctx.spec.release.recommended.minikube).expect("catalog version")
+    });
+    candidates.push(state::bin_dir(&ctx.state_dir).join(format!("minikube-v{fallback}")));
+    let mut seen = Vec::new();
+    for path in candidates.into_iter().filter(|p| p.is_file()) {
+        let mk = Minikube::new(path.clone(), homes);
+        match mk.version().await {
+            Ok(v) if wanted.as_ref().is_none_or(|w| *w == v) => return Ok((path, v)),
+            Ok(v) => seen.push(format!("{} is v{v}", path.display())),
+            Err(e) => seen.push(format!("{}: {e:#}", path.display())),
+        }
+    }
+    Err(match (seen.is_empty(), wanted) {
+        (true, _) => "minikube is not on PATH and fatelab has not downloaded it".to_string(),
+        (false, Some(w)) => format!("no minikube v{w} found ({})", seen.join("; ")),
+        (false, None) => format!("no working minikube found ({})", seen.join("; ")),
+    })
+}
+
+async fn install(ctx: &Ctx<'_>, line: &StepLine, version: &Version) -> Result<(PathBuf, String)> {
+    let url = download_url(&ctx.urls.github, version);
+    let dest = state::bin_dir(&ctx.state_dir).join(format!("minikube-v{version}"));
+    if !ctx.ui.confirm(&format!(
+        "minikube v{version} is needed. Download it from {url} into {}?",
+        dest.display()
+    ))? {
+        return Err(anyhow!(
+            "minikube v{version} is needed and the download was declined; install it on PATH yourself"
+        ));
+    }
+    line.note(format!("downloading minikube v{version}"));
+    let got = download::fetch(&ctx.ui, &url, &dest, None).await?;
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))?;
+    line.say(format!(
+        "downloaded minikube v{version} ({} bytes, sha256 {}; the catalog has no checksum to compare, so it is recorded)",
+        got.bytes, got.sha256
+    ));
+    Ok((dest, got.sha256))
+}
+
+async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
+    let homes = Homes::detect()?;
+    let mut downloaded_sha256 = None;
+    let (path, _) = match locate(ctx, &homes).await {
+        Ok(found) => found,
+        Err(why) => {
+            line.say(why);
+            let version = wanted_version(ctx).unwrap_or_else(|| {
+                minikube::parse_semver(&ctx.spec.release.recommended.minikube)
+                    .expect("catalog version")
+            });
+            let (path, sum) = install(ctx, line, &version).await?;
+            downloaded_sha256 = Some(sum);
+            (path, version)
+        }
+    };
+    let client = Minikube::new(path.clone(), &homes);
+    let version = client.version().await?;
+    let kubernetes = compat::choose_kubernetes(
+        ctx.spec.release,
+        &version,
+        ctx.opts.kubernetes_version.as_ref(),
+    );
+    let active = ActiveMinikube {
+        client: client.clone(),
+        version: version.clone(),
+        kubernetes: kubernetes.clone(),
+    };
+    let mut record = MinikubeRecord {
+        path: path.clone(),
+        version: format!("v{version}"),
+        kubernetes: format!("v{kubernetes}"),
+        homes: homes.clone(),
+        started_by_fatelab: false,
+        downloaded_sha256,
+    };
+    let previous = ctx.record.lock().expect("record lock").minikube.clone();
+
+    line.note("minikube status");
+    let state = client.status().await?;
+    if let ClusterState::Running(_) = state {
+        record.started_by_fatelab = previous.is_some_and(|p| p.started_by_fatelab);
+        ctx.update_record(|r| r.minikube = Some(record))?;
+        let _ = ctx.minikube.set(active);
+        return Ok(Outcome::AlreadyDone(format!(
+            "minikube v{version} already runs a cluster ({})",
+            path.display()
+        )));
+    }
+
+    if version >= REWRITES_DAEMON_JSON_SINCE {
+        line.say(
+            "note: `minikube start` rewrites /etc/docker/daemon.json (registry mirrors, data-root and \
+             other settings there are lost) and restarts Docker, which stops running containers",
+        );
+        if !ctx.ui.confirm("Start minikube now?")? {
+            return Err(anyhow!("minikube start was declined; nothing was changed"));
+        }
+    }
+    let args = start_args(&version, &kubernetes);
+    line.note(format!("minikube start {}", args.join(" ")));
+    tracing::info!("running {} start {}", path.display(), args.join(" "));
+    let out = client
+        .start(&args, |l| {
+            let l = l.trim();
+            if !l.is_empty() {
+                line.note(l);
+            }
+        })
+        .await?;
+    if !out.success() {
+        let advice = minikube::advise(&out, &version);
+        let combined = out.combined();
+        let tail: Vec<&str> = combined.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = tail[tail.len().saturating_sub(8)..].join("\n    ");
+        return Err(anyhow!(
+            "`minikube start` failed ({}): {}.\nFix: {}\nLast lines from minikube:\n    {tail}",
+            advice.reason,
+            advice.what,
+            advice.fix
+        ));
+    }
+    record.started_by_fatelab = true;
+    ctx.update_record(|r| r.minikube = Some(record))?;
+    let _ = ctx.minikube.set(active);
+    Ok(Outcome::Done)
+}
+
+/// The minikube to use in later steps: the one this run started, else the recorded one.
+pub async fn active(ctx: &Ctx<'_>) -> Result<ActiveMinikube> {
+    if let Some(a) = ctx.minikube.get() {
+        return Ok(a.clone());
+    }
+    let rec = ctx
+        .record
+        .lock()
+        .expect("record lock")
+        .minikube
+        .clone()
+        .context("no minikube is recorded for this lab; run `fatelab up` first")?;
+    let client = Minikube::new(rec.path.clone(), &rec.homes);
+    let version = client.version().await?;
+    let kubernetes = minikube::parse_semver(&rec.kubernetes)?;
+    Ok(ActiveMinikube {
+        client,
+        version,
+        kubernetes,
+    })
+}
+
+impl Step for MinikubeStep {
     fn info(&self) -> StepInfo {
         StepInfo {
             name: "minikube",
@@ -35,23 +216,22 @@ impl Step for Minikube {
 
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
         let pins = &ctx.spec.release.recommended;
-        let url = format!(
-            "{}/kubernetes/minikube/releases/download/{}/minikube-linux-amd64",
-            ctx.urls.github.trim_end_matches('/'),
-            pins.minikube
-        );
+        let mk = wanted_version(ctx)
+            .unwrap_or_else(|| minikube::parse_semver(&pins.minikube).expect("catalog"));
+        let k8s =
+            compat::choose_kubernetes(ctx.spec.release, &mk, ctx.opts.kubernetes_version.as_ref());
         let mut actions = vec![
             format!(
-                "use minikube from PATH; if it is missing, download minikube {} from {url} into {} (after a confirmation)",
-                pins.minikube,
-                ctx.state_dir.join("bin").display()
+                "use minikube from PATH; if it is missing, download minikube v{mk} from {} into {} (after a confirmation)",
+                download_url(&ctx.urls.github, &mk),
+                state::bin_dir(&ctx.state_dir).display()
             ),
             "ask `minikube status -o json` first: a cluster that already runs is not started again".into(),
             format!(
-                "run `minikube {}` (flags chosen by the minikube version; v1.7.x takes --vm-driver=none)",
-                start_args(&pins.minikube, &pins.kubernetes).join(" ")
+                "run `minikube start {}` (flags chosen by the minikube version; v1.7.x takes --vm-driver=none)",
+                start_args(&mk, &k8s).join(" ")
             ),
-            "one MINIKUBE_HOME and KUBECONFIG for every later call, so status and delete see the same cluster".into(),
+            "one MINIKUBE_HOME and KUBECONFIG for every call (under sudo: the invoking user's), so status and delete see the same cluster".into(),
             "note: a modern `minikube start` rewrites /etc/docker/daemon.json and restarts Docker; fatelab asks before the first start".into(),
         ];
         if let Some(t) = &ctx.spec.release.tutorial {
@@ -65,6 +245,10 @@ impl Step for Minikube {
             files: vec![],
         })
     }
+
+    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
+        Some(Box::pin(run(ctx, line)))
+    }
 }
 
 #[cfg(test)]
@@ -73,14 +257,18 @@ mod tests {
 
     #[test]
     fn flags_follow_the_minikube_version() {
+        let v = |s: &str| minikube::parse_semver(s).unwrap();
         assert_eq!(
-            start_args("v1.7.3", "v1.17.3"),
-            ["start", "--vm-driver=none", "--kubernetes-version=v1.17.3"]
+            start_args(&v("v1.7.3"), &v("v1.17.3")),
+            [
+                "--vm-driver=none",
+                "--container-runtime=docker",
+                "--kubernetes-version=v1.17.3"
+            ]
         );
         assert_eq!(
-            start_args("v1.22.0", "v1.21.2"),
+            start_args(&v("v1.22.0"), &v("v1.21.2")),
             [
-                "start",
                 "--driver=none",
                 "--container-runtime=docker",
                 "--kubernetes-version=v1.21.2"

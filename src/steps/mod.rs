@@ -1,34 +1,74 @@
 //! The steps of `up`, one file per tutorial step, all sharing one [`Ctx`].
 //!
-//! Each step can say what it *would* do ([`Step::plan`]) without touching the host; that is what
-//! `up --dry-run` prints. Running, checking "already done" and undoing are added per step as the
-//! clients they need land (see the issues).
+//! Each step can say what it *would* do ([`Step::plan`], printed by `up --dry-run`), do it
+//! ([`Step::run`], checking first whether it is already done), and undo what fatelab made
+//! ([`Step::undo`], for `down`). A step whose client has not landed yet has no `run`.
 
 mod artifacts;
 mod hosts;
 mod images;
 mod ingress;
 mod kubefate;
-mod minikube;
+pub mod minikube;
 mod parties;
 mod preflight;
+
+pub use preflight::facts as preflight_facts;
 mod smoke;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use anyhow::Result;
+use semver::Version;
 use serde::Serialize;
 
 use crate::catalog::UrlBases;
+use crate::clients::minikube::Minikube;
 use crate::render::RenderedFile;
 use crate::spec::LabSpec;
+use crate::state::LabRecord;
+use crate::ui::{StepLine, Ui};
 
-/// Everything a step may look at: the validated spec and where things go on the host.
+/// Choices that shape how `up` runs (not what the lab is).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub minikube_version: Option<Version>,
+    pub kubernetes_version: Option<Version>,
+    /// Doctor checks whose failure is only a warning for this run.
+    pub ignore_checks: Vec<String>,
+    pub wait_timeout: Duration,
+}
+
+/// The minikube this lab runs on, once the minikube step has found or installed it.
+#[derive(Debug, Clone)]
+pub struct ActiveMinikube {
+    pub client: Minikube,
+    pub version: Version,
+    pub kubernetes: Version,
+}
+
+/// Everything a step may look at: the validated spec, where things go, the UI, the record.
 pub struct Ctx<'a> {
     pub spec: &'a LabSpec,
     pub urls: UrlBases,
     pub state_dir: PathBuf,
     pub hosts_file: PathBuf,
+    pub opts: RunOptions,
+    pub ui: Ui,
+    pub minikube: OnceLock<ActiveMinikube>,
+    pub record: Mutex<LabRecord>,
+}
+
+impl Ctx<'_> {
+    pub fn update_record(&self, f: impl FnOnce(&mut LabRecord)) -> Result<()> {
+        let mut r = self.record.lock().expect("record lock");
+        f(&mut r);
+        r.save(&self.state_dir)
+    }
 }
 
 /// What one step would do: human-readable actions, and the files it would write or apply.
@@ -44,21 +84,38 @@ pub struct StepInfo {
     pub title: &'static str,
 }
 
+pub enum Outcome {
+    Done,
+    /// Nothing to do: the world already is as the step would make it.
+    AlreadyDone(String),
+}
+
+pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<Outcome>> + 'a>>;
+
 pub trait Step {
     fn info(&self) -> StepInfo;
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan>;
+    /// `None` when this step cannot run in this build yet.
+    fn run<'a>(&'a self, _ctx: &'a Ctx, _line: &'a StepLine) -> Option<StepFuture<'a>> {
+        None
+    }
+    /// `None` when the step leaves nothing behind that `down` should remove.
+    fn undo<'a>(&'a self, _ctx: &'a Ctx, _line: &'a StepLine) -> Option<StepFuture<'a>> {
+        None
+    }
 }
 
-/// The steps of `up`, in the order it takes them (the tutorial's order, images pulled early).
+/// The steps of `up`, in the order it takes them: the host half first (the tutorial's order),
+/// then images early so no pod waits on a pull.
 pub fn up_steps() -> Vec<Box<dyn Step>> {
     vec![
         Box::new(preflight::Preflight),
-        Box::new(minikube::Minikube),
+        Box::new(minikube::MinikubeStep),
         Box::new(ingress::Ingress),
+        Box::new(hosts::Hosts),
         Box::new(artifacts::Artifacts),
         Box::new(images::Images),
         Box::new(kubefate::Kubefate),
-        Box::new(hosts::Hosts),
         Box::new(parties::Parties),
         Box::new(smoke::Smoke),
     ]

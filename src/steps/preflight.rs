@@ -1,17 +1,98 @@
 //! Step 1: check the host before anything changes (the same checks as `fatelab doctor`).
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
-use super::{Ctx, Step, StepInfo, StepPlan, minor_of};
+use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan, minor_of};
+use crate::clients::minikube::{Homes, Minikube};
+use crate::compat;
+use crate::doctor::{
+    self, Facts, MIN_CPUS, MIN_MEMORY_MIB, RECOMMENDED_CPUS, RECOMMENDED_MEMORY_MIB, Status,
+};
+use crate::ui::StepLine;
 
 pub struct Preflight;
 
-/// The tutorial's demo machine; below this fatelab warns.
-const RECOMMENDED_CPUS: u32 = 8;
-const RECOMMENDED_MEMORY_GIB: u32 = 16;
-/// minikube's own hard minimums; below these fatelab refuses.
-const MIN_CPUS: u32 = 2;
-const MIN_MEMORY_MIB: u32 = 1800;
+/// Gathers what the checks need, without changing anything (shared with `fatelab doctor`).
+pub async fn facts<'a>(ctx: &'a Ctx<'a>) -> Facts<'a> {
+    let homes = Homes::detect();
+    let minikube = match &homes {
+        Ok(h) => super::minikube::locate(ctx, h).await,
+        Err(e) => Err(format!("{e:#}")),
+    };
+    let wanted = super::minikube::wanted_version(ctx);
+    let version_for_k8s = wanted
+        .clone()
+        .or_else(|| minikube.as_ref().ok().map(|(_, v)| v.clone()))
+        .unwrap_or_else(|| {
+            crate::clients::minikube::parse_semver(&ctx.spec.release.recommended.minikube)
+                .expect("catalog")
+        });
+    let kubernetes = compat::choose_kubernetes(
+        ctx.spec.release,
+        &version_for_k8s,
+        ctx.opts.kubernetes_version.as_ref(),
+    );
+    let cluster = match (&minikube, &homes) {
+        (Ok((path, _)), Ok(h)) => Minikube::new(path.clone(), h).status().await.ok(),
+        _ => None,
+    };
+    Facts {
+        spec: ctx.spec,
+        minikube,
+        minikube_wanted: wanted,
+        kubernetes,
+        cluster,
+        tool_dirs: doctor::tool_dirs(),
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
+    line.note("checking the host");
+    let facts = facts(ctx).await;
+    let report = doctor::run(&facts).await;
+    let mut blocking = Vec::new();
+    for c in &report.checks {
+        let ignored = ctx.opts.ignore_checks.iter().any(|n| n == c.name);
+        match c.status {
+            Status::Pass => {}
+            Status::Fail if !(c.fixed_by_up || ignored) => blocking.push(c),
+            _ => line.say(format!(
+                "{}{}: {}{}",
+                if ignored && c.status == Status::Fail {
+                    "ignored failure "
+                } else {
+                    "warning "
+                },
+                c.name,
+                c.detail,
+                c.fix
+                    .as_ref()
+                    .map(|f| format!(" (fix: {f})"))
+                    .unwrap_or_default()
+            )),
+        }
+    }
+    if !blocking.is_empty() {
+        let lines: Vec<String> = blocking
+            .iter()
+            .map(|c| {
+                format!(
+                    "  {}: {}
+    fix: {}",
+                    c.name,
+                    c.detail,
+                    c.fix.as_deref().unwrap_or("-")
+                )
+            })
+            .collect();
+        bail!(
+            "the host is not ready; nothing was changed:\n{}\n(run `fatelab doctor` for the full report; \
+             --ignore-check NAME turns a failure into a warning)",
+            lines.join("\n")
+        );
+    }
+    Ok(Outcome::Done)
+}
 
 impl Step for Preflight {
     fn info(&self) -> StepInfo {
@@ -31,7 +112,8 @@ impl Step for Preflight {
                 "CPUs: fail below {MIN_CPUS} (minikube's minimum), warn below {RECOMMENDED_CPUS} (the tutorial's machine)"
             ),
             format!(
-                "memory: fail below {MIN_MEMORY_MIB} MiB (minikube's minimum), warn below {RECOMMENDED_MEMORY_GIB} GiB"
+                "memory: fail below {MIN_MEMORY_MIB} MiB (minikube's minimum), warn below {} GiB",
+                RECOMMENDED_MEMORY_MIB / 1024
             ),
             "free disk in Docker's data-root for the party images (about 10 GB for FATE 1.6)"
                 .to_string(),
@@ -67,5 +149,9 @@ impl Step for Preflight {
             actions,
             files: vec![],
         })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
+        Some(Box::pin(run(ctx, line)))
     }
 }

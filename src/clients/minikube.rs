@@ -1,0 +1,392 @@
+//! The minikube CLI: its version, `status -o json` in old and new shapes, start, addons, delete,
+//! and what its exit codes and reason IDs mean, in fatelab's words.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use semver::Version;
+use serde_json::Value;
+
+use super::process::{self, Output};
+
+/// One minikube binary and the environment every call gets, so that `status`, `start` and
+/// `delete` all see the same profile (the tutorial's `.kube`/`.minikube` relocation, done once).
+#[derive(Debug, Clone)]
+pub struct Minikube {
+    pub path: PathBuf,
+    pub env: Vec<(String, OsString)>,
+}
+
+/// Where minikube keeps its profile and writes the kubeconfig.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Homes {
+    pub minikube_home: PathBuf,
+    pub kubeconfig: PathBuf,
+    /// Set when fatelab runs under sudo: minikube then hands its files to this user.
+    pub owner: Option<String>,
+}
+
+impl Homes {
+    /// The invoking user's home: under `sudo`, SUDO_USER's (so their own kubectl works after),
+    /// otherwise $HOME.
+    pub fn detect() -> Result<Homes> {
+        let sudo_user = std::env::var("SUDO_USER")
+            .ok()
+            .filter(|u| !u.is_empty() && u != "root");
+        let is_root = unsafe { libc::geteuid() } == 0;
+        let (home, owner) = match sudo_user {
+            Some(user) if is_root => (
+                home_of(&user).with_context(|| format!("finding the home of {user}"))?,
+                Some(user),
+            ),
+            _ => (
+                std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .context("HOME is not set")?,
+                None,
+            ),
+        };
+        Ok(Homes {
+            minikube_home: home.join(".minikube"),
+            kubeconfig: home.join(".kube").join("config"),
+            owner,
+        })
+    }
+}
+
+fn home_of(user: &str) -> Option<PathBuf> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[0] == user)
+        .map(|f| PathBuf::from(f[5]))
+}
+
+/// `minikube status -o json`, in the fields every version has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub host: String,
+    pub kubelet: String,
+    pub apiserver: String,
+    pub kubeconfig: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterState {
+    /// No cluster (v1.7.3: all Nonexistent, exit 7; modern: profile not found, exit 85).
+    Missing,
+    Running(Status),
+    /// Exists but is not fully up (stopped, paused, kubeconfig misconfigured, ...).
+    NotRunning(Status),
+}
+
+pub fn parse_version(text: &str) -> Result<Version> {
+    let raw = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("minikube version:"))
+        .map(str::trim)
+        .or_else(|| text.lines().map(str::trim).find(|l| l.starts_with('v')))
+        .with_context(|| format!("`minikube version` printed no version: {text:?}"))?;
+    parse_semver(raw)
+}
+
+pub fn parse_semver(raw: &str) -> Result<Version> {
+    let t = raw.trim().trim_start_matches('v');
+    Version::parse(t).with_context(|| format!("'{raw}' is not a version like v1.22.0"))
+}
+
+/// Reads `status -o json` output of any minikube version, given its exit code.
+pub fn parse_status(stdout: &str, code: Option<i32>) -> Result<ClusterState> {
+    let mut status = None;
+    for line in stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        // Modern minikube: a multi-node cluster prints an array; the first is the control plane.
+        let obj = match &v {
+            Value::Array(items) => items.first().cloned().unwrap_or(Value::Null),
+            other => other.clone(),
+        };
+        if obj.get("Host").is_some() {
+            let field = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            status = Some(Status {
+                host: field("Host"),
+                kubelet: field("Kubelet"),
+                apiserver: field("APIServer"),
+                kubeconfig: field("Kubeconfig"),
+            });
+            break;
+        }
+        let message = obj
+            .pointer("/data/message")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if message.contains("not found") {
+            return Ok(ClusterState::Missing);
+        }
+    }
+    if code == Some(85) {
+        return Ok(ClusterState::Missing);
+    }
+    let Some(s) = status else {
+        bail!("`minikube status -o json` printed no status (exit code {code:?}): {stdout:?}");
+    };
+    if s.host == "Nonexistent" || s.host.is_empty() {
+        return Ok(ClusterState::Missing);
+    }
+    let up = s.host == "Running" && s.apiserver == "Running" && s.kubelet == "Running";
+    Ok(if up {
+        ClusterState::Running(s)
+    } else {
+        ClusterState::NotRunning(s)
+    })
+}
+
+/// fatelab's explanation and fix for a minikube failure, from its reason ID or exit code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Advice {
+    pub reason: String,
+    pub what: String,
+    pub fix: String,
+}
+
+/// minikube prints `Exiting due to <ID>: <message>` (modern) on failure.
+pub fn reason_id(output: &str) -> Option<String> {
+    output.lines().find_map(|l| {
+        let rest = &l[l.find("Exiting due to ")? + "Exiting due to ".len()..];
+        let id: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        (!id.is_empty()).then_some(id)
+    })
+}
+
+pub fn advise(output: &Output, version: &Version) -> Advice {
+    let text = output.combined();
+    let code = output.code.unwrap_or(-1);
+    let reason = reason_id(&text);
+    let (what, fix): (&str, &str) = match reason.as_deref() {
+        Some("GUEST_MISSING_CONNTRACK") if text.contains("crictl") => (
+            "Kubernetes 1.24 and newer need crictl in root's PATH",
+            "install crictl (e.g. from the cri-tools release) into /usr/bin or /usr/local/bin; `fatelab doctor` checks it",
+        ),
+        Some("GUEST_MISSING_CONNTRACK") => (
+            "Kubernetes 1.18 and newer need conntrack in root's PATH",
+            "install it: `sudo apt-get install conntrack` (Debian/Ubuntu) or `sudo yum install conntrack-tools`",
+        ),
+        Some("NOT_FOUND_CRI_DOCKERD") | Some("RT_DOCKER_MISSING_CRI_DOCKER_NONE") => (
+            "Kubernetes 1.24 and newer with the docker runtime need cri-dockerd and its systemd units",
+            "install cri-dockerd (https://github.com/Mirantis/cri-dockerd) and `sudo systemctl enable --now cri-docker.socket`",
+        ),
+        Some("NOT_FOUND_CNI_PLUGINS") => (
+            "the CNI plugins are missing from /opt/cni/bin",
+            "unpack cni-plugins-linux-amd64-<version>.tgz from containernetworking/plugins into /opt/cni/bin",
+        ),
+        Some("NOT_FOUND_DOCKERD") => ("dockerd is not installed", "install Docker Engine"),
+        Some("PROVIDER_NONE_NOT_FOUND") => (
+            "the none driver cannot run here: iptables is missing, or sudo needs a password",
+            "install iptables, and run fatelab as root or with passwordless sudo",
+        ),
+        Some("DRV_NEEDS_ROOT") => (
+            "sudo asked for a password and minikube was told not to prompt",
+            "run fatelab as root (`sudo fatelab up ...`) or configure passwordless sudo",
+        ),
+        Some("HOST_JUJU_LOCK_PERMISSION") => (
+            "a lock file in /tmp belongs to another user (minikube was run with and without sudo)",
+            "run `sudo sysctl fs.protected_regular=0`, or remove /tmp/juju-* as root",
+        ),
+        Some("GUEST_PORT_IN_USE") => (
+            "a port Kubernetes needs is in use",
+            "stop what listens on 8443/10250/10257/10259 (see `sudo ss -ltnp`)",
+        ),
+        Some("K8S_OLD_UNSUPPORTED") => (
+            "this minikube is too new for the Kubernetes version the release needs",
+            "let fatelab use a matching minikube: `fatelab up --minikube-version v1.22.0` (for KubeFATE v1.6.0)",
+        ),
+        Some("K8S_NEW_UNSUPPORTED") => (
+            "this minikube is too old for the requested Kubernetes version",
+            "use a newer minikube with --minikube-version, or a lower --kubernetes-version",
+        ),
+        Some("K8S_DOWNGRADE_UNSUPPORTED") => (
+            "an existing cluster runs a newer Kubernetes than requested",
+            "delete it first (`minikube delete`), or use its Kubernetes version",
+        ),
+        Some("RSRC_INSUFFICIENT_CORES") => (
+            "fewer than 2 CPUs are available",
+            "use a machine with at least 2 CPUs",
+        ),
+        Some("RSRC_INSUFFICIENT_SYS_MEMORY") => (
+            "less than 1800 MiB of memory",
+            "use a machine with more memory (the tutorial's has 16 GB)",
+        ),
+        Some("MK_USAGE") if text.contains("ingress addon is not supported") => (
+            "minikube v1.13 to v1.17 refuse the ingress addon with the none driver",
+            "use another minikube: `fatelab up --minikube-version v1.22.0`",
+        ),
+        Some("MK_ADDON_ENABLE") => (
+            "the ingress addon's pods did not start",
+            "look at `kubectl -n ingress-nginx get pods`; an image pull problem is the usual cause",
+        ),
+        _ if version.major == 1 && version.minor < 10 => match code {
+            77 => (
+                "minikube's none driver must run as root",
+                "run fatelab with sudo (`sudo fatelab up ...`)",
+            ),
+            64 => (
+                "minikube rejected its arguments",
+                "this is a fatelab bug for this minikube version; please report it with the output above",
+            ),
+            78 => (
+                "minikube's configuration is invalid",
+                "check ~/.minikube/config/config.json",
+            ),
+            _ => (
+                "minikube failed",
+                "read minikube's output above; `minikube logs` has more",
+            ),
+        },
+        _ => (
+            "minikube failed",
+            "read minikube's output above; `minikube logs` has more",
+        ),
+    };
+    Advice {
+        reason: reason.unwrap_or_else(|| format!("exit code {code}")),
+        what: what.to_string(),
+        fix: fix.to_string(),
+    }
+}
+
+impl Minikube {
+    pub fn new(path: PathBuf, homes: &Homes) -> Self {
+        let mut env: Vec<(String, OsString)> = vec![
+            ("MINIKUBE_HOME".into(), homes.minikube_home.clone().into()),
+            ("KUBECONFIG".into(), homes.kubeconfig.clone().into()),
+            // Plain, parseable output and no update nag.
+            ("MINIKUBE_IN_STYLE".into(), "false".into()),
+            ("MINIKUBE_WANTUPDATENOTIFICATION".into(), "false".into()),
+        ];
+        if homes.owner.is_some() {
+            env.push(("CHANGE_MINIKUBE_NONE_USER".into(), "true".into()));
+        }
+        Minikube { path, env }
+    }
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    pub async fn run(&self, args: &[&str]) -> Result<Output> {
+        process::run(&self.path, &Self::args(args), &self.env).await
+    }
+
+    pub async fn version(&self) -> Result<Version> {
+        let out = self.run(&["version"]).await?;
+        if !out.success() {
+            bail!(
+                "`{} version` failed (exit {:?}): {}",
+                self.path.display(),
+                out.code,
+                out.combined().trim()
+            );
+        }
+        parse_version(&out.stdout)
+    }
+
+    pub async fn status(&self) -> Result<ClusterState> {
+        let out = self.run(&["status", "-o", "json"]).await?;
+        parse_status(&out.stdout, out.code)
+    }
+
+    /// Runs `minikube start ARGS`, passing each output line to `on_line`.
+    pub async fn start(&self, args: &[String], on_line: impl FnMut(&str)) -> Result<Output> {
+        let mut all = vec![OsString::from("start")];
+        all.extend(args.iter().map(OsString::from));
+        process::run_streaming(&self.path, &all, &self.env, on_line).await
+    }
+
+    pub async fn enable_addon(&self, addon: &str, on_line: impl FnMut(&str)) -> Result<Output> {
+        let args = Self::args(&["addons", "enable", addon]);
+        process::run_streaming(&self.path, &args, &self.env, on_line).await
+    }
+
+    pub async fn delete(&self) -> Result<Output> {
+        self.run(&["delete"]).await
+    }
+
+    pub fn kubeconfig(&self) -> Option<&Path> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "KUBECONFIG")
+            .map(|(_, v)| Path::new(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_old_and_new() {
+        let old = "minikube version: v1.7.3\ncommit: 436667c819c324e35d7e839f8116b968a2d0a3ff\n";
+        assert_eq!(parse_version(old).unwrap(), Version::new(1, 7, 3));
+        assert_eq!(parse_version("v1.38.1\n").unwrap(), Version::new(1, 38, 1));
+        assert!(parse_version("garbage").is_err());
+    }
+
+    #[test]
+    fn status_shapes() {
+        let modern = r#"{"Name":"minikube","Host":"Running","Kubelet":"Running","APIServer":"Running","Kubeconfig":"Configured","Worker":false}"#;
+        assert!(matches!(
+            parse_status(modern, Some(0)).unwrap(),
+            ClusterState::Running(_)
+        ));
+        let old = r#"{"Host":"Running","Kubelet":"Running","APIServer":"Running","Kubeconfig":"Configured"}"#;
+        assert!(matches!(
+            parse_status(old, Some(0)).unwrap(),
+            ClusterState::Running(_)
+        ));
+        let old_missing = r#"{"Host":"Nonexistent","Kubelet":"Nonexistent","APIServer":"Nonexistent","Kubeconfig":"Nonexistent"}"#;
+        assert_eq!(
+            parse_status(old_missing, Some(7)).unwrap(),
+            ClusterState::Missing
+        );
+        let stopped = r#"{"Name":"minikube","Host":"Stopped","Kubelet":"Stopped","APIServer":"Stopped","Kubeconfig":"Stopped","Worker":false}"#;
+        assert!(matches!(
+            parse_status(stopped, Some(7)).unwrap(),
+            ClusterState::NotRunning(_)
+        ));
+        let array = format!("[{modern}]");
+        assert!(matches!(
+            parse_status(&array, Some(0)).unwrap(),
+            ClusterState::Running(_)
+        ));
+        let event = r#"{"specversion":"1.0","id":"x","source":"https://minikube.sigs.k8s.io/","type":"io.k8s.sigs.minikube.info","datacontenttype":"application/json","data":{"message":"Profile \"minikube\" not found. Run \"minikube profile list\" to view all profiles."}}"#;
+        assert_eq!(
+            parse_status(event, Some(85)).unwrap(),
+            ClusterState::Missing
+        );
+        assert!(parse_status("", Some(1)).is_err());
+    }
+
+    #[test]
+    fn reasons_become_advice() {
+        let out = Output {
+            code: Some(86),
+            stdout: String::new(),
+            stderr: "X Exiting due to GUEST_MISSING_CONNTRACK: Sorry, Kubernetes v1.21.2 requires conntrack to be installed in root's path\n".into(),
+        };
+        let a = advise(&out, &Version::new(1, 22, 0));
+        assert_eq!(a.reason, "GUEST_MISSING_CONNTRACK");
+        assert!(a.fix.contains("apt-get install conntrack"));
+        let old = Output {
+            code: Some(77),
+            stdout: String::new(),
+            stderr: "not root".into(),
+        };
+        assert!(advise(&old, &Version::new(1, 7, 3)).fix.contains("sudo"));
+    }
+}

@@ -1,0 +1,39 @@
+//! `fatelab doctor`: every host check, each with what was found and how to fix it.
+
+use std::sync::{Mutex, OnceLock};
+
+use anyhow::Result;
+
+use super::{lab_spec, print_stdout, run_options, state_dir};
+use crate::catalog::UrlBases;
+use crate::cli::{Cli, DEFAULT_CHART_REPO, DEFAULT_GITHUB, DoctorArgs, Output};
+use crate::doctor;
+use crate::state::LabRecord;
+use crate::steps::Ctx;
+use crate::ui::Ui;
+
+/// Exit 0 when no check fails, 1 otherwise.
+pub async fn run(cli: &Cli, args: &DoctorArgs) -> Result<i32> {
+    let spec = lab_spec(&args.lab)?;
+    let ctx = Ctx {
+        spec: &spec,
+        urls: UrlBases {
+            github: DEFAULT_GITHUB.into(),
+            chart_repo: DEFAULT_CHART_REPO.into(),
+        },
+        state_dir: state_dir(cli),
+        hosts_file: "/etc/hosts".into(),
+        opts: run_options(&args.versions),
+        ui: Ui::new(cli.yes, cli.verbose),
+        minikube: OnceLock::new(),
+        record: Mutex::new(LabRecord::default()),
+    };
+    let facts = crate::steps::preflight_facts(&ctx).await;
+    let report = doctor::run(&facts).await;
+    let out = match cli.output {
+        Output::Text => report.to_text(),
+        Output::Json => serde_json::to_string_pretty(&report)? + "\n",
+    };
+    print_stdout(&out)?;
+    Ok(if report.ok { 0 } else { 1 })
+}

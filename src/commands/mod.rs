@@ -1,0 +1,132 @@
+//! One module per subcommand; `main` maps their errors to exit codes.
+
+mod doctor;
+mod down;
+mod hosts;
+mod up;
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, LabArgs, VersionArgs};
+use crate::exit::{self, NotAvailable};
+use crate::scenario;
+use crate::spec::{LabSpec, PartyInput, PortOverrides, SpecInput};
+use crate::steps::RunOptions;
+
+pub fn main(cli: Cli) -> i32 {
+    init_logging(cli.verbose);
+    // reqwest and kube share rustls; exactly one crypto provider must be installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("fatelab: failed: starting the async runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            let code = exit::code_for(&err);
+            let label = match code {
+                exit::USAGE => "invalid input",
+                exit::NOT_AVAILABLE => "not available yet",
+                _ => "failed",
+            };
+            eprintln!("fatelab: {label}: {err:#}");
+            code
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .try_init();
+}
+
+/// Runs the command; `Ok(code)` for commands whose result is a status (doctor), errors otherwise.
+async fn run(cli: &Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Up(args) => up::run(cli, args).await.map(|()| 0),
+        Command::Doctor(args) => doctor::run(cli, args).await,
+        Command::Hosts(args) => hosts::run(cli, args).map(|()| 0),
+        Command::Down(args) => down::run(cli, args).await.map(|()| 0),
+        Command::Status => Err(NotAvailable {
+            command: "status",
+            what_it_will_do:
+                "report minikube, ingress, the KubeFATE service and every party's cluster, \
+                              exiting 0 when healthy, 1 when not, 3 when there is no lab"
+                    .into(),
+        }
+        .into()),
+        Command::Test => Err(NotAvailable {
+            command: "test",
+            what_it_will_do:
+                "run FATE's toy federated job between the parties and report its result".into(),
+        }
+        .into()),
+        Command::Images => Err(NotAvailable {
+            command: "images",
+            what_it_will_do:
+                "list, pull, save and load the images a release needs (offline bundles)".into(),
+        }
+        .into()),
+    }
+}
+
+/// Builds the validated lab spec from a scenario file (if any) overlaid by the flags.
+pub fn lab_spec(args: &LabArgs) -> Result<LabSpec> {
+    let flags = SpecInput {
+        parties: args.parties.as_ref().map(|ids| {
+            ids.iter()
+                .map(|&id| PartyInput {
+                    id,
+                    ports: PortOverrides::default(),
+                })
+                .collect()
+        }),
+        ip: args.ip.clone(),
+        release: args.release.clone(),
+        registry: args.registry.clone(),
+        domain: args.domain.clone(),
+    };
+    let input = match &args.file {
+        Some(path) => scenario::overlay(scenario::load(path)?, flags),
+        None => flags,
+    };
+    input.validate()
+}
+
+fn run_options(versions: &VersionArgs) -> RunOptions {
+    RunOptions {
+        minikube_version: versions.minikube_version.clone(),
+        kubernetes_version: versions.kubernetes_version.clone(),
+        ignore_checks: Vec::new(),
+        wait_timeout: std::time::Duration::from_secs(600),
+    }
+}
+
+fn state_dir(cli: &Cli) -> std::path::PathBuf {
+    cli.state_dir
+        .clone()
+        .unwrap_or_else(crate::state::default_dir)
+}
+
+/// Writes to stdout, treating a closed pipe (`fatelab ... | head`) as success.
+fn print_stdout(s: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

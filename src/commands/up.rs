@@ -1,0 +1,108 @@
+//! `fatelab up`: validate, then take every step, skipping what is already done.
+
+use std::sync::{Mutex, OnceLock};
+
+use anyhow::Result;
+
+use super::{lab_spec, print_stdout, run_options, state_dir};
+use crate::catalog::UrlBases;
+use crate::cli::{Cli, Output, UpArgs};
+use crate::exit::NotAvailable;
+use crate::plan;
+use crate::state::LabRecord;
+use crate::steps::{Ctx, Outcome, up_steps};
+use crate::ui::Ui;
+
+pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
+    let spec = lab_spec(&args.lab)?;
+    let state_dir = state_dir(cli);
+    let mut opts = run_options(&args.versions);
+    opts.ignore_checks = args.ignore_check.clone();
+    opts.wait_timeout = args.timeout;
+    let record = LabRecord {
+        release: spec.release.release.clone(),
+        parties: spec.parties.iter().map(|p| p.id).collect(),
+        ip: spec.ip.to_string(),
+        ..LabRecord::default()
+    };
+    let ctx = Ctx {
+        spec: &spec,
+        urls: UrlBases {
+            github: args.github_mirror.clone(),
+            chart_repo: args.chart_repo.clone(),
+        },
+        state_dir: state_dir.clone(),
+        hosts_file: args.hosts_file.clone(),
+        opts,
+        ui: Ui::new(cli.yes, cli.verbose),
+        minikube: OnceLock::new(),
+        record: Mutex::new(record),
+    };
+
+    if args.dry_run {
+        let plan = plan::build(&ctx)?;
+        let text = plan.to_text(&args.plan_dir);
+        for path in plan.write(&args.plan_dir, &text)? {
+            tracing::info!("wrote {}", path.display());
+        }
+        let out = match cli.output {
+            Output::Text => text,
+            Output::Json => plan.to_json(&args.plan_dir)? + "\n",
+        };
+        return print_stdout(&out);
+    }
+
+    // Keep what an earlier run recorded (e.g. that fatelab started minikube), for this same lab.
+    if let Some(previous) = LabRecord::load(&state_dir)? {
+        let mut r = ctx.record.lock().expect("record lock");
+        r.minikube = previous.minikube;
+        r.hosts_file = previous.hosts_file;
+    }
+
+    let steps = up_steps();
+    let total = steps.len();
+    let mut unavailable = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let info = step.info();
+        if !unavailable.is_empty() {
+            unavailable.push(info.name);
+            continue;
+        }
+        let line = ctx.ui.step(i + 1, total, info.title);
+        let Some(fut) = step.run(&ctx, &line) else {
+            line.skipped("not available in this version yet");
+            unavailable.push(info.name);
+            continue;
+        };
+        match fut.await {
+            Ok(Outcome::Done) => line.done(),
+            Ok(Outcome::AlreadyDone(why)) => line.skipped(&why),
+            Err(e) => {
+                line.failed();
+                return Err(e.context(format!("step {} failed", info.name)));
+            }
+        }
+    }
+    kubectl_hint(&ctx);
+    if unavailable.is_empty() {
+        ctx.ui.println("The lab is up.");
+        return Ok(());
+    }
+    Err(NotAvailable {
+        command: "up",
+        what_it_will_do: format!(
+            "go on with the steps {} (the host half is done and safe to re-run)",
+            unavailable.join(", ")
+        ),
+    }
+    .into())
+}
+
+fn kubectl_hint(ctx: &Ctx) {
+    if which::which("kubectl").is_err() {
+        ctx.ui.println(
+            "kubectl is not installed. fatelab does not need it; for one matching the cluster use \
+             `minikube kubectl -- get pods -A`",
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! Which versions go together: a KubeFATE release, a minikube, and the Kubernetes it starts.
+
+use semver::Version;
+
+use crate::catalog::{self, Release};
+use crate::clients::minikube::parse_semver;
+
+/// Compares Kubernetes versions by (major, minor), which is what compatibility ranges speak in.
+fn minor(v: &Version) -> (u64, u64) {
+    (v.major, v.minor)
+}
+
+fn parse_minor(s: &str) -> Option<(u64, u64)> {
+    let mut it = s.trim_start_matches('v').split('.');
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
+/// The catalog row for a minikube version: the nearest listed release at or below it.
+pub fn minikube_row(v: &Version) -> Option<(Version, Version)> {
+    catalog::minikube_rows()
+        .iter()
+        .filter_map(|r| {
+            let version = parse_semver(&r.version).ok()?;
+            (version <= *v).then_some((
+                version,
+                parse_semver(&r.default_kubernetes).ok()?,
+                parse_semver(&r.oldest_kubernetes).ok()?,
+            ))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, default, oldest)| (default, oldest))
+}
+
+pub fn release_allows(release: &Release, k8s: &Version) -> bool {
+    let min = parse_minor(&release.kubernetes.min).unwrap_or((0, 0));
+    let max = release.kubernetes.max.as_deref().and_then(parse_minor);
+    minor(k8s) >= min && max.is_none_or(|m| minor(k8s) <= m)
+}
+
+/// The Kubernetes version `up` asks minikube for: the user's, else the tutorial's pin for the
+/// tutorial's minikube, else the release's recommendation, else (when that minikube cannot run
+/// it) the minikube's own default if the release allows it.
+pub fn choose_kubernetes(
+    release: &Release,
+    minikube: &Version,
+    wanted: Option<&Version>,
+) -> Version {
+    if let Some(w) = wanted {
+        return w.clone();
+    }
+    if let Some(t) = &release.tutorial
+        && parse_semver(&t.minikube).ok().as_ref() == Some(minikube)
+        && let Ok(k) = parse_semver(&t.kubernetes)
+    {
+        return k;
+    }
+    let recommended =
+        parse_semver(&release.recommended.kubernetes).expect("catalog versions parse");
+    match minikube_row(minikube) {
+        Some((default, oldest)) => {
+            let runnable = recommended >= oldest && minor(&recommended) <= minor(&default);
+            if !runnable && release_allows(release, &default) {
+                default
+            } else {
+                recommended
+            }
+        }
+        None => recommended,
+    }
+}
+
+/// Why a Kubernetes version does not fit the release or the minikube, if it does not.
+pub fn problems(release: &Release, minikube: Option<&Version>, k8s: &Version) -> Vec<String> {
+    let mut out = Vec::new();
+    if !release_allows(release, k8s) {
+        out.push(format!(
+            "KubeFATE {} needs {}, not v{k8s}{}",
+            release.release,
+            release.kubernetes.describe(),
+            if release.ingress.api_version.ends_with("v1beta1") {
+                " (its Ingresses use networking.k8s.io/v1beta1, removed in Kubernetes 1.22)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(mk) = minikube
+        && let Some((default, oldest)) = minikube_row(mk)
+    {
+        if *k8s < oldest {
+            out.push(format!(
+                "minikube v{mk} refuses Kubernetes older than v{oldest} (K8S_OLD_UNSUPPORTED)"
+            ));
+        }
+        if minor(k8s) > minor(&default) {
+            out.push(format!(
+                "minikube v{mk} predates Kubernetes v{k8s} (its default is v{default})"
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        parse_semver(s).unwrap()
+    }
+
+    #[test]
+    fn choices() {
+        let r = catalog::find("v1.6.0").unwrap();
+        assert_eq!(
+            choose_kubernetes(r, &v("v1.7.3"), None),
+            v("v1.17.3"),
+            "tutorial pin"
+        );
+        assert_eq!(choose_kubernetes(r, &v("v1.22.0"), None), v("v1.21.2"));
+        assert_eq!(
+            choose_kubernetes(r, &v("v1.19.0"), None),
+            v("v1.20.2"),
+            "minikube's default"
+        );
+        assert_eq!(
+            choose_kubernetes(r, &v("v1.38.1"), None),
+            v("v1.21.2"),
+            "recommended, flagged by problems()"
+        );
+        assert_eq!(
+            choose_kubernetes(r, &v("v1.38.1"), Some(&v("v1.19.4"))),
+            v("v1.19.4")
+        );
+        let r2 = catalog::find("v2.0.0").unwrap();
+        assert_eq!(choose_kubernetes(r2, &v("v1.38.1"), None), v("v1.35.1"));
+        assert_eq!(choose_kubernetes(r2, &v("v1.36.0"), None), v("v1.33.1"));
+    }
+
+    #[test]
+    fn problems_name_the_rule() {
+        let r = catalog::find("v1.6.0").unwrap();
+        assert!(problems(r, Some(&v("v1.22.0")), &v("v1.21.2")).is_empty());
+        let p = problems(r, Some(&v("v1.38.1")), &v("v1.21.2"));
+        assert!(p.iter().any(|m| m.contains("K8S_OLD_UNSUPPORTED")), "{p:?}");
+        let p = problems(r, None, &v("v1.24.0"));
+        assert!(p[0].contains("v1beta1"), "{p:?}");
+        assert!(
+            problems(
+                catalog::find("v2.0.0").unwrap(),
+                Some(&v("v1.38.1")),
+                &v("v1.35.1")
+            )
+            .is_empty()
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! fatelab: one command for the KubeFATE MiniKube tutorial. The binary is `src/main.rs`; the
+//! library exists so integration tests can drive the same steps and clients against fakes.
+
+pub mod catalog;
+pub mod cli;
+pub mod clients;
+pub mod commands;
+pub mod compat;
+pub mod doctor;
+pub mod exit;
+pub mod hostip;
+pub mod hosts_file;
+pub mod plan;
+pub mod render;
+pub mod scenario;
+pub mod spec;
+pub mod state;
+pub mod steps;
+pub mod ui;
