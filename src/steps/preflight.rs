@@ -56,6 +56,7 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
         match c.status {
             Status::Pass => {}
             Status::Fail if !(c.fixed_by_up || ignored) => blocking.push(c),
+            _ if c.fixed_by_up => line.say(format!("{}: {} (a later step of up takes care of it)", c.name, c.detail)),
             _ => line.say(format!(
                 "{}{}: {}{}",
                 if ignored && c.status == Status::Fail {
@@ -98,7 +99,7 @@ impl Step for Preflight {
     fn info(&self) -> StepInfo {
         StepInfo {
             name: "preflight",
-            title: "Check the host (what `fatelab doctor` checks); stop before any change if one fails",
+            title: "Check the host (the checks of `fatelab doctor`)",
         }
     }
 

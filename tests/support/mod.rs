@@ -40,3 +40,11 @@ pub fn scenario(name: &str) -> std::path::PathBuf {
         .join("scenarios")
         .join(name)
 }
+
+pub mod fake_kube;
+pub mod static_server;
+
+/// The fake `minikube` script that mimics v1.7.3 and modern releases.
+pub fn fake_minikube_script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/minikube")
+}
