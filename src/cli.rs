@@ -67,8 +67,8 @@ pub enum Command {
     Hosts(HostsArgs),
     /// Run FATE's toy federated job between the parties (not available yet)
     Test,
-    /// List, pull, save or load the images a release needs (not available yet)
-    Images,
+    /// List, pull, save or load the images a release needs (offline bundles for air-gapped hosts)
+    Images(ImagesArgs),
 }
 
 /// What the lab is made of; shared by every command that builds a lab spec.
@@ -134,6 +134,40 @@ pub struct HostsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    pub action: ImagesAction,
+
+    /// KubeFATE release whose images to handle [default: v1.6.0]
+    #[arg(long, value_name = "RELEASE", value_parser = parse_release_arg, global = true)]
+    pub release: Option<String>,
+
+    /// Registry prefix, as for `up` (the images are named as the pods will ask for them)
+    #[arg(long, value_name = "PREFIX", value_parser = parse_registry_arg, global = true)]
+    pub registry: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesAction {
+    /// List every image the release needs and whether Docker has it
+    List,
+    /// Pull the images Docker does not have yet (each once, concurrently)
+    Pull,
+    /// Write every image the release needs into one archive, for a host without a registry
+    Save {
+        /// Archive to write
+        #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+        archive: PathBuf,
+    },
+    /// Load an archive made by `images save` or `docker save` (streamed; skipped when present)
+    Load {
+        /// Archive to read
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct DownArgs {
     /// Also delete the minikube cluster, if fatelab started it
     #[arg(long)]
@@ -151,6 +185,19 @@ pub struct UpArgs {
     /// Doctor checks (by name, comma-separated) whose failure only warns, e.g. cgroups,memory
     #[arg(long, value_name = "CHECKS", value_delimiter = ',')]
     pub ignore_check: Vec<String>,
+
+    /// Use release files already in DIR (kubefate-k8s-*.tar.gz, kubefate-*.docker) instead of downloading
+    #[arg(long, value_name = "DIR")]
+    pub artifacts_dir: Option<PathBuf>,
+
+    /// Load this image bundle (from `fatelab images save`) instead of pulling from a registry
+    #[arg(long = "images", value_name = "BUNDLE")]
+    pub images_bundle: Option<PathBuf>,
+
+    /// Stop after this step (preflight, minikube, ingress, hosts, artifacts, images, kubefate,
+    /// parties, test), e.g. `--until ingress` for just Kubernetes
+    #[arg(long, value_name = "STEP", value_parser = parse_step_arg)]
+    pub until: Option<String>,
 
     /// Longest wait for anything to become ready (e.g. 90s, 10m)
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration_arg)]
@@ -182,6 +229,18 @@ pub struct UpArgs {
     /// Hosts file that receives the lab's host names
     #[arg(long, value_name = "PATH", default_value = "/etc/hosts")]
     pub hosts_file: PathBuf,
+}
+
+fn parse_step_arg(s: &str) -> Result<String, String> {
+    let names: Vec<&str> = crate::steps::up_steps()
+        .iter()
+        .map(|st| st.info().name)
+        .collect();
+    if names.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("no such step; the steps are {}", names.join(", ")))
+    }
 }
 
 fn parse_version_arg(s: &str) -> Result<semver::Version, String> {

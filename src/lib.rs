@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod exit;
 pub mod hostip;
 pub mod hosts_file;
+pub mod images;
 pub mod plan;
 pub mod render;
 pub mod scenario;

@@ -85,6 +85,17 @@ impl Ui {
         bar
     }
 
+    pub fn count_bar(&self, total: u64, label: &str) -> ProgressBar {
+        let bar = self.multi.add(ProgressBar::new(total));
+        bar.set_style(
+            ProgressStyle::with_template("    {msg}: {pos}/{len} [{bar:20}] {elapsed}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(label.to_string());
+        bar
+    }
+
     /// Asks before a change the user may not expect; `--yes` answers for them. Without a terminal
     /// and without `--yes` fatelab refuses rather than guess.
     pub fn confirm(&self, question: &str) -> Result<bool> {

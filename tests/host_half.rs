@@ -4,129 +4,13 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 
 use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::Value;
 use support::fake_kube::{FakeKube, deployment, pod};
+use support::host::{HOSTS_BEFORE, Host, kube_with_ingress, run};
 use support::static_server::StaticServer;
-
-const HOSTS_BEFORE: &[u8] =
-    b"127.0.0.1\tlocalhost\n# a comment the user wrote\n10.9.8.7 printer.lan";
-
-/// A sandbox host: a PATH holding only the fake tools and the few system programs the fake
-/// minikube script uses, a HOME, a state dir and a hosts file of its own.
-struct Host {
-    tmp: tempfile::TempDir,
-    bin: PathBuf,
-}
-
-impl Host {
-    fn new(minikube_version: Option<&str>) -> Host {
-        let tmp = tempfile::tempdir().unwrap();
-        let bin = tmp.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        for tool in [
-            "bash", "env", "sort", "id", "mkdir", "dirname", "cat", "rm", "touch", "head",
-        ] {
-            let real = which::which(tool)
-                .unwrap_or_else(|_| panic!("{tool} is needed by the fake minikube"));
-            std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
-        }
-        let host = Host { tmp, bin };
-        if let Some(v) = minikube_version {
-            host.install_minikube(v);
-        }
-        host.tool("iptables");
-        host.tool("socat");
-        std::fs::write(host.hosts(), HOSTS_BEFORE).unwrap();
-        host
-    }
-
-    fn install_minikube(&self, version: &str) {
-        let wrapper = format!(
-            "#!{}\nexport FAKE_MINIKUBE_VERSION={version}\nexec {} {} \"$@\"\n",
-            self.bin.join("bash").display(),
-            self.bin.join("bash").display(),
-            support::fake_minikube_script().display()
-        );
-        let path = self.bin.join("minikube");
-        std::fs::write(&path, wrapper).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-
-    /// A host tool that only needs to exist (conntrack, crictl, ...).
-    fn tool(&self, name: &str) {
-        let path = self.bin.join(name);
-        std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.tmp.path().join(rel)
-    }
-    fn hosts(&self) -> PathBuf {
-        self.path("etc-hosts")
-    }
-    fn state(&self) -> PathBuf {
-        self.path("state")
-    }
-    fn argv_log(&self) -> String {
-        std::fs::read_to_string(self.path("minikube.log")).unwrap_or_default()
-    }
-    fn record(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.state().join("lab.json")).unwrap()).unwrap()
-    }
-    fn mark_cluster_running(&self) {
-        let dir = self.path("minikube-state");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("running"), "").unwrap();
-    }
-
-    fn fatelab(&self, kube: Option<&FakeKube>) -> assert_cmd::Command {
-        let mut cmd = support::fatelab(&self.state());
-        cmd.current_dir(self.tmp.path())
-            .env("PATH", &self.bin)
-            .env("FATELAB_TOOL_PATH", &self.bin)
-            .env("HOME", self.path("home"))
-            .env_remove("SUDO_USER")
-            .env("FAKE_MINIKUBE_LOG", self.path("minikube.log"))
-            .env("FAKE_MINIKUBE_STATE", self.path("minikube-state"));
-        if let Some(k) = kube {
-            cmd.env("FAKE_MINIKUBE_APISERVER", k.url());
-        }
-        cmd
-    }
-
-    fn up(&self, kube: &FakeKube, extra: &[&str]) -> assert_cmd::Command {
-        let mut cmd = self.fatelab(Some(kube));
-        cmd.arg("up")
-            .arg("--hosts-file")
-            .arg(self.hosts())
-            // Host facts this sandbox cannot control; each is tested on its own in doctor tests.
-            .args([
-                "--ignore-check",
-                "cgroups,disk,memory,cpus,privileges,ports",
-            ])
-            .args(extra);
-        cmd
-    }
-}
-
-/// Runs a blocking command while the fake servers keep serving on the runtime's other thread.
-async fn run(mut cmd: assert_cmd::Command) -> assert_cmd::assert::Assert {
-    tokio::task::spawn_blocking(move || cmd.assert())
-        .await
-        .unwrap()
-}
-
-async fn kube_with_ingress(ns: &str, name: &str) -> FakeKube {
-    let kube = FakeKube::start().await;
-    kube.put(deployment(ns, name, true));
-    kube
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tutorial_minikube_gets_vm_driver_and_the_tutorial_kubernetes() {
@@ -134,8 +18,8 @@ async fn tutorial_minikube_gets_vm_driver_and_the_tutorial_kubernetes() {
     let kube = kube_with_ingress("kube-system", "nginx-ingress-controller").await;
     run(host.up(&kube, &[]))
         .await
-        .code(4)
-        .stderr(contains("the host half is done"));
+        .success()
+        .stderr(contains("Stopped after step hosts as asked"));
     let log = host.argv_log();
     assert!(
         log.contains(
@@ -163,7 +47,7 @@ async fn modern_minikube_gets_driver_and_container_runtime() {
     let host = Host::new(Some("v1.22.0"));
     host.tool("conntrack");
     let kube = kube_with_ingress("ingress-nginx", "ingress-nginx-controller").await;
-    run(host.up(&kube, &[])).await.code(4);
+    run(host.up(&kube, &[])).await.success();
     let log = host.argv_log();
     assert!(
         log.contains(
@@ -184,7 +68,7 @@ async fn a_running_cluster_is_not_started_again() {
     kube.write_kubeconfig(&host.path("home/.kube/config"));
     run(host.up(&kube, &[]))
         .await
-        .code(4)
+        .success()
         .stderr(contains("already runs a cluster"));
     let log = host.argv_log();
     assert!(log.contains("argv: status -o json"), "{log}");
@@ -210,7 +94,7 @@ async fn a_docker_restarting_start_needs_a_yes() {
     );
     run(host.up(&kube, &[&ignore[..], &["--yes"]].concat()))
         .await
-        .code(4);
+        .success();
     assert!(host.argv_log().contains(
         "argv: start --driver=none --container-runtime=docker --kubernetes-version=v1.35.1\n"
     ));
@@ -273,10 +157,10 @@ async fn ingress_timeout_names_the_pods_that_are_not_ready() {
 async fn down_restores_the_hosts_file_byte_for_byte() {
     let host = Host::new(Some("v1.7.3"));
     let kube = kube_with_ingress("kube-system", "nginx-ingress-controller").await;
-    run(host.up(&kube, &[])).await.code(4);
+    run(host.up(&kube, &[])).await.success();
     assert_ne!(std::fs::read(host.hosts()).unwrap(), HOSTS_BEFORE);
     // Re-running replaces the block rather than adding a second one.
-    run(host.up(&kube, &[])).await.code(4);
+    run(host.up(&kube, &[])).await.success();
     let hosts = std::fs::read_to_string(host.hosts()).unwrap();
     assert_eq!(hosts.matches("# BEGIN fatelab").count(), 1, "{hosts}");
 
@@ -305,7 +189,7 @@ async fn down_restores_the_hosts_file_byte_for_byte() {
 async fn down_purge_deletes_the_cluster_fatelab_started() {
     let host = Host::new(Some("v1.7.3"));
     let kube = kube_with_ingress("kube-system", "nginx-ingress-controller").await;
-    run(host.up(&kube, &[])).await.code(4);
+    run(host.up(&kube, &[])).await.success();
     let mut down = host.fatelab(None);
     down.args(["down", "--purge"]);
     run(down).await.code(2).stderr(contains("--yes"));
@@ -342,7 +226,7 @@ async fn a_missing_minikube_is_downloaded_through_the_mirror() {
     cmd.env("FATELAB_GITHUB_MIRROR", &mirror.url);
     run(cmd)
         .await
-        .code(4)
+        .success()
         .stderr(contains("downloaded minikube v1.22.0"));
     let binary = host.state().join("bin/minikube-v1.22.0");
     assert!(binary.is_file());

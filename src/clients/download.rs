@@ -39,6 +39,7 @@ pub async fn sha256_of(path: &Path) -> Result<String> {
 }
 
 fn client() -> Result<reqwest::Client> {
+    super::ensure_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(20))
         .build()

@@ -13,6 +13,7 @@ use kube::runtime::wait::await_condition;
 use kube::{Api, Client, Config};
 
 pub async fn connect(kubeconfig: &Path) -> Result<Client> {
+    super::ensure_crypto_provider();
     let raw = Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("reading the kubeconfig {}", kubeconfig.display()))?;
     let config = Config::from_custom_kubeconfig(raw, &KubeConfigOptions::default())

@@ -5,3 +5,9 @@ pub mod download;
 pub mod kube;
 pub mod minikube;
 pub mod process;
+
+/// reqwest and kube share rustls, which needs exactly one process-wide crypto provider; this
+/// installs ring's (a no-op when one is already installed).
+pub fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

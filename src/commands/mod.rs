@@ -3,6 +3,7 @@
 mod doctor;
 mod down;
 mod hosts;
+mod images;
 mod up;
 
 use std::io::Write;
@@ -17,8 +18,7 @@ use crate::steps::RunOptions;
 
 pub fn main(cli: Cli) -> i32 {
     init_logging(cli.verbose);
-    // reqwest and kube share rustls; exactly one crypto provider must be installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::clients::ensure_crypto_provider();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -75,12 +75,7 @@ async fn run(cli: &Cli) -> Result<i32> {
                 "run FATE's toy federated job between the parties and report its result".into(),
         }
         .into()),
-        Command::Images => Err(NotAvailable {
-            command: "images",
-            what_it_will_do:
-                "list, pull, save and load the images a release needs (offline bundles)".into(),
-        }
-        .into()),
+        Command::Images(args) => images::run(cli, args).await.map(|()| 0),
     }
 }
 
@@ -113,6 +108,8 @@ fn run_options(versions: &VersionArgs) -> RunOptions {
         kubernetes_version: versions.kubernetes_version.clone(),
         ignore_checks: Vec::new(),
         wait_timeout: std::time::Duration::from_secs(600),
+        artifacts_dir: None,
+        images_bundle: None,
     }
 }
 

@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::{lab_spec, print_stdout, run_options, state_dir};
 use crate::catalog::UrlBases;
 use crate::cli::{Cli, Output, UpArgs};
-use crate::exit::NotAvailable;
+use crate::exit::{NotAvailable, usage};
 use crate::plan;
 use crate::state::LabRecord;
 use crate::steps::{Ctx, Outcome, up_steps};
@@ -15,10 +15,21 @@ use crate::ui::Ui;
 
 pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     let spec = lab_spec(&args.lab)?;
+    if let Some(b) = args.images_bundle.as_ref().filter(|b| !b.is_file()) {
+        return Err(usage(format!("--images {}: no such file", b.display())));
+    }
+    if let Some(d) = args.artifacts_dir.as_ref().filter(|d| !d.is_dir()) {
+        return Err(usage(format!(
+            "--artifacts-dir {}: no such directory",
+            d.display()
+        )));
+    }
     let state_dir = state_dir(cli);
     let mut opts = run_options(&args.versions);
     opts.ignore_checks = args.ignore_check.clone();
     opts.wait_timeout = args.timeout;
+    opts.artifacts_dir = args.artifacts_dir.clone();
+    opts.images_bundle = args.images_bundle.clone();
     let record = LabRecord {
         release: spec.release.release.clone(),
         parties: spec.parties.iter().map(|p| p.id).collect(),
@@ -81,6 +92,13 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
                 line.failed();
                 return Err(e.context(format!("step {} failed", info.name)));
             }
+        }
+        if args.until.as_deref() == Some(info.name) {
+            ctx.ui.println(format!(
+                "Stopped after step {} as asked (--until); run `fatelab up` again to go on.",
+                info.name
+            ));
+            return Ok(());
         }
     }
     kubectl_hint(&ctx);

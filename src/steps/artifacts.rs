@@ -1,23 +1,99 @@
-//! Step 4: the release package, the KubeFATE service image and the chart, downloaded once.
+//! Step 5: the release package, the KubeFATE service image and the chart, downloaded once.
 
-use anyhow::Result;
+use std::path::PathBuf;
 
-use super::{Ctx, Step, StepInfo, StepPlan};
+use anyhow::{Context, Result, bail};
+
+use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
+use crate::catalog::Artifact;
+use crate::clients::download;
 use crate::state;
+use crate::ui::StepLine;
 
 pub struct Artifacts;
+
+/// Where an artifact is (or will be): the user's `--artifacts-dir` copy if present, else the cache.
+pub fn local_path(ctx: &Ctx, a: &Artifact) -> PathBuf {
+    if let Some(dir) = &ctx.opts.artifacts_dir {
+        let p = dir.join(&a.file);
+        if p.is_file() {
+            return p;
+        }
+    }
+    state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join(&a.file)
+}
+
+/// The chart is only a fallback for a service that cannot reach its chart repository.
+fn required(a: &Artifact) -> bool {
+    a.name != "chart"
+}
+
+async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
+    let mut fetched = 0;
+    for a in &ctx.spec.release.artifacts {
+        let path = local_path(ctx, a);
+        let user_copy = ctx
+            .opts
+            .artifacts_dir
+            .as_ref()
+            .is_some_and(|d| path.starts_with(d));
+        if user_copy {
+            if let Some(want) = &a.sha256 {
+                let got = download::sha256_of(&path).await?;
+                if !got.eq_ignore_ascii_case(want) {
+                    bail!(
+                        "{} does not match the catalog's sha256 {want} (it has {got})",
+                        path.display()
+                    );
+                }
+            }
+            line.note(format!("using {}", path.display()));
+            continue;
+        }
+        if path.is_file() && a.sha256.is_none() {
+            continue;
+        }
+        let url = a.url(&ctx.urls);
+        line.note(format!("downloading {}", a.file));
+        match download::fetch(&ctx.ui, &url, &path, a.sha256.as_deref()).await {
+            Ok(got) => {
+                fetched += 1;
+                if a.sha256.is_none() {
+                    line.say(format!("{}: sha256 {} (recorded; the catalog has none to compare)", a.file, got.sha256));
+                }
+            }
+            Err(e) if !required(a) => line.say(format!(
+                "could not download {} ({e:#}); it is only needed if the KubeFATE service cannot reach its chart repository",
+                a.file
+            )),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "fetching {} (offline? put it in a directory and pass --artifacts-dir DIR)",
+                        a.file
+                    )
+                });
+            }
+        }
+    }
+    Ok(if fetched == 0 {
+        Outcome::AlreadyDone("every release file is already here".into())
+    } else {
+        Outcome::Done
+    })
+}
 
 impl Step for Artifacts {
     fn info(&self) -> StepInfo {
         StepInfo {
             name: "artifacts",
-            title: "Download the KubeFATE release files (skipped when cached and verified)",
+            title: "Download the KubeFATE release files",
         }
     }
 
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
         let cache = state::cache_dir(&ctx.state_dir, &ctx.spec.release.release);
-        let actions = ctx
+        let mut actions: Vec<String> = ctx
             .spec
             .release
             .artifacts
@@ -28,15 +104,25 @@ impl Step for Artifacts {
                     None => "record its sha256 (the catalog has none yet)".to_string(),
                 };
                 format!(
-                    "download {} → {}; {check}",
+                    "download {} → {} (resumed if partial, skipped if present); {check}",
                     a.url(&ctx.urls),
                     cache.join(&a.file).display()
                 )
             })
             .collect();
+        if let Some(dir) = &ctx.opts.artifacts_dir {
+            actions.push(format!(
+                "files already in {} are used instead of downloading",
+                dir.display()
+            ));
+        }
         Ok(StepPlan {
             actions,
             files: vec![],
         })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
+        Some(Box::pin(run(ctx, line)))
     }
 }

@@ -41,6 +41,10 @@ pub struct RunOptions {
     /// Doctor checks whose failure is only a warning for this run.
     pub ignore_checks: Vec<String>,
     pub wait_timeout: Duration,
+    /// Release files the user already has (offline); looked up by file name before downloading.
+    pub artifacts_dir: Option<PathBuf>,
+    /// An image bundle (`fatelab images save`) to load instead of pulling.
+    pub images_bundle: Option<PathBuf>,
 }
 
 /// The minikube this lab runs on, once the minikube step has found or installed it.

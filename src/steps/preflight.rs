@@ -56,7 +56,10 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
         match c.status {
             Status::Pass => {}
             Status::Fail if !(c.fixed_by_up || ignored) => blocking.push(c),
-            _ if c.fixed_by_up => line.say(format!("{}: {} (a later step of up takes care of it)", c.name, c.detail)),
+            _ if c.fixed_by_up => line.say(format!(
+                "{}: {} (a later step of up takes care of it)",
+                c.name, c.detail
+            )),
             _ => line.say(format!(
                 "{}{}: {}{}",
                 if ignored && c.status == Status::Fail {
