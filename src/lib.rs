@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clients;
 pub mod commands;
 pub mod compat;
+pub mod credentials;
 pub mod doctor;
 pub mod exit;
 pub mod hostip;

@@ -16,10 +16,23 @@ pub async fn connect(kubeconfig: &Path) -> Result<Client> {
     super::ensure_crypto_provider();
     let raw = Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("reading the kubeconfig {}", kubeconfig.display()))?;
-    let config = Config::from_custom_kubeconfig(raw, &KubeConfigOptions::default())
+    let mut config = Config::from_custom_kubeconfig(raw, &KubeConfigOptions::default())
         .await
         .with_context(|| format!("using the kubeconfig {}", kubeconfig.display()))?;
+    // kube's default retry repeats 503s up to 15 times with a backoff growing to minutes; the
+    // service proxy answers 503 while a service has no ready pod, which fatelab must see at once
+    // (its waits are watches with their own backoff).
+    config.default_retry = false;
     Client::try_from(config).context("creating the Kubernetes client")
+}
+
+/// `90s`, `10m`, `350ms`: how long a wait lasted, for messages.
+pub fn human(d: Duration) -> String {
+    match d.as_secs() {
+        0 => format!("{}ms", d.as_millis()),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// A Deployment is available when its Available condition is True and at least one replica is.
@@ -59,8 +72,8 @@ pub async fn wait_deployment_available(
                 format!("pods not ready: {}", pods.join("; "))
             };
             bail!(
-                "Deployment {ns}/{name} was not available after {}s; {detail}",
-                timeout.as_secs()
+                "Deployment {ns}/{name} was not available after {}; {detail}",
+                human(timeout)
             )
         }
     }
@@ -104,6 +117,7 @@ pub fn describe_if_not_ready(pod: &Pod) -> Option<String> {
                     w.reason.clone().unwrap_or_else(|| "Waiting".into()),
                     w.message
                         .as_ref()
+                        .filter(|m| !m.is_empty())
                         .map(|m| format!(" ({m})"))
                         .unwrap_or_default()
                 ),
@@ -124,5 +138,452 @@ pub fn describe_if_not_ready(pod: &Pod) -> Option<String> {
         format!("{name} ({phase})")
     } else {
         format!("{name} ({phase}; {})", why.join(", "))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Apply: multi-document YAML, server-side, generic over kinds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::TryStreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, DynamicObject, LogParams, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{Discovery, Scope};
+use kube::runtime::wait::conditions;
+use kube::runtime::watcher;
+
+/// The field manager every fatelab write is recorded under.
+pub const FIELD_MANAGER: &str = "fatelab";
+
+/// Kinds that others depend on go first: namespaces, then identities and config, then RBAC.
+fn apply_rank(kind: &str) -> u8 {
+    match kind {
+        "Namespace" => 0,
+        "CustomResourceDefinition" => 1,
+        "ServiceAccount" | "Secret" | "ConfigMap" => 2,
+        "ClusterRole" | "Role" => 3,
+        "ClusterRoleBinding" | "RoleBinding" => 4,
+        "Service" => 5,
+        _ => 6,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// False when the server kept the object as it was (same resourceVersion).
+    pub changed: bool,
+}
+
+/// Server-side applies every object (field manager `fatelab`, forced), namespaces first.
+/// `needs` is said when the cluster does not serve a kind: which release needs which Kubernetes.
+pub async fn apply_all(
+    client: &Client,
+    docs: &[serde_json::Value],
+    needs: &str,
+) -> Result<Vec<Applied>> {
+    let mut objects: Vec<DynamicObject> = docs
+        .iter()
+        .map(|d| {
+            serde_json::from_value(d.clone())
+                .context("a manifest document is not a Kubernetes object")
+        })
+        .collect::<Result<_>>()?;
+    objects.sort_by_key(|o| apply_rank(o.types.as_ref().map_or("", |t| t.kind.as_str())));
+    let groups: BTreeSet<String> = objects
+        .iter()
+        .filter_map(|o| o.types.as_ref())
+        .map(|t| {
+            t.api_version
+                .split_once('/')
+                .map_or(String::new(), |(g, _)| g.to_string())
+        })
+        .collect();
+    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let discovery = Discovery::new(client.clone())
+        .filter(&group_refs)
+        .run()
+        .await
+        .context("discovering the API server's resources")?;
+    let server = client
+        .apiserver_version()
+        .await
+        .map(|v| v.git_version)
+        .unwrap_or_else(|_| "unknown".into());
+
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut applied = Vec::new();
+    for obj in objects {
+        let types = obj
+            .types
+            .clone()
+            .context("an object has no apiVersion/kind")?;
+        let gvk =
+            GroupVersionKind::try_from(&types).context("an object has a malformed apiVersion")?;
+        let name = obj
+            .metadata
+            .name
+            .clone()
+            .context("an object has no metadata.name")?;
+        let Some((resource, caps)) = discovery.resolve_gvk(&gvk) else {
+            bail!(
+                "the cluster (Kubernetes {server}) does not serve {} {} (object {name}); {needs}",
+                types.api_version,
+                types.kind
+            );
+        };
+        let namespace = match caps.scope {
+            Scope::Cluster => None,
+            Scope::Namespaced => Some(
+                obj.metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+            ),
+        };
+        let api: Api<DynamicObject> = match &namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        let before = api
+            .get_opt(&name)
+            .await
+            .with_context(|| format!("reading {} {name}", types.kind))?
+            .and_then(|o| o.metadata.resource_version);
+        let after = api
+            .patch(&name, &params, &Patch::Apply(&obj))
+            .await
+            .with_context(|| format!("applying {} {name}", types.kind))?;
+        applied.push(Applied {
+            kind: types.kind.clone(),
+            namespace,
+            name,
+            changed: before.is_none() || before != after.metadata.resource_version,
+        });
+    }
+    Ok(applied)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waiting on pods, failing early with the reason a person needs.
+
+/// Container waiting reasons that will not fix themselves while fatelab waits.
+const PULL_FAILURES: [&str; 3] = ["ImagePullBackOff", "ErrImagePull", "InvalidImageName"];
+
+/// One line per pod for progress displays: `name phase [container: state, ...]`.
+pub fn pod_summary(pod: &Pod) -> String {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let status = pod.status.as_ref();
+    let phase = status
+        .and_then(|s| s.phase.clone())
+        .unwrap_or_else(|| "Pending".into());
+    let containers: Vec<String> = status
+        .and_then(|s| s.container_statuses.clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|c| {
+            let state = c.state.as_ref();
+            let what = if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
+                w.reason.clone().unwrap_or_else(|| "Waiting".into())
+            } else if state.and_then(|s| s.running.as_ref()).is_some() {
+                if c.ready {
+                    "ready".into()
+                } else {
+                    "running".into()
+                }
+            } else if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
+                t.reason.clone().unwrap_or_else(|| "Terminated".into())
+            } else {
+                "starting".into()
+            };
+            format!("{}: {what}", c.name)
+        })
+        .collect();
+    if containers.is_empty() {
+        format!("{name} {phase}")
+    } else {
+        format!("{name} {phase} [{}]", containers.join(", "))
+    }
+}
+
+/// Why a pod will not come up on its own, if that is already clear.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stuck {
+    ImagePull {
+        pod: String,
+        container: String,
+        image: String,
+        message: String,
+    },
+    CrashLoop {
+        pod: String,
+        container: String,
+    },
+    Unschedulable {
+        pod: String,
+        message: String,
+    },
+}
+
+pub fn stuck(pod: &Pod) -> Option<Stuck> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let status = pod.status.as_ref()?;
+    let all = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for c in all {
+        let Some(w) = c.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
+            continue;
+        };
+        let reason = w.reason.as_deref().unwrap_or("");
+        if PULL_FAILURES.contains(&reason) {
+            return Some(Stuck::ImagePull {
+                pod: name,
+                container: c.name.clone(),
+                image: c.image.clone(),
+                message: w.message.clone().unwrap_or_else(|| reason.to_string()),
+            });
+        }
+        if reason == "CrashLoopBackOff" {
+            return Some(Stuck::CrashLoop {
+                pod: name,
+                container: c.name.clone(),
+            });
+        }
+    }
+    let unschedulable = status.conditions.iter().flatten().find(|c| {
+        c.type_ == "PodScheduled"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
+    });
+    unschedulable.map(|c| Stuck::Unschedulable {
+        pod: name,
+        message: c.message.clone().unwrap_or_default(),
+    })
+}
+
+async fn explain(client: &Client, ns: &str, s: &Stuck) -> String {
+    match s {
+        Stuck::ImagePull {
+            pod,
+            container,
+            image,
+            message,
+        } => format!(
+            "pod {ns}/{pod} cannot pull image {image} (container {container}) from {}: {message}. \
+             Pre-pull it (`fatelab images pull`), use a mirror with --registry, or load an offline bundle with --images",
+            crate::images::registry_of(image)
+        ),
+        Stuck::CrashLoop { pod, container } => {
+            let logs: Api<Pod> = Api::namespaced(client.clone(), ns);
+            let params = LogParams {
+                container: Some(container.clone()),
+                previous: true,
+                tail_lines: Some(20),
+                ..LogParams::default()
+            };
+            let tail = match logs.logs(pod, &params).await {
+                Ok(t) if !t.trim().is_empty() => t,
+                Ok(_) => "(no output)".into(),
+                Err(e) => format!("(could not read its logs: {e})"),
+            };
+            format!(
+                "pod {ns}/{pod} keeps crashing (container {container}, CrashLoopBackOff). Its last log lines:\n{}",
+                tail.lines()
+                    .map(|l| format!("    {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        }
+        Stuck::Unschedulable { pod, message } => format!(
+            "pod {ns}/{pod} cannot be scheduled: {message}. The node lacks what the pod requests; free CPU or memory, or use a bigger host"
+        ),
+    }
+}
+
+/// Waits with a watch until every pod matching `selector` in `ns` is Running (at least one pod),
+/// reporting each change through `progress` and failing as soon as a pod is stuck.
+pub async fn wait_pods_running(
+    client: &Client,
+    ns: &str,
+    selector: &str,
+    timeout: Duration,
+    mut progress: impl FnMut(&[String]),
+) -> Result<()> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
+    let mut init_buffer: BTreeMap<String, Pod> = BTreeMap::new();
+    let config = watcher::Config::default().labels(selector);
+    let stream = watcher(api, config);
+    let watch = async {
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.try_next().await? {
+            match event {
+                watcher::Event::Init => init_buffer.clear(),
+                watcher::Event::InitApply(p) => {
+                    init_buffer.insert(p.metadata.name.clone().unwrap_or_default(), p);
+                }
+                watcher::Event::InitDone => pods = std::mem::take(&mut init_buffer),
+                watcher::Event::Apply(p) => {
+                    pods.insert(p.metadata.name.clone().unwrap_or_default(), p);
+                }
+                watcher::Event::Delete(p) => {
+                    pods.remove(&p.metadata.name.clone().unwrap_or_default());
+                }
+            }
+            let lines: Vec<String> = pods.values().map(pod_summary).collect();
+            progress(&lines);
+            if let Some(s) = pods.values().find_map(stuck) {
+                return Ok::<Option<Stuck>, anyhow::Error>(Some(s));
+            }
+            let running =
+                |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+            if !pods.is_empty() && pods.values().all(running) {
+                return Ok(None);
+            }
+        }
+        bail!("the watch on pods {selector} in {ns} ended")
+    };
+    match tokio::time::timeout(timeout, watch).await {
+        Ok(Ok(None)) => Ok(()),
+        Ok(Ok(Some(s))) => bail!(explain(client, ns, &s).await),
+        Ok(Err(e)) => Err(e),
+        Err(_) => {
+            let waiting: Vec<String> = not_ready_pods(client, ns).await.unwrap_or_default();
+            bail!(
+                "pods {selector} in {ns} were not all Running after {}{}",
+                human(timeout),
+                if waiting.is_empty() {
+                    " (no pod matched)".to_string()
+                } else {
+                    format!("; not ready: {}", waiting.join("; "))
+                }
+            )
+        }
+    }
+}
+
+/// Waits for several Deployments at once.
+pub async fn wait_deployments_available(
+    client: &Client,
+    ns: &str,
+    names: &[&str],
+    timeout: Duration,
+) -> Result<()> {
+    let waits = names
+        .iter()
+        .map(|n| wait_deployment_available(client, ns, n, timeout));
+    futures::future::try_join_all(waits).await.map(|_| ())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Namespaces.
+
+/// Creates a namespace; an existing one is fine. Returns whether fatelab created it.
+pub async fn ensure_namespace(client: &Client, name: &str) -> Result<bool> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    if api.get_opt(name).await?.is_some() {
+        return Ok(false);
+    }
+    let ns: Namespace = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}
+    }))?;
+    match api.create(&PostParams::default(), &ns).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("creating namespace {name}")),
+    }
+}
+
+/// Deletes a namespace and waits (watching) until it is gone. A missing namespace is fine.
+pub async fn delete_namespace(client: &Client, name: &str, timeout: Duration) -> Result<bool> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let Some(existing) = api.get_opt(name).await? else {
+        return Ok(false);
+    };
+    let uid = existing.metadata.uid.clone().unwrap_or_default();
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("deleting namespace {name}")),
+    }
+    tokio::time::timeout(
+        timeout,
+        await_condition(api, name, conditions::is_deleted(&uid)),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "namespace {name} was still terminating after {}",
+            human(timeout)
+        )
+    })?
+    .with_context(|| format!("watching namespace {name}"))?;
+    Ok(true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reaching services through the API server, so fatelab never depends on DNS, /etc/hosts or ingress.
+
+#[derive(Debug, Clone)]
+pub struct ProxyResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl ProxyResponse {
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_slice(&self.body).with_context(|| {
+            format!(
+                "the service answered HTTP {} with something that is not JSON: {}",
+                self.status,
+                String::from_utf8_lossy(&self.body[..self.body.len().min(300)])
+            )
+        })
+    }
+}
+
+/// `METHOD /api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH` with an optional JSON body.
+pub async fn proxy(
+    client: &Client,
+    ns: &str,
+    service: &str,
+    port: u16,
+    method: http::Method,
+    path_and_query: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<ProxyResponse> {
+    let uri = format!(
+        "/api/v1/namespaces/{ns}/services/{service}:{port}/proxy/{}",
+        path_and_query.trim_start_matches('/')
+    );
+    let mut req = http::Request::builder().method(method.clone()).uri(&uri);
+    let bytes = match body {
+        Some(b) => {
+            req = req.header(http::header::CONTENT_TYPE, "application/json");
+            serde_json::to_vec(b)?
+        }
+        None => Vec::new(),
+    };
+    let req = req.body(kube::client::Body::from(bytes))?;
+    let resp = client
+        .send(req)
+        .await
+        .with_context(|| format!("{method} {uri} through the API server"))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .into_body()
+        .collect_bytes()
+        .await
+        .with_context(|| format!("reading the answer to {method} {uri}"))?;
+    Ok(ProxyResponse {
+        status,
+        body: body.to_vec(),
     })
 }

@@ -1,6 +1,12 @@
 //! An in-process fake Kubernetes API server on 127.0.0.1, written from the API conventions:
-//! `/version`, get/list with label and field selectors, `resourceVersion`, watch streams
-//! (`?watch=true`, ADDED/MODIFIED/DELETED as newline-delimited JSON), and 404 Status objects.
+//! `/version`, discovery (`/api`, `/apis`, group versions) that serves only what the chosen
+//! Kubernetes version serves, get/list with label and field selectors, create (409 when it
+//! exists), server-side apply (`PATCH` with `application/apply-patch+yaml`, `fieldManager`,
+//! `force`; an apply that changes nothing keeps the resourceVersion), delete (namespaces
+//! terminate until the test finishes them), `resourceVersion`, watch streams (`?watch=true`,
+//! ADDED/MODIFIED/DELETED as newline-delimited JSON), pod logs, 404/409 Status objects, and the
+//! service proxy (`/api/v1/namespaces/NS/services/NAME:PORT/proxy/...`, forwarded to a URL the
+//! test registers, with the Authorization header removed as the real API server does).
 //!
 //! A test acts as the kubelet and the controllers through [`FakeKube::put`] and
 //! [`FakeKube::delete`]: every change is an event that open watches see at once.
@@ -39,6 +45,16 @@ struct Store {
     events: Vec<Event>,
     /// Every request the server saw, as "METHOD path?query".
     requests: Vec<String>,
+    /// Content types of PATCH requests, in order.
+    patch_types: Vec<String>,
+    /// (namespace, service, port) → upstream base URL for the service proxy.
+    services: BTreeMap<(String, String, u16), String>,
+    /// (namespace, pod, container) → log text.
+    logs: BTreeMap<(String, String, String), String>,
+    /// When true, deleted namespaces stay Terminating until `finish_deletions`.
+    slow_namespace_deletion: bool,
+    /// Headers the service proxy received, per forwarded request.
+    proxied_headers: Vec<Vec<String>>,
 }
 
 #[derive(Clone)]
@@ -47,6 +63,7 @@ pub struct FakeKube {
     tx: broadcast::Sender<Event>,
     pub addr: SocketAddr,
     pub version: (String, String),
+    watch_started: Arc<tokio::sync::Notify>,
 }
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -71,7 +88,10 @@ fn not_found(plural: &str, name: &str) -> Response<Body> {
 }
 
 /// Splits `/api/v1/...` or `/apis/G/V/...` into (group/version, namespace, plural, name).
-fn parse_path(path: &str) -> Option<(String, String, String, Option<String>)> {
+/// (group/version, namespace, plural, name, subresource path)
+type ParsedPath = (String, String, String, Option<String>, Vec<String>);
+
+fn parse_path(path: &str) -> Option<ParsedPath> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (gv, rest) = match parts.as_slice() {
         ["api", v, rest @ ..] => (v.to_string(), rest),
@@ -84,12 +104,14 @@ fn parse_path(path: &str) -> Option<(String, String, String, Option<String>)> {
             ns.to_string(),
             plural.to_string(),
             tail.first().map(|s| s.to_string()),
+            tail.iter().skip(1).map(|s| s.to_string()).collect(),
         )),
         [plural, tail @ ..] if !plural.is_empty() => Some((
             gv,
             String::new(),
             plural.to_string(),
             tail.first().map(|s| s.to_string()),
+            tail.iter().skip(1).map(|s| s.to_string()).collect(),
         )),
         _ => None,
     }
@@ -156,7 +178,12 @@ fn selector_matches(obj: &Value, q: &BTreeMap<String, String>) -> bool {
 }
 
 impl FakeKube {
+    /// A fake of Kubernetes v1.21 (the newest that serves Ingress v1beta1).
     pub async fn start() -> FakeKube {
+        Self::start_version("1", "21").await
+    }
+
+    pub async fn start_version(major: &str, minor: &str) -> FakeKube {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1");
@@ -166,7 +193,8 @@ impl FakeKube {
             store: Arc::new(Mutex::new(Store::default())),
             tx,
             addr,
-            version: ("1".into(), "21".into()),
+            version: (major.into(), minor.into()),
+            watch_started: Arc::new(tokio::sync::Notify::new()),
         };
         let server = fake.clone();
         tokio::spawn(async move {
@@ -300,9 +328,80 @@ impl FakeKube {
         self.store.lock().unwrap().requests.clone()
     }
 
+    fn served(&self) -> Vec<Resource> {
+        let minor: u32 = self.version.1.trim_end_matches('+').parse().unwrap_or(99);
+        RESOURCES
+            .iter()
+            .filter(|r| !(r.group == "networking.k8s.io" && r.version == "v1beta1" && minor >= 22))
+            .filter(|r| !(r.group == "networking.k8s.io" && r.version == "v1" && minor < 19))
+            .cloned()
+            .collect()
+    }
+
+    fn resource(&self, gv: &str, plural: &str) -> Option<Resource> {
+        self.served()
+            .into_iter()
+            .find(|r| r.group_version() == gv && r.plural == plural)
+    }
+
+    fn discovery(&self, path: &str) -> Option<Value> {
+        let served = self.served();
+        let resources = |gv: &str| -> Value {
+            let list: Vec<Value> = served
+                .iter()
+                .filter(|r| r.group_version() == gv)
+                .map(|r| json!({"name": r.plural, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced,
+                                "kind": r.kind, "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}))
+                .collect();
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list})
+        };
+        match path.trim_end_matches('/') {
+            "/api" => Some(json!({"kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": self.addr.to_string()}]})),
+            "/apis" => {
+                let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+                for r in served.iter().filter(|r| !r.group.is_empty()) {
+                    let versions = groups.entry(r.group).or_default();
+                    if !versions.contains(&r.version) {
+                        versions.push(r.version);
+                    }
+                }
+                let list: Vec<Value> = groups
+                    .iter()
+                    .map(|(g, vs)| {
+                        let versions: Vec<Value> =
+                            vs.iter().map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v})).collect();
+                        json!({"name": g, "versions": versions.clone(), "preferredVersion": versions[0]})
+                    })
+                    .collect();
+                Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": list}))
+            }
+            "/api/v1" => Some(resources("v1")),
+            p => {
+                let parts: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+                match parts.as_slice() {
+                    ["apis", g, v] => {
+                        let gv = format!("{g}/{v}");
+                        served
+                            .iter()
+                            .any(|r| r.group_version() == gv)
+                            .then(|| resources(&gv))
+                    }
+                    _ => None,
+                }
+            }
+        }
+    }
+
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         let uri = req.uri().clone();
         let method = req.method().clone();
+        let content_type = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         self.store
             .lock()
             .unwrap()
@@ -315,11 +414,55 @@ impl FakeKube {
                 StatusCode::OK,
             );
         }
-        let Some((gv, ns, plural, name)) = parse_path(uri.path()) else {
+        if method == Method::GET
+            && let Some(d) = self.discovery(uri.path())
+        {
+            return full(d, StatusCode::OK);
+        }
+        let Some((gv, ns, plural, name, sub)) = parse_path(uri.path()) else {
             return not_found("path", uri.path());
         };
+        if gv == "v1" && plural == "services" && sub.first().map(String::as_str) == Some("proxy") {
+            // The rest of the path as sent, trailing slash included (KubeFATE's routes depend on it).
+            let rest = uri
+                .path()
+                .split_once("/proxy/")
+                .map_or("", |(_, r)| r)
+                .to_string();
+            return self
+                .proxy(req, &ns, name.as_deref().unwrap_or(""), &rest)
+                .await;
+        }
+        let Some(resource) = self.resource(&gv, &plural) else {
+            return not_found(
+                &plural,
+                &format!("the server could not find the requested resource ({gv} {plural})"),
+            );
+        };
         let q = query(&uri);
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         match (method, name) {
+            (Method::GET, Some(name)) if sub.first().map(String::as_str) == Some("log") => {
+                let container = q.get("container").cloned().unwrap_or_default();
+                let text = self
+                    .store
+                    .lock()
+                    .unwrap()
+                    .logs
+                    .get(&(ns, name, container))
+                    .cloned()
+                    .unwrap_or_default();
+                Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "text/plain")
+                    .body(Full::new(Bytes::from(text)).boxed())
+                    .unwrap()
+            }
             (Method::GET, Some(name)) => {
                 let key = (gv, ns, plural.clone(), name.clone());
                 match self.store.lock().unwrap().objects.get(&key) {
@@ -328,6 +471,7 @@ impl FakeKube {
                 }
             }
             (Method::GET, None) if q.get("watch").is_some_and(|w| w == "true" || w == "1") => {
+                self.watch_started.notify_waiters();
                 self.watch(gv, ns, plural, q)
             }
             (Method::GET, None) => {
@@ -344,13 +488,339 @@ impl FakeKube {
                     .map(|(_, v)| v.clone())
                     .collect();
                 full(
-                    json!({"apiVersion": gv, "kind": "List", "metadata": {"resourceVersion": s.rv.to_string()}, "items": items}),
+                    json!({"apiVersion": gv, "kind": format!("{}List", resource.kind), "metadata": {"resourceVersion": s.rv.to_string()}, "items": items}),
                     StatusCode::OK,
                 )
+            }
+            (Method::POST, None) => {
+                let Ok(mut obj) = serde_json::from_slice::<Value>(&body) else {
+                    return bad_request("the body is not JSON");
+                };
+                if resource.namespaced && obj.pointer("/metadata/namespace").is_none() {
+                    obj["metadata"]["namespace"] = json!(ns);
+                }
+                let key = Self::key_of(&obj);
+                if self.store.lock().unwrap().objects.contains_key(&key) {
+                    return full(
+                        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                               "message": format!("{plural} \"{}\" already exists", key.3), "reason": "AlreadyExists",
+                               "details": {"name": key.3, "kind": plural}, "code": 409}),
+                        StatusCode::CONFLICT,
+                    );
+                }
+                if resource.kind == "Namespace" {
+                    obj["status"] = json!({"phase": "Active"});
+                }
+                self.put(obj);
+                full(
+                    self.store
+                        .lock()
+                        .unwrap()
+                        .objects
+                        .get(&key)
+                        .cloned()
+                        .unwrap(),
+                    StatusCode::CREATED,
+                )
+            }
+            (Method::PATCH, Some(name)) => {
+                self.store
+                    .lock()
+                    .unwrap()
+                    .patch_types
+                    .push(content_type.clone());
+                if content_type != "application/apply-patch+yaml" {
+                    return full(
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": format!("the fake only takes server-side apply, not {content_type}"), "reason": "UnsupportedMediaType", "code": 415}),
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    );
+                }
+                let Some(manager) = q.get("fieldManager").cloned() else {
+                    return bad_request(
+                        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                    );
+                };
+                let Ok(mut patch) = serde_json::from_slice::<Value>(&body) else {
+                    return bad_request("the apply body is not JSON (or YAML the fake can read)");
+                };
+                if resource.namespaced && patch.pointer("/metadata/namespace").is_none() {
+                    patch["metadata"]["namespace"] = json!(ns);
+                }
+                let (obj, code) = self.apply(&resource, &name, patch, &manager);
+                full(obj, code)
+            }
+            (Method::DELETE, Some(name)) => {
+                let key = (gv.clone(), ns.clone(), plural.clone(), name.clone());
+                let existing = self.store.lock().unwrap().objects.get(&key).cloned();
+                let Some(mut obj) = existing else {
+                    return not_found(&plural, &name);
+                };
+                if resource.kind == "Namespace"
+                    && self.store.lock().unwrap().slow_namespace_deletion
+                {
+                    obj["metadata"]["deletionTimestamp"] = json!("2026-11-28T00:00:00Z");
+                    obj["status"] = json!({"phase": "Terminating"});
+                    self.put(obj.clone());
+                    return full(
+                        self.get(&gv, resource.kind, &ns, &name).unwrap(),
+                        StatusCode::OK,
+                    );
+                }
+                self.delete(&gv, resource.kind, &ns, &name);
+                if resource.kind == "Namespace" {
+                    self.delete_contents(&name);
+                }
+                full(obj, StatusCode::OK)
             }
             (m, _) => full(
                 json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": format!("{m} is not supported by the fake"), "reason": "MethodNotAllowed", "code": 405}),
                 StatusCode::METHOD_NOT_ALLOWED,
+            ),
+        }
+    }
+
+    /// Server-side apply: create, or merge the applied fields over the live object. An apply that
+    /// changes nothing returns the object untouched (same resourceVersion, no watch event).
+    fn apply(
+        &self,
+        resource: &Resource,
+        name: &str,
+        mut patch: Value,
+        manager: &str,
+    ) -> (Value, StatusCode) {
+        if patch.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
+            return (
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "the name in the body does not match the URL", "reason": "BadRequest", "code": 400}),
+                StatusCode::BAD_REQUEST,
+            );
+        }
+        if resource.kind == "Secret" {
+            string_data_to_data(&mut patch);
+        }
+        let key = Self::key_of(&patch);
+        let existing = self.store.lock().unwrap().objects.get(&key).cloned();
+        match existing {
+            None => {
+                patch["metadata"]["managedFields"] =
+                    json!([{"manager": manager, "operation": "Apply"}]);
+                if resource.kind == "Namespace" {
+                    patch["status"] = json!({"phase": "Active"});
+                }
+                self.put(patch);
+                (
+                    self.store
+                        .lock()
+                        .unwrap()
+                        .objects
+                        .get(&key)
+                        .cloned()
+                        .unwrap(),
+                    StatusCode::CREATED,
+                )
+            }
+            Some(live) => {
+                let mut merged = live.clone();
+                merge(&mut merged, &patch);
+                merged["metadata"]["managedFields"] =
+                    json!([{"manager": manager, "operation": "Apply"}]);
+                let strip = |v: &Value| {
+                    let mut v = v.clone();
+                    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                        m.remove("resourceVersion");
+                        m.remove("managedFields");
+                    }
+                    v
+                };
+                if strip(&merged) == strip(&live) {
+                    return (live, StatusCode::OK);
+                }
+                self.put(merged);
+                (
+                    self.store
+                        .lock()
+                        .unwrap()
+                        .objects
+                        .get(&key)
+                        .cloned()
+                        .unwrap(),
+                    StatusCode::OK,
+                )
+            }
+        }
+    }
+
+    fn delete_contents(&self, ns: &str) {
+        let keys: Vec<Key> = self
+            .store
+            .lock()
+            .unwrap()
+            .objects
+            .keys()
+            .filter(|k| k.1 == ns)
+            .cloned()
+            .collect();
+        for k in keys {
+            let kind = self
+                .store
+                .lock()
+                .unwrap()
+                .objects
+                .get(&k)
+                .and_then(|o| o["kind"].as_str().map(String::from));
+            if let Some(kind) = kind {
+                self.delete(&k.0, &kind, &k.1, &k.3);
+            }
+        }
+    }
+
+    /// Lets every Terminating namespace go, as the namespace controller would.
+    pub fn finish_deletions(&self) {
+        let terminating: Vec<String> = self
+            .store
+            .lock()
+            .unwrap()
+            .objects
+            .iter()
+            .filter(|(k, v)| {
+                k.2 == "namespaces" && v.pointer("/metadata/deletionTimestamp").is_some()
+            })
+            .map(|(k, _)| k.3.clone())
+            .collect();
+        for ns in terminating {
+            self.delete_contents(&ns);
+            self.delete("v1", "Namespace", "", &ns);
+        }
+    }
+
+    pub fn slow_namespace_deletion(&self, on: bool) {
+        self.store.lock().unwrap().slow_namespace_deletion = on;
+    }
+
+    /// Resolves once a watch request arrives (a client is now listening for changes).
+    pub fn watch_started(&self) -> tokio::sync::futures::Notified<'_> {
+        self.watch_started.notified()
+    }
+
+    pub fn set_logs(&self, ns: &str, pod: &str, container: &str, text: &str) {
+        self.store
+            .lock()
+            .unwrap()
+            .logs
+            .insert((ns.into(), pod.into(), container.into()), text.into());
+    }
+
+    /// Routes `services/NAME:PORT/proxy/...` in `ns` to `upstream` (an http:// base URL).
+    pub fn route_service(&self, ns: &str, name: &str, port: u16, upstream: &str) {
+        self.store.lock().unwrap().services.insert(
+            (ns.into(), name.into(), port),
+            upstream.trim_end_matches('/').into(),
+        );
+    }
+
+    pub fn patch_content_types(&self) -> Vec<String> {
+        self.store.lock().unwrap().patch_types.clone()
+    }
+
+    pub fn proxied_headers(&self) -> Vec<Vec<String>> {
+        self.store.lock().unwrap().proxied_headers.clone()
+    }
+
+    pub fn objects(&self) -> Vec<Value> {
+        self.store
+            .lock()
+            .unwrap()
+            .objects
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.store.lock().unwrap().rv
+    }
+
+    async fn proxy(
+        &self,
+        req: Request<Incoming>,
+        ns: &str,
+        name_port: &str,
+        rest: &str,
+    ) -> Response<Body> {
+        let (name, port) = match name_port.rsplit_once(':') {
+            Some((n, p)) => (n.to_string(), p.parse::<u16>().unwrap_or(0)),
+            None => (name_port.to_string(), 80),
+        };
+        let upstream = self
+            .store
+            .lock()
+            .unwrap()
+            .services
+            .get(&(ns.to_string(), name.clone(), port))
+            .cloned();
+        let Some(upstream) = upstream else {
+            return full(
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                       "message": format!("no endpoints available for service \"{name}:{port}\""), "reason": "ServiceUnavailable", "code": 503}),
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
+        };
+        let query = req
+            .uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        let url = format!("{upstream}/{rest}{query}");
+        let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut seen = Vec::new();
+        for (k, v) in req.headers() {
+            // The API server authenticates the caller and drops its Authorization header.
+            if k == hyper::header::AUTHORIZATION
+                || k == hyper::header::HOST
+                || k == hyper::header::CONTENT_LENGTH
+            {
+                continue;
+            }
+            seen.push(format!("{k}: {}", v.to_str().unwrap_or("")));
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(k.as_str().as_bytes()),
+                reqwest::header::HeaderValue::from_bytes(v.as_bytes()),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        self.store.lock().unwrap().proxied_headers.push(seen);
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let resp = reqwest::Client::new()
+            .request(method, &url)
+            .headers(headers)
+            .body(body.to_vec())
+            .send()
+            .await;
+        match resp {
+            Ok(r) => {
+                let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
+                let ct = r
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let bytes = r.bytes().await.unwrap_or_default();
+                Response::builder()
+                    .status(status)
+                    .header("content-type", ct)
+                    .body(Full::new(bytes).boxed())
+                    .unwrap()
+            }
+            Err(e) => full(
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": format!("error trying to reach service: {e}"), "reason": "ServiceUnavailable", "code": 503}),
+                StatusCode::SERVICE_UNAVAILABLE,
             ),
         }
     }
@@ -440,13 +910,136 @@ fn tokio_stream_from(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
+#[derive(Clone, Debug)]
+pub struct Resource {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub namespaced: bool,
+}
+
+impl Resource {
+    fn group_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+const fn res(
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+    namespaced: bool,
+) -> Resource {
+    Resource {
+        group,
+        version,
+        kind,
+        plural,
+        namespaced,
+    }
+}
+
+/// What the fake serves (Ingress v1beta1 only up to 1.21, Ingress v1 from 1.19, as Kubernetes did).
+const RESOURCES: &[Resource] = &[
+    res("", "v1", "Namespace", "namespaces", false),
+    res("", "v1", "Pod", "pods", true),
+    res("", "v1", "Service", "services", true),
+    res("", "v1", "ServiceAccount", "serviceaccounts", true),
+    res("", "v1", "Secret", "secrets", true),
+    res("", "v1", "ConfigMap", "configmaps", true),
+    res(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        true,
+    ),
+    res("apps", "v1", "Deployment", "deployments", true),
+    res("apps", "v1", "StatefulSet", "statefulsets", true),
+    res(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        false,
+    ),
+    res(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        false,
+    ),
+    res("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
+    res(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        true,
+    ),
+    res("networking.k8s.io", "v1", "Ingress", "ingresses", true),
+    res(
+        "networking.k8s.io",
+        "v1",
+        "IngressClass",
+        "ingressclasses",
+        false,
+    ),
+    res("networking.k8s.io", "v1beta1", "Ingress", "ingresses", true),
+];
+
+fn bad_request(message: &str) -> Response<Body> {
+    full(
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": "BadRequest", "code": 400}),
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+/// Maps merge key by key; anything else (lists, scalars) is replaced, as for fields one manager owns.
+fn merge(live: &mut Value, applied: &Value) {
+    match (live, applied) {
+        (Value::Object(l), Value::Object(a)) => {
+            for (k, v) in a {
+                merge(l.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (l, a) => *l = a.clone(),
+    }
+}
+
+/// The API server stores a Secret's `stringData` base64-encoded under `data`.
+fn string_data_to_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(Value::Object(sd)) = secret.as_object_mut().and_then(|o| o.remove("stringData"))
+    else {
+        return;
+    };
+    let data = secret["data"].as_object().cloned().unwrap_or_default();
+    let mut data = data;
+    for (k, v) in sd {
+        let text = v.as_str().unwrap_or_default();
+        data.insert(
+            k,
+            json!(base64::engine::general_purpose::STANDARD.encode(text)),
+        );
+    }
+    secret["data"] = Value::Object(data);
+}
+
 /// Resource names of the kinds fatelab touches (the API's lowercase plural).
 pub fn plural_of(kind: &str) -> String {
-    match kind {
-        "Ingress" => "ingresses".into(),
-        "IngressClass" => "ingressclasses".into(),
-        k => format!("{}s", k.to_lowercase()),
-    }
+    RESOURCES
+        .iter()
+        .find(|r| r.kind == kind)
+        .map(|r| r.plural.to_string())
+        .unwrap_or_else(|| format!("{}s", kind.to_lowercase()))
 }
 
 /// A Deployment as its controller reports it: available or not.

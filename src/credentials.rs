@@ -1,0 +1,89 @@
+//! The KubeFATE service's credentials: generated once per host, kept in the state dir (0600),
+//! and reused on every later `up`. Reuse matters: the release keeps mariadb's data on a hostPath
+//! that outlives the lab, and mariadb only takes a password when it first creates its database.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::render::manifests::Credentials;
+
+const FILE: &str = "credentials.json";
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    kubefate_username: String,
+    kubefate_password: String,
+    mariadb_username: String,
+    mariadb_password: String,
+}
+
+fn random_secret() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom for a password")?;
+    Ok(hex::encode(bytes))
+}
+
+pub fn load_or_create(state_dir: &Path) -> Result<Credentials> {
+    let path = state_dir.join(FILE);
+    if let Ok(bytes) = std::fs::read(&path) {
+        let s: Stored = serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{} is damaged; remove it to generate new credentials",
+                path.display()
+            )
+        })?;
+        return Ok(Credentials {
+            kubefate_username: s.kubefate_username,
+            kubefate_password: s.kubefate_password,
+            mariadb_username: s.mariadb_username,
+            mariadb_password: s.mariadb_password,
+        });
+    }
+    let stored = Stored {
+        kubefate_username: "admin".into(),
+        kubefate_password: random_secret()?,
+        mariadb_username: "kubefate".into(),
+        mariadb_password: random_secret()?,
+    };
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(&serde_json::to_vec_pretty(&stored)?)?;
+    f.sync_all()?;
+    load_or_create(state_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn generated_once_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_or_create(dir.path()).unwrap();
+        assert_eq!(a.kubefate_username, "admin");
+        assert_eq!(a.kubefate_password.len(), 32);
+        assert_ne!(a.kubefate_password, a.mariadb_password);
+        assert_ne!(a.kubefate_password, "admin");
+        let mode = std::fs::metadata(dir.path().join(FILE))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+        let b = load_or_create(dir.path()).unwrap();
+        assert_eq!(a.kubefate_password, b.kubefate_password);
+    }
+}
