@@ -44,6 +44,18 @@ pub struct LabRecord {
     /// The hosts file that holds fatelab's block, once written.
     pub hosts_file: Option<PathBuf>,
     pub minikube: Option<MinikubeRecord>,
+    /// True once fatelab applied the KubeFATE service manifests.
+    #[serde(default)]
+    pub kubefate_applied: bool,
+    /// Namespaces fatelab created (and so may delete).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Party ID → KubeFATE cluster ID, for clusters fatelab installed.
+    #[serde(default)]
+    pub clusters: std::collections::BTreeMap<u32, String>,
+    /// The last `fatelab test` result, for `status`.
+    #[serde(default)]
+    pub last_test: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -535,6 +535,8 @@ pub async fn delete_namespace(client: &Client, name: &str, timeout: Duration) ->
 pub struct ProxyResponse {
     pub status: u16,
     pub body: Vec<u8>,
+    /// Where a redirect points (gin redirects paths without their registered trailing slash).
+    pub location: Option<String>,
 }
 
 impl ProxyResponse {
@@ -559,31 +561,61 @@ pub async fn proxy(
     path_and_query: &str,
     body: Option<&serde_json::Value>,
 ) -> Result<ProxyResponse> {
+    let payload = match body {
+        Some(b) => Some(("application/json".to_string(), serde_json::to_vec(b)?)),
+        None => None,
+    };
+    proxy_raw(client, ns, service, port, method, path_and_query, payload).await
+}
+
+/// The same with any body: `(content type, bytes)`.
+pub async fn proxy_raw(
+    client: &Client,
+    ns: &str,
+    service: &str,
+    port: u16,
+    method: http::Method,
+    path_and_query: &str,
+    body: Option<(String, Vec<u8>)>,
+) -> Result<ProxyResponse> {
     let uri = format!(
         "/api/v1/namespaces/{ns}/services/{service}:{port}/proxy/{}",
         path_and_query.trim_start_matches('/')
     );
     let mut req = http::Request::builder().method(method.clone()).uri(&uri);
     let bytes = match body {
-        Some(b) => {
-            req = req.header(http::header::CONTENT_TYPE, "application/json");
-            serde_json::to_vec(b)?
+        Some((content_type, bytes)) => {
+            req = req.header(http::header::CONTENT_TYPE, content_type);
+            bytes
         }
         None => Vec::new(),
     };
     let req = req.body(kube::client::Body::from(bytes))?;
+    // A token in the query must not end up in an error message.
+    let shown = uri
+        .split("token=")
+        .next()
+        .unwrap_or(&uri)
+        .trim_end_matches(['?', '&'])
+        .to_string();
     let resp = client
         .send(req)
         .await
-        .with_context(|| format!("{method} {uri} through the API server"))?;
+        .with_context(|| format!("{method} {shown} through the API server"))?;
     let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let body = resp
         .into_body()
         .collect_bytes()
         .await
-        .with_context(|| format!("reading the answer to {method} {uri}"))?;
+        .with_context(|| format!("reading the answer to {method} {shown}"))?;
     Ok(ProxyResponse {
         status,
         body: body.to_vec(),
+        location,
     })
 }

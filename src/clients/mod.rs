@@ -3,6 +3,7 @@
 pub mod docker;
 pub mod download;
 pub mod kube;
+pub mod kubefate;
 pub mod minikube;
 pub mod process;
 

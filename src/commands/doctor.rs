@@ -1,7 +1,5 @@
 //! `fatelab doctor`: every host check, each with what was found and how to fix it.
 
-use std::sync::{Mutex, OnceLock};
-
 use anyhow::Result;
 
 use super::{lab_spec, print_stdout, run_options, state_dir};
@@ -15,19 +13,18 @@ use crate::ui::Ui;
 /// Exit 0 when no check fails, 1 otherwise.
 pub async fn run(cli: &Cli, args: &DoctorArgs) -> Result<i32> {
     let spec = lab_spec(&args.lab)?;
-    let ctx = Ctx {
-        spec: &spec,
-        urls: UrlBases {
+    let ctx = Ctx::new(
+        &spec,
+        UrlBases {
             github: DEFAULT_GITHUB.into(),
             chart_repo: DEFAULT_CHART_REPO.into(),
         },
-        state_dir: state_dir(cli),
-        hosts_file: "/etc/hosts".into(),
-        opts: run_options(&args.versions),
-        ui: Ui::new(cli.yes, cli.verbose),
-        minikube: OnceLock::new(),
-        record: Mutex::new(LabRecord::default()),
-    };
+        state_dir(cli),
+        "/etc/hosts".into(),
+        run_options(&args.versions),
+        Ui::new(cli.yes, cli.verbose),
+        LabRecord::default(),
+    );
     let facts = crate::steps::preflight_facts(&ctx).await;
     let report = doctor::run(&facts).await;
     let out = match cli.output {

@@ -1,7 +1,5 @@
 //! `fatelab down`: undo what `up` recorded, in reverse order, and nothing else.
 
-use std::sync::{Mutex, OnceLock};
-
 use anyhow::{Result, bail};
 
 use super::{run_options, state_dir};
@@ -40,25 +38,24 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
     }
 
     let spec = spec_from_record(&record)?;
-    let ctx = Ctx {
-        spec: &spec,
-        urls: UrlBases {
+    let ctx = Ctx::new(
+        &spec,
+        UrlBases {
             github: DEFAULT_GITHUB.into(),
             chart_repo: DEFAULT_CHART_REPO.into(),
         },
-        state_dir: state_dir.clone(),
-        hosts_file: record
+        state_dir.clone(),
+        record
             .hosts_file
             .clone()
             .unwrap_or_else(|| "/etc/hosts".into()),
-        opts: run_options(&VersionArgs {
+        run_options(&VersionArgs {
             minikube_version: None,
             kubernetes_version: None,
         }),
-        ui: ui.clone(),
-        minikube: OnceLock::new(),
-        record: Mutex::new(record.clone()),
-    };
+        ui.clone(),
+        record.clone(),
+    );
     let steps = up_steps();
     let total = steps.len();
     for (i, step) in steps.iter().enumerate().rev() {

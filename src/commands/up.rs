@@ -1,7 +1,5 @@
 //! `fatelab up`: validate, then take every step, skipping what is already done.
 
-use std::sync::{Mutex, OnceLock};
-
 use anyhow::Result;
 
 use super::{lab_spec, print_stdout, run_options, state_dir};
@@ -36,19 +34,18 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         ip: spec.ip.to_string(),
         ..LabRecord::default()
     };
-    let ctx = Ctx {
-        spec: &spec,
-        urls: UrlBases {
+    let ctx = Ctx::new(
+        &spec,
+        UrlBases {
             github: args.github_mirror.clone(),
             chart_repo: args.chart_repo.clone(),
         },
-        state_dir: state_dir.clone(),
-        hosts_file: args.hosts_file.clone(),
+        state_dir.clone(),
+        args.hosts_file.clone(),
         opts,
-        ui: Ui::new(cli.yes, cli.verbose),
-        minikube: OnceLock::new(),
-        record: Mutex::new(record),
-    };
+        Ui::new(cli.yes, cli.verbose),
+        record,
+    );
 
     if args.dry_run {
         let plan = plan::build(&ctx)?;

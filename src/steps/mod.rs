@@ -27,6 +27,7 @@ use semver::Version;
 use serde::Serialize;
 
 use crate::catalog::UrlBases;
+use crate::clients::kubefate::KubeFate;
 use crate::clients::minikube::Minikube;
 use crate::render::RenderedFile;
 use crate::spec::LabSpec;
@@ -65,9 +66,64 @@ pub struct Ctx<'a> {
     pub ui: Ui,
     pub minikube: OnceLock<ActiveMinikube>,
     pub record: Mutex<LabRecord>,
+    pub kube: tokio::sync::OnceCell<::kube::Client>,
+    pub kubefate: tokio::sync::OnceCell<KubeFate>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    pub fn new(
+        spec: &'a LabSpec,
+        urls: UrlBases,
+        state_dir: PathBuf,
+        hosts_file: PathBuf,
+        opts: RunOptions,
+        ui: Ui,
+        record: LabRecord,
+    ) -> Self {
+        Ctx {
+            spec,
+            urls,
+            state_dir,
+            hosts_file,
+            opts,
+            ui,
+            minikube: OnceLock::new(),
+            record: Mutex::new(record),
+            kube: tokio::sync::OnceCell::new(),
+            kubefate: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The cluster's API, through the kubeconfig minikube wrote (connected once).
+    pub async fn kube(&self) -> Result<&::kube::Client> {
+        self.kube
+            .get_or_try_init(|| async {
+                let mk = minikube::active(self).await?;
+                let path = mk
+                    .client
+                    .kubeconfig()
+                    .ok_or_else(|| anyhow::anyhow!("minikube has no kubeconfig path"))?
+                    .to_path_buf();
+                crate::clients::kube::connect(&path).await
+            })
+            .await
+    }
+
+    /// The KubeFATE service, logged in with the lab's generated credentials.
+    pub async fn kubefate(&self) -> Result<&KubeFate> {
+        self.kubefate
+            .get_or_try_init(|| async {
+                let creds = crate::credentials::load_or_create(&self.state_dir)?;
+                let kube = self.kube().await?.clone();
+                Ok::<_, anyhow::Error>(KubeFate::new(
+                    kube,
+                    &creds.kubefate_username,
+                    &creds.kubefate_password,
+                ))
+            })
+            .await
+    }
+
     pub fn update_record(&self, f: impl FnOnce(&mut LabRecord)) -> Result<()> {
         let mut r = self.record.lock().expect("record lock");
         f(&mut r);

@@ -31,7 +31,7 @@ use tokio::sync::{broadcast, mpsc};
 type Key = (String, String, String, String);
 
 #[derive(Clone)]
-struct Event {
+pub struct Event {
     rv: u64,
     key: Key,
     kind: &'static str,
@@ -322,6 +322,11 @@ impl FakeKube {
             name.to_string(),
         );
         self.store.lock().unwrap().objects.get(&key).cloned()
+    }
+
+    /// Every change from now on, as the real service's informers would see it.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
     }
 
     pub fn requests(&self) -> Vec<String> {

@@ -1,0 +1,342 @@
+//! The KubeFATE service's REST API (service v1.4.x), reached through the API server's service
+//! proxy. Quirks it follows (shared/reference/kubefate.md §2): the exact registered paths (gin
+//! redirects any other trailing-slash form), the JWT sent as `?token=` (the API server strips
+//! `Authorization` from proxied requests), one re-login on 401 (tokens die with the pod), and
+//! `data` = base64 of the cluster spec as JSON.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use http::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use super::kube::{self, ProxyResponse};
+
+pub const NAMESPACE: &str = "kube-fate";
+pub const SERVICE: &str = "kubefate";
+pub const PORT: u16 = 8080;
+
+/// An error answer of the service, with its own words (`error` or `message`).
+#[derive(Debug)]
+pub struct ServiceError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "KubeFATE answered HTTP {}: {}",
+            self.status, self.message
+        )
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Job {
+    pub uuid: String,
+    #[serde(default)]
+    pub method: String,
+    #[serde(default)]
+    pub cluster_id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub states: Option<Vec<String>>,
+    #[serde(default)]
+    pub start_time: String,
+    #[serde(default)]
+    pub end_time: String,
+    #[serde(default)]
+    pub sub_jobs: Option<BTreeMap<String, Value>>,
+}
+
+impl Job {
+    pub fn states(&self) -> &[String] {
+        self.states.as_deref().unwrap_or_default()
+    }
+
+    /// Pending and Running jobs are still going; every other status is final.
+    pub fn finished(&self) -> bool {
+        !matches!(self.status.as_str(), "Pending" | "Running" | "Stopping")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct Cluster {
+    pub uuid: String,
+    pub name: String,
+    /// Spelled `namespaces` (plural) by the service, though it holds one namespace.
+    #[serde(default, rename = "namespaces")]
+    pub namespace: String,
+    #[serde(default)]
+    pub chart_name: String,
+    #[serde(default)]
+    pub chart_version: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub revision: Value,
+    #[serde(default, rename = "Info")]
+    pub info: Option<Value>,
+}
+
+/// The body of `POST /v1/cluster`, built as `kubefate cluster install -f` builds it.
+pub fn cluster_args(spec: &Value, cover: bool) -> Result<Value> {
+    let field = |k: &str| {
+        spec.get(k)
+            .and_then(Value::as_str)
+            .with_context(|| format!("the cluster spec has no `{k}`"))
+    };
+    let data = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(spec)?);
+    Ok(json!({
+        "name": field("name")?,
+        "namespace": field("namespace")?,
+        "chart_name": field("chartName")?,
+        "chart_version": field("chartVersion")?,
+        "cover": cover,
+        "data": data,
+    }))
+}
+
+pub struct KubeFate {
+    kube: ::kube::Client,
+    username: String,
+    password: String,
+    token: Mutex<Option<String>>,
+}
+
+impl KubeFate {
+    pub fn new(kube: ::kube::Client, username: &str, password: &str) -> Self {
+        KubeFate {
+            kube,
+            username: username.into(),
+            password: password.into(),
+            token: Mutex::new(None),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Result<ProxyResponse> {
+        kube::proxy_raw(&self.kube, NAMESPACE, SERVICE, PORT, method, path, body).await
+    }
+
+    fn check(path: &str, resp: ProxyResponse) -> Result<Value> {
+        if (300..400).contains(&resp.status) {
+            bail!(
+                "KubeFATE redirected {path} to {} (HTTP {}): a route called without its registered trailing slash",
+                resp.location.as_deref().unwrap_or("?"),
+                resp.status
+            );
+        }
+        let json: Option<Value> = serde_json::from_slice(&resp.body).ok();
+        if !(200..300).contains(&resp.status) {
+            let message = json
+                .as_ref()
+                .and_then(|j| j.get("error").or_else(|| j.get("message")))
+                .and_then(Value::as_str)
+                .map(String::from)
+                .unwrap_or_else(|| {
+                    String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)]).into_owned()
+                });
+            return Err(ServiceError {
+                status: resp.status,
+                message,
+            }
+            .into());
+        }
+        json.with_context(|| format!("KubeFATE's answer to {path} is not JSON"))
+    }
+
+    pub async fn login(&self) -> Result<String> {
+        let body = json!({"username": self.username, "password": self.password});
+        let resp = self
+            .send(
+                Method::POST,
+                "/v1/user/login",
+                Some(("application/json".into(), serde_json::to_vec(&body)?)),
+            )
+            .await?;
+        let v = Self::check("/v1/user/login", resp).context("logging in to KubeFATE")?;
+        let token = v["token"]
+            .as_str()
+            .context("KubeFATE's login answer has no token")?
+            .to_string();
+        *self.token.lock().await = Some(token.clone());
+        Ok(token)
+    }
+
+    async fn token(&self) -> Result<String> {
+        if let Some(t) = self.token.lock().await.clone() {
+            return Ok(t);
+        }
+        self.login().await
+    }
+
+    /// An authenticated call; a 401 (the pod restarted, or the token expired) logs in once again.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Result<Value> {
+        for attempt in 0..2 {
+            let token = self.token().await?;
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let resp = self
+                .send(
+                    method.clone(),
+                    &format!("{path}{sep}token={token}"),
+                    body.clone(),
+                )
+                .await?;
+            if resp.status == 401 && attempt == 0 {
+                *self.token.lock().await = None;
+                continue;
+            }
+            return Self::check(path, resp);
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    async fn call_json(&self, method: Method, path: &str, body: &Value) -> Result<Value> {
+        self.call(
+            method,
+            path,
+            Some(("application/json".into(), serde_json::to_vec(body)?)),
+        )
+        .await
+    }
+
+    /// `GET /` needs no login: it only says the service runs.
+    pub async fn alive(&self) -> Result<String> {
+        let v = Self::check("/", self.send(Method::GET, "/", None).await?)?;
+        Ok(v["msg"].as_str().unwrap_or_default().to_string())
+    }
+
+    pub async fn version(&self) -> Result<String> {
+        let v = self.call(Method::GET, "/v1/version/", None).await?;
+        Ok(v["version"]
+            .as_str()
+            .context("KubeFATE's version answer has no version")?
+            .to_string())
+    }
+
+    pub async fn install(&self, args: &Value) -> Result<Job> {
+        let v = self.call_json(Method::POST, "/v1/cluster", args).await?;
+        Ok(serde_json::from_value(v["data"].clone())
+            .context("KubeFATE's install answer has no job")?)
+    }
+
+    /// Clusters the service knows (soft-deleted ones only with `all`).
+    pub async fn clusters(&self, all: bool) -> Result<Vec<Cluster>> {
+        let path = if all {
+            "/v1/cluster/?all=true"
+        } else {
+            "/v1/cluster/"
+        };
+        let v = self.call(Method::GET, path, None).await?;
+        Ok(serde_json::from_value(v["data"].clone()).unwrap_or_default())
+    }
+
+    pub async fn cluster(&self, id: &str) -> Result<Cluster> {
+        let v = self
+            .call(Method::GET, &format!("/v1/cluster/{id}"), None)
+            .await?;
+        Ok(serde_json::from_value(v["data"].clone())
+            .context("KubeFATE's cluster answer has no cluster")?)
+    }
+
+    pub async fn delete_cluster(&self, id: &str) -> Result<Job> {
+        let v = self
+            .call(Method::DELETE, &format!("/v1/cluster/{id}"), None)
+            .await?;
+        Ok(serde_json::from_value(v["data"].clone())
+            .context("KubeFATE's delete answer has no job")?)
+    }
+
+    pub async fn job(&self, id: &str) -> Result<Job> {
+        let v = self
+            .call(Method::GET, &format!("/v1/job/{id}"), None)
+            .await?;
+        Ok(
+            serde_json::from_value(v["data"].clone())
+                .context("KubeFATE's job answer has no job")?,
+        )
+    }
+
+    pub async fn jobs(&self) -> Result<Vec<Job>> {
+        let v = self.call(Method::GET, "/v1/job/", None).await?;
+        Ok(serde_json::from_value(v["data"].clone()).unwrap_or_default())
+    }
+
+    pub async fn stop_job(&self, id: &str) -> Result<()> {
+        self.call(Method::PUT, &format!("/v1/job/{id}?jobStatus=stop"), None)
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /v1/chart` with the chart archive as multipart field `file`.
+    pub async fn upload_chart(&self, file_name: &str, bytes: Vec<u8>) -> Result<String> {
+        let boundary = "fatelab-chart-boundary-7c1e";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/gzip\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let v = self
+            .call(
+                Method::POST,
+                "/v1/chart",
+                Some((format!("multipart/form-data; boundary={boundary}"), body)),
+            )
+            .await?;
+        Ok(v.pointer("/data/helmUUID")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_args_are_built_as_the_cli_builds_them() {
+        let spec = json!({"name": "fate-9999", "namespace": "fate-9999", "chartName": "fate", "chartVersion": "v1.6.0", "partyId": 9999});
+        let args = cluster_args(&spec, false).unwrap();
+        assert_eq!(args["name"], "fate-9999");
+        assert_eq!(args["chart_version"], "v1.6.0");
+        assert_eq!(args["cover"], false);
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(args["data"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&decoded).unwrap(), spec);
+        assert!(cluster_args(&json!({"name": "x"}), false).is_err());
+    }
+
+    #[test]
+    fn cluster_json_uses_the_plural_namespaces_key() {
+        let c: Cluster = serde_json::from_value(json!({"uuid": "u", "name": "fate-9999", "namespaces": "fate-9999", "status": "Running"})).unwrap();
+        assert_eq!(c.namespace, "fate-9999");
+        let j: Job =
+            serde_json::from_value(json!({"uuid": "j", "status": "Running", "states": null}))
+                .unwrap();
+        assert!(!j.finished());
+        assert!(j.states().is_empty());
+    }
+}

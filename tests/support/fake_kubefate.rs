@@ -1,0 +1,850 @@
+//! A fake KubeFATE service (v1.4.1 behaviour), written from shared/reference/kubefate.md §2:
+//! gin's routes with its trailing-slash redirects (301 for GET, 307 otherwise), gin-jwt login
+//! with expiry and with every token invalidated by a restart, the JSON shapes and status strings
+//! of clusters and jobs, the "Cluster already existed" rule (even with `cover`), chart
+//! resolution through an (optionally unreachable) chart repository or `POST /v1/chart`, and
+//! install jobs that go Pending → Running → Success once every pod labelled `name=<cluster>` in
+//! the fake API server is Running — or Failed, with the cluster removed, when the time limit
+//! (one hour in the real service, short here) runs out first.
+//!
+//! The fake reaches "Kubernetes" as the real service does through client-go: it creates the
+//! party's pods in the [`FakeKube`] store and watches them there. Its credentials are read from
+//! the `kube-fate/kubefate-secret` Secret, as the real pod gets them through its environment.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+use super::fake_kube::FakeKube;
+
+/// What the fake "kubelet" does with the pods an install creates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kubelet {
+    /// Pods start Pending and turn Running right after.
+    RunEverything,
+    /// Pods stay Pending (ContainerCreating) until the test moves them.
+    LeavePending,
+    /// This pod cannot pull its image; the others run.
+    ImagePullFails(String),
+}
+
+struct State {
+    /// Signing key generation: a restart makes every older token invalid.
+    key_generation: u64,
+    tokens: BTreeMap<String, u64>,
+    clusters: Vec<Value>,
+    jobs: Vec<Value>,
+    /// (chart name, version) uploaded or fetched.
+    charts: Vec<(String, String)>,
+    chart_repo_reachable: bool,
+    time_limit: Duration,
+    kubelet: Kubelet,
+    next_id: u64,
+    requests: Vec<String>,
+    logins: u32,
+}
+
+#[derive(Clone)]
+pub struct FakeKubeFate {
+    state: Arc<Mutex<State>>,
+    kube: FakeKube,
+    pub url: String,
+}
+
+fn reply(status: StatusCode, v: Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(Full::new(Bytes::from(v.to_string())))
+        .unwrap()
+}
+
+fn redirect(status: StatusCode, to: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("location", to)
+        .header("content-type", "text/html; charset=utf-8")
+        .body(Full::new(Bytes::from(format!(
+            "<a href=\"{to}\">Moved Permanently</a>.\n\n"
+        ))))
+        .unwrap()
+}
+
+const UNSET_TIME: &str = "0001-01-01T00:00:00Z";
+
+fn now() -> String {
+    "2026-11-28T12:00:00Z".to_string()
+}
+
+/// The pods chart fate v1.6.0 runs for one eggroll party (reference §3.2), by module.
+const PARTY_PODS: [(&str, &[&str]); 6] = [
+    ("clustermanager", &["clustermanager"]),
+    ("mysql", &["mysql"]),
+    ("nodemanager-0", &["fluentd", "nodemanager"]),
+    ("nodemanager-1", &["fluentd", "nodemanager"]),
+    ("python", &["python", "client", "fateboard"]),
+    ("rollsite", &["rollsite"]),
+];
+
+impl FakeKubeFate {
+    /// Starts the service and routes `kube-fate/kubefate:8080` of the fake API server to it.
+    pub async fn start(kube: &FakeKube) -> FakeKubeFate {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let fake = FakeKubeFate {
+            state: Arc::new(Mutex::new(State {
+                key_generation: 1,
+                tokens: BTreeMap::new(),
+                clusters: Vec::new(),
+                jobs: Vec::new(),
+                charts: Vec::new(),
+                chart_repo_reachable: true,
+                time_limit: Duration::from_secs(3600),
+                kubelet: Kubelet::RunEverything,
+                next_id: 1,
+                requests: Vec::new(),
+                logins: 0,
+            })),
+            kube: kube.clone(),
+            url: url.clone(),
+        };
+        kube.route_service("kube-fate", "kubefate", 8080, &url);
+        let server = fake.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    break;
+                };
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let server = server.clone();
+                        async move { Ok::<_, Infallible>(server.handle(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        fake
+    }
+
+    /// A pod restart: a new signing key, so every token handed out so far is refused.
+    pub fn restart(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.key_generation += 1;
+    }
+
+    pub fn set_chart_repo_reachable(&self, reachable: bool) {
+        self.state.lock().unwrap().chart_repo_reachable = reachable;
+    }
+
+    pub fn set_time_limit(&self, limit: Duration) {
+        self.state.lock().unwrap().time_limit = limit;
+    }
+
+    pub fn set_kubelet(&self, k: Kubelet) {
+        self.state.lock().unwrap().kubelet = k;
+    }
+
+    /// Requests as "METHOD path" with the token removed from the query.
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn logins(&self) -> u32 {
+        self.state.lock().unwrap().logins
+    }
+
+    pub fn clusters(&self) -> Vec<Value> {
+        self.state.lock().unwrap().clusters.clone()
+    }
+
+    pub fn jobs(&self) -> Vec<Value> {
+        self.state.lock().unwrap().jobs.clone()
+    }
+
+    /// Credentials as the service's pod sees them: from the Secret fatelab applied.
+    fn credentials(&self) -> (String, String) {
+        let secret = self
+            .kube
+            .get("v1", "Secret", "kube-fate", "kubefate-secret");
+        let field = |k: &str, default: &str| {
+            secret
+                .as_ref()
+                .and_then(|s| {
+                    s.pointer(&format!("/data/{k}"))
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                })
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_else(|| default.to_string())
+        };
+        (
+            field("kubefateUsername", "admin"),
+            field("kubefatePassword", "admin"),
+        )
+    }
+
+    fn token_of(req: &Request<Incoming>) -> Option<String> {
+        if let Some(h) = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+        {
+            return h.strip_prefix("Bearer ").map(String::from);
+        }
+        if let Some(q) = req.uri().query() {
+            for kv in q.split('&') {
+                if let Some(t) = kv.strip_prefix("token=") {
+                    return Some(t.to_string());
+                }
+            }
+        }
+        req.headers()
+            .get("cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| {
+                c.split(';')
+                    .find_map(|p| p.trim().strip_prefix("jwt=").map(String::from))
+            })
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().unwrap_or("").to_string();
+        let shown_query: Vec<&str> = query
+            .split('&')
+            .filter(|kv| !kv.is_empty() && !kv.starts_with("token="))
+            .collect();
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .push(if shown_query.is_empty() {
+                format!("{method} {path}")
+            } else {
+                format!("{method} {path}?{}", shown_query.join("&"))
+            });
+
+        // gin's RedirectTrailingSlash: a path registered only in the other form is redirected.
+        let registered_with_slash = [
+            "/v1/",
+            "/v1/user/",
+            "/v1/cluster/",
+            "/v1/job/",
+            "/v1/chart/",
+            "/v1/version/",
+            "/v1/namespace/",
+        ];
+        let registered_without = [
+            "/v1/user/login",
+            "/v1/user/logout",
+            "/v1/user",
+            "/v1/cluster",
+            "/v1/chart",
+        ];
+        let other_form = if path.ends_with('/') {
+            path.trim_end_matches('/').to_string()
+        } else {
+            format!("{path}/")
+        };
+        let known = |p: &str, m: &Method| -> bool {
+            match (m, p) {
+                (&Method::GET, p) if registered_with_slash.contains(&p) || p == "/" => true,
+                (
+                    &Method::POST,
+                    "/v1/user/login" | "/v1/user/logout" | "/v1/user" | "/v1/cluster" | "/v1/chart",
+                ) => true,
+                (&Method::PUT, "/v1/cluster") => true,
+                (_, p) => {
+                    let parts: Vec<&str> = p.trim_start_matches('/').split('/').collect();
+                    matches!(parts.as_slice(), ["v1", "cluster" | "job" | "chart" | "user" | "log", id] if !id.is_empty())
+                }
+            }
+        };
+        if !known(&path, &method)
+            && known(&other_form, &method)
+            && (registered_with_slash.contains(&other_form.as_str())
+                || registered_without.contains(&other_form.as_str()))
+        {
+            let status = if method == Method::GET {
+                StatusCode::MOVED_PERMANENTLY
+            } else {
+                StatusCode::TEMPORARY_REDIRECT
+            };
+            return redirect(status, &other_form);
+        }
+
+        match (method.clone(), path.as_str()) {
+            (Method::GET, "/") => {
+                return reply(StatusCode::OK, json!({"msg": "kubefate run Success"}));
+            }
+            (Method::GET, "/v1/") => {
+                return reply(StatusCode::BAD_REQUEST, json!({"error": "error path"}));
+            }
+            (Method::POST, "/v1/user/login") => {
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                let creds: Option<Value> = serde_json::from_slice(&body).ok();
+                let (user, pass) = self.credentials();
+                let given = creds.as_ref().and_then(|c| {
+                    Some((
+                        c.get("username")?.as_str()?.to_string(),
+                        c.get("password")?.as_str()?.to_string(),
+                    ))
+                });
+                return match given {
+                    None => reply(
+                        StatusCode::UNAUTHORIZED,
+                        json!({"code": 401, "message": "missing Username or Password"}),
+                    ),
+                    Some((u, p)) if u == user && p == pass => {
+                        let mut s = self.state.lock().unwrap();
+                        s.logins += 1;
+                        let token = format!(
+                            "eyJhbGciOiJIUzI1NiJ9.fake-{}-{}",
+                            s.key_generation, s.next_id
+                        );
+                        s.next_id += 1;
+                        let generation = s.key_generation;
+                        s.tokens.insert(token.clone(), generation);
+                        reply(
+                            StatusCode::OK,
+                            json!({"code": 200, "expire": "2026-11-28T12:30:00Z", "token": token}),
+                        )
+                    }
+                    Some(_) => reply(
+                        StatusCode::UNAUTHORIZED,
+                        json!({"code": 401, "message": "incorrect Username or Password"}),
+                    ),
+                };
+            }
+            _ => {}
+        }
+
+        // Everything else needs a valid JWT.
+        let token = Self::token_of(&req);
+        let valid = {
+            let s = self.state.lock().unwrap();
+            match &token {
+                None => Err("auth header is empty"),
+                Some(t) => match s.tokens.get(t) {
+                    Some(g) if *g == s.key_generation => Ok(()),
+                    _ => Err("signature is invalid"),
+                },
+            }
+        };
+        if let Err(message) = valid {
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"code": 401, "message": message}),
+            );
+        }
+
+        let parts: Vec<String> = path
+            .trim_start_matches('/')
+            .split('/')
+            .map(String::from)
+            .collect();
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        match (method, parts.as_slice()) {
+            (Method::GET, ["v1", "version", ""]) => reply(
+                StatusCode::OK,
+                json!({"msg": "getVersion Success", "version": "v1.4.1"}),
+            ),
+            (Method::GET, ["v1", "cluster", ""]) => {
+                let all = query.split('&').any(|kv| kv == "all=true");
+                let s = self.state.lock().unwrap();
+                let list: Vec<Value> = s
+                    .clusters
+                    .iter()
+                    .filter(|c| all || c["DeletedAt"].is_null())
+                    .cloned()
+                    .collect();
+                reply(
+                    StatusCode::OK,
+                    json!({"msg": "getClusterList Success", "data": list}),
+                )
+            }
+            (Method::POST, ["v1", "cluster"]) => {
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                self.install(&body)
+            }
+            (Method::GET, ["v1", "cluster", id]) => self.describe(id),
+            (Method::DELETE, ["v1", "cluster", id]) => self.delete(id),
+            (Method::GET, ["v1", "job", ""]) => {
+                let s = self.state.lock().unwrap();
+                reply(
+                    StatusCode::OK,
+                    json!({"msg": "getJobList Success", "data": s.jobs}),
+                )
+            }
+            (Method::GET, ["v1", "job", id]) => {
+                let s = self.state.lock().unwrap();
+                match s.jobs.iter().find(|j| j["uuid"] == *id) {
+                    Some(j) => reply(StatusCode::OK, json!({"msg": "getJob Success", "data": j})),
+                    None => reply(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({"error": "record not found"}),
+                    ),
+                }
+            }
+            (Method::POST, ["v1", "chart"]) => {
+                let ct = req
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                self.upload_chart(&ct, &body)
+            }
+            _ => reply(
+                StatusCode::NOT_FOUND,
+                json!({"error": "404 page not found"}),
+            ),
+        }
+    }
+
+    fn upload_chart(&self, content_type: &str, body: &[u8]) -> Response<Full<Bytes>> {
+        if !content_type.starts_with("multipart/form-data") {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "request Content-Type isn't multipart/form-data"}),
+            );
+        }
+        let text = String::from_utf8_lossy(body);
+        if !text.contains("name=\"file\"") {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "http: no such file"}),
+            );
+        }
+        // The archive's Chart.yaml says which chart it is.
+        let start = body
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 4)
+            .unwrap_or(0);
+        let end = body
+            .windows(4)
+            .rposition(|w| w == b"\r\n--")
+            .unwrap_or(body.len());
+        let archive = &body[start..end];
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+        let mut chart = None;
+        let mut has_template = false;
+        if let Ok(entries) = tar.entries() {
+            for e in entries.flatten() {
+                let mut e = e;
+                let name = e
+                    .path()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if name.ends_with("values-template.yaml") {
+                    has_template = true;
+                }
+                if name.ends_with("Chart.yaml") {
+                    let mut s = String::new();
+                    let _ = std::io::Read::read_to_string(&mut e, &mut s);
+                    let field = |k: &str| {
+                        s.lines().find_map(|l| {
+                            l.strip_prefix(k)
+                                .map(|v| v.trim().trim_matches('"').to_string())
+                        })
+                    };
+                    chart = field("name:").zip(field("version:"));
+                }
+            }
+        }
+        match (chart, has_template) {
+            (Some((name, version)), true) => {
+                let mut s = self.state.lock().unwrap();
+                s.charts.push((name, version));
+                reply(
+                    StatusCode::OK,
+                    json!({"msg": "CreateChart Success", "data": {"helmUUID": format!("chart-{}", s.charts.len())}}),
+                )
+            }
+            _ => reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "values-template.yaml not found in the chart"}),
+            ),
+        }
+    }
+
+    fn new_id(s: &mut State, prefix: &str) -> String {
+        s.next_id += 1;
+        format!("{prefix}-{:08}-0000-4000-8000-{:012}", s.next_id, s.next_id)
+    }
+
+    fn install(&self, body: &[u8]) -> Response<Full<Bytes>> {
+        let Ok(args) = serde_json::from_slice::<Value>(body) else {
+            return reply(StatusCode::BAD_REQUEST, json!({"error": "invalid JSON"}));
+        };
+        let name = args["name"].as_str().unwrap_or_default().to_string();
+        let namespace = args["namespace"].as_str().unwrap_or_default().to_string();
+        let chart_name = args["chart_name"].as_str().unwrap_or_default().to_string();
+        let chart_version = args["chart_version"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if chart_version.is_empty() || chart_name.is_empty() {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "chartVersion cannot be empty"}),
+            );
+        }
+        let spec: Option<Value> = args["data"]
+            .as_str()
+            .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let Some(spec) = spec else {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "data is not base64 of a cluster spec"}),
+            );
+        };
+        let mut s = self.state.lock().unwrap();
+        if s.clusters
+            .iter()
+            .any(|c| c["name"] == name && c["namespaces"] == namespace && c["DeletedAt"].is_null())
+        {
+            return reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": format!("name={name} & namespace={namespace} Cluster already existed")}),
+            );
+        }
+        let cluster_id = Self::new_id(&mut s, "c");
+        let job_id = Self::new_id(&mut s, "j");
+        let row_id = s.clusters.len() + 1;
+        let job_row = s.jobs.len() + 1;
+        s.clusters.push(json!({
+            "uuid": cluster_id, "name": name, "namespaces": namespace, "chart_name": chart_name,
+            "chart_version": chart_version, "values": serde_json::to_string(&spec).unwrap(), "Spec": spec,
+            "revision": 1, "helm_revision": 1, "chart_values": {}, "status": "Pending", "Info": null,
+            "ID": row_id, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
+        }));
+        let job = json!({
+            "uuid": job_id, "start_time": now(), "end_time": UNSET_TIME, "method": "ClusterInstall",
+            "cluster_id": cluster_id, "creator": "admin", "sub_jobs": {}, "status": "Pending",
+            "time_limit": 3_600_000_000_000u64, "meta_data": args, "states": null,
+            "ID": job_row, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
+        });
+        s.jobs.push(job.clone());
+        drop(s);
+        let me = self.clone();
+        let job_for_task = job_id.clone();
+        tokio::spawn(async move {
+            me.run_install(
+                job_for_task,
+                cluster_id,
+                name,
+                namespace,
+                chart_name,
+                chart_version,
+            )
+            .await
+        });
+        reply(
+            StatusCode::OK,
+            json!({"msg": "createCluster Success", "data": job}),
+        )
+    }
+
+    fn update_job(&self, id: &str, f: impl FnOnce(&mut Value)) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(j) = s.jobs.iter_mut().find(|j| j["uuid"] == id) {
+            f(j);
+        }
+    }
+
+    fn push_state(&self, id: &str, text: &str) {
+        self.update_job(id, |j| {
+            if j["states"].is_null() {
+                j["states"] = json!([]);
+            }
+            j["states"].as_array_mut().unwrap().push(json!(text));
+        });
+    }
+
+    fn set_cluster(&self, id: &str, f: impl FnOnce(&mut Value)) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(c) = s.clusters.iter_mut().find(|c| c["uuid"] == id) {
+            f(c);
+        }
+    }
+
+    fn fail(&self, job: &str, cluster: &str, why: &str) {
+        self.push_state(job, why);
+        self.update_job(job, |j| {
+            j["status"] = json!("Failed");
+            j["end_time"] = json!(now());
+        });
+        self.set_cluster(cluster, |c| c["status"] = json!("Failed"));
+    }
+
+    fn pod_names(&self, cluster: &str) -> Vec<String> {
+        PARTY_PODS
+            .iter()
+            .map(|(m, _)| format!("{m}-{}", &cluster[..6]))
+            .collect()
+    }
+
+    async fn run_install(
+        &self,
+        job: String,
+        cluster: String,
+        name: String,
+        ns: String,
+        chart: String,
+        version: String,
+    ) {
+        self.update_job(&job, |j| j["status"] = json!("Running"));
+        self.push_state(&job, "update job status to Running");
+        self.push_state(&job, "create Cluster in DB Success");
+        let (known, reachable, kubelet, limit) = {
+            let s = self.state.lock().unwrap();
+            (
+                s.charts.contains(&(chart.clone(), version.clone())),
+                s.chart_repo_reachable,
+                s.kubelet.clone(),
+                s.time_limit,
+            )
+        };
+        if !known && !reachable {
+            self.fail(&job, &cluster, "Looks like \"https://federatedai.github.io/KubeFATE\" is not a valid chart repository or cannot be reached");
+            return;
+        }
+        if !known {
+            self.state
+                .lock()
+                .unwrap()
+                .charts
+                .push((chart.clone(), version.clone()));
+        }
+        if self.kube.get("v1", "Namespace", "", &ns).is_none() {
+            self.fail(
+                &job,
+                &cluster,
+                &format!(
+                    "helm install error: create: failed to create: namespaces \"{ns}\" not found"
+                ),
+            );
+            return;
+        }
+        self.set_cluster(&cluster, |c| c["status"] = json!("Creating"));
+        // helm install: the chart's Deployments come up as pods labelled name=<cluster>.
+        for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(&cluster)) {
+            self.kube.put(party_pod(
+                &ns,
+                &pod_name,
+                &name,
+                module,
+                containers,
+                PodState::Creating,
+            ));
+        }
+        self.push_state(&job, "helm install Success");
+        if kubelet != Kubelet::LeavePending {
+            for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(&cluster))
+            {
+                let state = match &kubelet {
+                    Kubelet::ImagePullFails(m) if m == module => PodState::ImagePullBackOff,
+                    _ => PodState::Running,
+                };
+                self.kube
+                    .put(party_pod(&ns, &pod_name, &name, module, containers, state));
+            }
+        }
+        // checkout Cluster status: every pod labelled name=<cluster> must be Running.
+        let mut events = self.kube.subscribe();
+        let all_running = || {
+            let pods = self.pod_names(&cluster);
+            pods.iter().all(|p| {
+                self.kube
+                    .get("v1", "Pod", &ns, p)
+                    .is_some_and(|o| o.pointer("/status/phase") == Some(&json!("Running")))
+            })
+        };
+        let wait = async {
+            let mut n = 0;
+            loop {
+                n += 1;
+                if all_running() {
+                    return;
+                }
+                self.push_state(&job, &format!("checkout Cluster status [{n}]"));
+                if events.recv().await.is_err() {
+                    return;
+                }
+            }
+        };
+        if tokio::time::timeout(limit, wait).await.is_err() {
+            // The real service gives up after the job's time limit and removes the cluster.
+            self.fail(
+                &job,
+                &cluster,
+                "Cluster install timeout; helm uninstall and delete the Cluster in DB",
+            );
+            self.set_cluster(&cluster, |c| c["DeletedAt"] = json!(now()));
+            for p in self.pod_names(&cluster) {
+                self.kube.delete("v1", "Pod", &ns, &p);
+            }
+            return;
+        }
+        self.set_cluster(&cluster, |c| c["status"] = json!("Running"));
+        let subs: BTreeMap<String, Value> = PARTY_PODS
+            .iter()
+            .zip(self.pod_names(&cluster))
+            .map(|((m, _), p)| (p, json!({"ModuleName": m, "Status": "Success", "ModulesPodStatus": "Running", "StartTime": now(), "EndTime": now()})))
+            .collect();
+        self.update_job(&job, |j| {
+            j["sub_jobs"] = json!(subs);
+            j["status"] = json!("Success");
+            j["end_time"] = json!(now());
+        });
+        self.push_state(&job, "job run Success");
+    }
+
+    fn describe(&self, id: &str) -> Response<Full<Bytes>> {
+        let cluster = {
+            let s = self.state.lock().unwrap();
+            s.clusters
+                .iter()
+                .find(|c| c["uuid"] == id && c["DeletedAt"].is_null())
+                .cloned()
+        };
+        let Some(mut c) = cluster else {
+            return reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "record not found"}),
+            );
+        };
+        let ns = c["namespaces"].as_str().unwrap_or_default().to_string();
+        let mut modules = serde_json::Map::new();
+        let mut pods = Vec::new();
+        for p in self.pod_names(id) {
+            if let Some(pod) = self.kube.get("v1", "Pod", &ns, &p) {
+                modules.insert(
+                    p.clone(),
+                    pod.pointer("/status/phase")
+                        .cloned()
+                        .unwrap_or(json!("Unknown")),
+                );
+                pods.push(json!(p));
+            }
+        }
+        let party = c.pointer("/Spec/partyId").cloned().unwrap_or(json!(0));
+        c["Info"] = json!({
+            "ip": "192.168.100.123",
+            "port": c.pointer("/Spec/rollsite/nodePort").cloned().unwrap_or(Value::Null),
+            "pod": pods,
+            "dashboard": [format!("{party}.notebook.kubefate.net"), format!("{party}.fateboard.kubefate.net")],
+            "status": {"modules": modules}
+        });
+        if modules.values().any(|v| v == "Pending") {
+            c["status"] = json!("Pending");
+        }
+        reply(
+            StatusCode::OK,
+            json!({"msg": "getCluster Success", "data": c}),
+        )
+    }
+
+    fn delete(&self, id: &str) -> Response<Full<Bytes>> {
+        let mut s = self.state.lock().unwrap();
+        let Some(c) = s
+            .clusters
+            .iter()
+            .find(|c| c["uuid"] == id && c["DeletedAt"].is_null())
+            .cloned()
+        else {
+            return reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "record not found"}),
+            );
+        };
+        let job_id = Self::new_id(&mut s, "j");
+        let job_row = s.jobs.len() + 1;
+        let job = json!({
+            "uuid": job_id, "start_time": now(), "end_time": UNSET_TIME, "method": "ClusterDelete",
+            "cluster_id": id, "creator": "admin", "sub_jobs": {}, "status": "Running",
+            "time_limit": 3_600_000_000_000u64, "meta_data": null, "states": ["update job status to Running"],
+            "ID": job_row, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
+        });
+        s.jobs.push(job.clone());
+        drop(s);
+        self.set_cluster(id, |c| c["status"] = json!("Deleting"));
+        let ns = c["namespaces"].as_str().unwrap_or_default().to_string();
+        for p in self.pod_names(id) {
+            self.kube.delete("v1", "Pod", &ns, &p);
+        }
+        self.set_cluster(id, |c| {
+            c["status"] = json!("Deleted");
+            c["DeletedAt"] = json!(now());
+        });
+        self.push_state(&job_id, "helm delete Success");
+        self.push_state(&job_id, "job run Success");
+        self.update_job(&job_id, |j| {
+            j["status"] = json!("Success");
+            j["end_time"] = json!(now());
+        });
+        reply(
+            StatusCode::OK,
+            json!({"msg": "deleteCluster Success", "data": job}),
+        )
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum PodState {
+    Creating,
+    Running,
+    ImagePullBackOff,
+}
+
+/// A party pod as the chart's Deployment would run it, labelled `name=<cluster>`.
+pub fn party_pod(
+    ns: &str,
+    pod: &str,
+    cluster: &str,
+    module: &str,
+    containers: &[&str],
+    state: PodState,
+) -> Value {
+    let statuses: Vec<Value> = containers
+        .iter()
+        .map(|c| {
+            let (ready, st) = match state {
+                PodState::Running => (true, json!({"running": {"startedAt": now()}})),
+                PodState::Creating => (false, json!({"waiting": {"reason": "ContainerCreating"}})),
+                PodState::ImagePullBackOff => (
+                    false,
+                    json!({"waiting": {"reason": "ImagePullBackOff", "message": format!("Back-off pulling image \"federatedai/{module}:1.6.0-release\"")}}),
+                ),
+            };
+            json!({"name": c, "ready": ready, "restartCount": 0, "image": format!("federatedai/{module}:1.6.0-release"), "imageID": "", "state": st})
+        })
+        .collect();
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod, "namespace": ns, "labels": {"name": cluster, "fateMoudle": module}},
+        "spec": {"containers": containers.iter().map(|c| json!({"name": c, "image": "i"})).collect::<Vec<_>>()},
+        "status": {"phase": if state == PodState::Running { "Running" } else { "Pending" }, "containerStatuses": statuses}
+    })
+}
