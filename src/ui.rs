@@ -85,6 +85,25 @@ impl Ui {
         bar
     }
 
+    /// A line under a running step for one of several things it follows at once (a party).
+    pub fn sub_line(&self, label: &str) -> SubLine {
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("    {spinner} {prefix}: {wide_msg}")
+                .expect("valid template"),
+        );
+        bar.set_prefix(label.to_string());
+        if self.interactive {
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        SubLine {
+            bar,
+            label: label.to_string(),
+            last: std::sync::Mutex::new(String::new()),
+            ui: self.clone(),
+        }
+    }
+
     pub fn count_bar(&self, total: u64, label: &str) -> ProgressBar {
         let bar = self.multi.add(ProgressBar::new(total));
         bar.set_style(
@@ -114,6 +133,35 @@ impl Ui {
                 .interact()
         })?;
         Ok(answer)
+    }
+}
+
+pub struct SubLine {
+    bar: ProgressBar,
+    label: String,
+    last: std::sync::Mutex<String>,
+    ui: Ui,
+}
+
+impl SubLine {
+    /// On a terminal the line is updated in place; otherwise each new message is printed once.
+    pub fn set(&self, msg: impl AsRef<str>) {
+        let msg = msg.as_ref();
+        if self.ui.interactive {
+            self.bar.set_message(msg.to_string());
+            return;
+        }
+        let mut last = self.last.lock().expect("sub line lock");
+        if *last != msg {
+            eprintln!("    {}: {msg}", self.label);
+            *last = msg.to_string();
+        }
+    }
+
+    pub fn finish(&self, msg: impl AsRef<str>) {
+        self.bar.finish_and_clear();
+        self.ui
+            .println(format!("    {}: {}", self.label, msg.as_ref()));
     }
 }
 

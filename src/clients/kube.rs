@@ -619,3 +619,27 @@ pub async fn proxy_raw(
         location,
     })
 }
+
+/// Deletes one object given as YAML/JSON (any kind the server serves); a missing one is fine.
+pub async fn delete_object(client: &Client, doc: &serde_json::Value) -> Result<bool> {
+    let obj: DynamicObject =
+        serde_json::from_value(doc.clone()).context("not a Kubernetes object")?;
+    let types = obj
+        .types
+        .clone()
+        .context("an object has no apiVersion/kind")?;
+    let gvk = GroupVersionKind::try_from(&types)?;
+    let name = obj.metadata.name.clone().context("an object has no name")?;
+    let Ok((resource, caps)) = kube::discovery::pinned_kind(client, &gvk).await else {
+        return Ok(false);
+    };
+    let api: Api<DynamicObject> = match (caps.scope, &obj.metadata.namespace) {
+        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
+        _ => Api::all_with(client.clone(), &resource),
+    };
+    match api.delete(&name, &DeleteParams::default()).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("deleting {} {name}", types.kind)),
+    }
+}

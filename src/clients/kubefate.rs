@@ -235,8 +235,7 @@ impl KubeFate {
 
     pub async fn install(&self, args: &Value) -> Result<Job> {
         let v = self.call_json(Method::POST, "/v1/cluster", args).await?;
-        Ok(serde_json::from_value(v["data"].clone())
-            .context("KubeFATE's install answer has no job")?)
+        serde_json::from_value(v["data"].clone()).context("KubeFATE's install answer has no job")
     }
 
     /// Clusters the service knows (soft-deleted ones only with `all`).
@@ -254,26 +253,22 @@ impl KubeFate {
         let v = self
             .call(Method::GET, &format!("/v1/cluster/{id}"), None)
             .await?;
-        Ok(serde_json::from_value(v["data"].clone())
-            .context("KubeFATE's cluster answer has no cluster")?)
+        serde_json::from_value(v["data"].clone())
+            .context("KubeFATE's cluster answer has no cluster")
     }
 
     pub async fn delete_cluster(&self, id: &str) -> Result<Job> {
         let v = self
             .call(Method::DELETE, &format!("/v1/cluster/{id}"), None)
             .await?;
-        Ok(serde_json::from_value(v["data"].clone())
-            .context("KubeFATE's delete answer has no job")?)
+        serde_json::from_value(v["data"].clone()).context("KubeFATE's delete answer has no job")
     }
 
     pub async fn job(&self, id: &str) -> Result<Job> {
         let v = self
             .call(Method::GET, &format!("/v1/job/{id}"), None)
             .await?;
-        Ok(
-            serde_json::from_value(v["data"].clone())
-                .context("KubeFATE's job answer has no job")?,
-        )
+        serde_json::from_value(v["data"].clone()).context("KubeFATE's job answer has no job")
     }
 
     pub async fn jobs(&self) -> Result<Vec<Job>> {

@@ -70,6 +70,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     let steps = up_steps();
     let total = steps.len();
     let mut unavailable = Vec::new();
+    let mut times = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let info = step.info();
         if !unavailable.is_empty() {
@@ -77,18 +78,28 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
             continue;
         }
         let line = ctx.ui.step(i + 1, total, info.title);
+        let started = std::time::Instant::now();
         let Some(fut) = step.run(&ctx, &line) else {
             line.skipped("not available in this version yet");
             unavailable.push(info.name);
             continue;
         };
-        match fut.await {
+        let result = fut.await;
+        times.push(format!(
+            "{} {:.1}s",
+            info.name,
+            started.elapsed().as_secs_f64()
+        ));
+        match result {
             Ok(Outcome::Done) => line.done(),
             Ok(Outcome::AlreadyDone(why)) => line.skipped(&why),
             Err(e) => {
                 line.failed();
                 return Err(e.context(format!("step {} failed", info.name)));
             }
+        }
+        if info.name == "parties" {
+            print_summary(&ctx, &times).await;
         }
         if args.until.as_deref() == Some(info.name) {
             ctx.ui.println(format!(
@@ -106,11 +117,20 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     Err(NotAvailable {
         command: "up",
         what_it_will_do: format!(
-            "go on with the steps {} (the host half is done and safe to re-run)",
+            "go on with the steps {} (what ran is done and safe to re-run)",
             unavailable.join(", ")
         ),
     }
     .into())
+}
+
+/// What `kubefate cluster describe` tells for each party, and how long each step took.
+async fn print_summary(ctx: &Ctx<'_>, times: &[String]) {
+    match crate::steps::party_summary(ctx).await {
+        Ok(lines) => lines.iter().for_each(|l| ctx.ui.println(l)),
+        Err(e) => ctx.ui.println(format!("(no party summary: {e:#})")),
+    }
+    ctx.ui.println(format!("Step times: {}", times.join(", ")));
 }
 
 fn kubectl_hint(ctx: &Ctx) {

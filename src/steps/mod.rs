@@ -13,6 +13,7 @@ pub mod minikube;
 mod parties;
 mod preflight;
 
+pub use parties::summary as party_summary;
 pub use preflight::facts as preflight_facts;
 mod smoke;
 

@@ -55,6 +55,8 @@ struct Store {
     slow_namespace_deletion: bool,
     /// Headers the service proxy received, per forwarded request.
     proxied_headers: Vec<Vec<String>>,
+    /// When true, Deployments report available as soon as they are created (controller + kubelet).
+    deployments_become_available: bool,
 }
 
 #[derive(Clone)]
@@ -611,6 +613,12 @@ impl FakeKube {
                 if resource.kind == "Namespace" {
                     patch["status"] = json!({"phase": "Active"});
                 }
+                if resource.kind == "Deployment"
+                    && self.store.lock().unwrap().deployments_become_available
+                {
+                    patch["status"] = json!({"replicas": 1, "availableReplicas": 1, "readyReplicas": 1,
+                        "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]});
+                }
                 self.put(patch);
                 (
                     self.store
@@ -695,6 +703,11 @@ impl FakeKube {
             self.delete_contents(&ns);
             self.delete("v1", "Namespace", "", &ns);
         }
+    }
+
+    /// Acts as the deployment controller and kubelet: new Deployments report available at once.
+    pub fn run_deployments(&self, on: bool) {
+        self.store.lock().unwrap().deployments_become_available = on;
     }
 
     pub fn slow_namespace_deletion(&self, on: bool) {
@@ -801,6 +814,7 @@ impl FakeKube {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
+        fatelab::clients::ensure_crypto_provider();
         let resp = reqwest::Client::new()
             .request(method, &url)
             .headers(headers)

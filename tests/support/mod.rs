@@ -51,3 +51,4 @@ pub fn fake_minikube_script() -> std::path::PathBuf {
 pub mod fake_kubefate;
 pub mod host;
 pub mod images;
+pub mod lab;

@@ -1,0 +1,136 @@
+//! `up` from nothing to every party Running, against the fake minikube, the fake API server, the
+//! fake KubeFATE service and the real Docker Engine; then a re-run that changes nothing.
+
+mod support;
+
+use predicates::prelude::*;
+use predicates::str::contains;
+use support::fake_kubefate::Kubelet;
+use support::host::run;
+use support::lab::Lab;
+
+fn count(requests: &[String], what: &str) -> usize {
+    requests.iter().filter(|r| r.as_str() == what).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_parties_from_nothing_to_running_then_no_change() {
+    let lab = Lab::start("two").await;
+    run(lab.up(&["--until", "parties"])).await.success().stderr(
+        contains("KubeFATE service v1.4.1 answers")
+            .and(contains("party 9999: Running"))
+            .and(contains("party 10000: Running"))
+            .and(contains("party 9999: cluster fate-9999"))
+            .and(contains("6/6 pods Running"))
+            .and(contains("notebook http://9999.notebook.kubefate.net"))
+            .and(contains("Step times: preflight")),
+    );
+    let clusters = lab.kubefate.clusters();
+    assert_eq!(clusters.len(), 2);
+    assert!(
+        clusters.iter().all(|c| c["status"] == "Running"),
+        "{clusters:?}"
+    );
+    let first = lab.kubefate.requests();
+    assert_eq!(count(&first, "POST /v1/cluster"), 2);
+    assert!(
+        first.iter().all(|r| !r.contains("/v1/cluster/ ")),
+        "exact registered paths only"
+    );
+    assert!(lab.kube.get("v1", "Namespace", "", "fate-9999").is_some());
+    // The user's kubefate CLI, configured for this lab.
+    let cli = lab.state().join("kubefate");
+    assert!(cli.join("kubefate").is_file());
+    let config = std::fs::read_to_string(cli.join("config.yaml")).unwrap();
+    assert!(
+        config.contains("serviceurl: kubefate.net") && !config.contains("password: admin\n"),
+        "{config}"
+    );
+
+    // Second run: no install, no change to any Kubernetes object.
+    let rv = lab.kube.resource_version();
+    run(lab.up(&["--until", "parties"]))
+        .await
+        .success()
+        .stderr(contains("every party's cluster already runs"));
+    let second = lab.kubefate.requests()[first.len()..].to_vec();
+    assert_eq!(count(&second, "POST /v1/cluster"), 0, "{second:?}");
+    assert_eq!(
+        lab.kube.resource_version(),
+        rv,
+        "a re-run changed Kubernetes objects"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_parties_install_together() {
+    let lab = Lab::start("three").await;
+    run(lab.up(&["--until", "parties", "--parties", "9999,10000,10001"]))
+        .await
+        .success();
+    let clusters = lab.kubefate.clusters();
+    let names: Vec<&str> = clusters
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    for c in &clusters {
+        let peers = c
+            .pointer("/Spec/rollsite/partyList")
+            .unwrap()
+            .as_array()
+            .unwrap();
+        assert_eq!(peers.len(), 2, "full mesh: {c}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_invalidated_mid_run_is_renewed() {
+    let lab = Lab::start("token").await;
+    run(lab.up(&["--until", "kubefate"])).await.success();
+    // The service pod restarts: every token is void; the next run's calls get a 401 once.
+    lab.kubefate.restart();
+    let logins_before = lab.kubefate.logins();
+    run(lab.up(&["--until", "parties"])).await.success();
+    assert!(lab.kubefate.logins() > logins_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_pod_fails_the_install_early_with_its_reason() {
+    let lab = Lab::start("stuck").await;
+    lab.kubefate
+        .set_kubelet(Kubelet::ImagePullFails("rollsite".into()));
+    run(lab.up(&["--until", "parties"])).await.code(1).stderr(
+        contains("cannot pull image federatedai/rollsite:1.6.0-release").and(contains("rollsite-")),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_job_shows_its_states() {
+    let lab = Lab::start("timeout").await;
+    lab.kubefate.set_kubelet(Kubelet::LeavePending);
+    lab.kubefate
+        .set_time_limit(std::time::Duration::from_millis(300));
+    run(lab.up(&["--until", "parties"])).await.code(1).stderr(
+        contains("installing fate-")
+            .and(contains("Cluster install timeout"))
+            .and(contains("pods not ready when last seen: clustermanager-"))
+            .and(contains("ContainerCreating")),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_chart_repository_falls_back_to_uploading_the_chart() {
+    let lab = Lab::start("chart").await;
+    lab.kubefate.set_chart_repo_reachable(false);
+    run(lab.up(&["--until", "parties"])).await.success();
+    let reqs = lab.kubefate.requests();
+    assert!(count(&reqs, "POST /v1/chart") >= 1, "{reqs:?}");
+    assert!(
+        lab.kubefate
+            .clusters()
+            .iter()
+            .filter(|c| c["DeletedAt"].is_null())
+            .all(|c| c["status"] == "Running")
+    );
+}
