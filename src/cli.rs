@@ -65,8 +65,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print the hosts-file lines for the machine whose browser opens the notebooks and FATE Boards
     Hosts(HostsArgs),
-    /// Run FATE's toy federated job between the parties (not available yet)
-    Test,
+    /// Run FATE's toy federated job between the parties of the lab on record (exit 1 if it fails)
+    Test(TestArgs),
     /// List, pull, save or load the images a release needs (offline bundles for air-gapped hosts)
     Images(ImagesArgs),
 }
@@ -168,6 +168,21 @@ pub enum ImagesAction {
 }
 
 #[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Guest (initiator) party [default: the first party]
+    #[arg(long, value_name = "PARTY")]
+    pub guest: Option<u32>,
+
+    /// Host party [default: every other party, one job each]
+    #[arg(long, value_name = "PARTY")]
+    pub host: Option<u32>,
+
+    /// Longest wait for a job to finish (e.g. 90s, 10m)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration_arg)]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
 pub struct DownArgs {
     /// Also delete the minikube cluster, if fatelab started it
     #[arg(long)]
@@ -202,6 +217,10 @@ pub struct UpArgs {
     /// Longest wait for anything to become ready (e.g. 90s, 10m)
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration_arg)]
     pub timeout: std::time::Duration,
+
+    /// Skip the toy federated job at the end (run it later with `fatelab test`)
+    #[arg(long)]
+    pub no_test: bool,
 
     /// Change nothing: print every step `up` would take and write the rendered files to --plan-dir
     #[arg(long)]

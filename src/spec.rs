@@ -78,7 +78,7 @@ pub struct Party {
     pub ports: PartyPorts,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct PartyPorts {
     pub rollsite: u16,
     pub grpc: u16,

@@ -41,6 +41,13 @@ pub struct LabRecord {
     pub release: String,
     pub parties: Vec<u32>,
     pub ip: String,
+    #[serde(default)]
+    pub domain: String,
+    #[serde(default)]
+    pub registry: Option<String>,
+    /// Each party's NodePorts, as the lab was made.
+    #[serde(default)]
+    pub ports: std::collections::BTreeMap<u32, crate::spec::PartyPorts>,
     /// The hosts file that holds fatelab's block, once written.
     pub hosts_file: Option<PathBuf>,
     pub minikube: Option<MinikubeRecord>,

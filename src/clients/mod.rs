@@ -2,6 +2,7 @@
 
 pub mod docker;
 pub mod download;
+pub mod fateflow;
 pub mod kube;
 pub mod kubefate;
 pub mod minikube;

@@ -2,11 +2,10 @@
 
 use anyhow::{Result, bail};
 
-use super::{run_options, state_dir};
-use crate::catalog::{self, UrlBases};
+use super::{run_options, spec_from_record, state_dir};
+use crate::catalog::UrlBases;
 use crate::cli::{Cli, DEFAULT_CHART_REPO, DEFAULT_GITHUB, DownArgs, VersionArgs};
 use crate::clients::minikube::{self, Minikube};
-use crate::spec::{IpSource, LabSpec, Party, PartyPorts};
 use crate::state::LabRecord;
 use crate::steps::{Ctx, Outcome, up_steps};
 use crate::ui::Ui;
@@ -92,34 +91,4 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
     LabRecord::remove(&state_dir)?;
     ui.println("The lab is removed.");
     Ok(())
-}
-
-/// The spec `down` needs to address the lab's objects, rebuilt from the record.
-fn spec_from_record(record: &LabRecord) -> Result<LabSpec> {
-    let release = catalog::find(&record.release).ok_or_else(|| {
-        anyhow::anyhow!(
-            "the recorded release {} is unknown to this fatelab",
-            record.release
-        )
-    })?;
-    let parties = record
-        .parties
-        .iter()
-        .map(|&id| Party {
-            id,
-            ports: PartyPorts {
-                rollsite: 0,
-                grpc: 0,
-                http: 0,
-            },
-        })
-        .collect();
-    Ok(LabSpec {
-        release,
-        ip: record.ip.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
-        ip_source: IpSource::Given,
-        registry: None,
-        domain: release.domain.clone(),
-        parties,
-    })
 }

@@ -4,6 +4,7 @@ mod doctor;
 mod down;
 mod hosts;
 mod images;
+mod test;
 mod up;
 
 use std::io::Write;
@@ -69,12 +70,7 @@ async fn run(cli: &Cli) -> Result<i32> {
                     .into(),
         }
         .into()),
-        Command::Test => Err(NotAvailable {
-            command: "test",
-            what_it_will_do:
-                "run FATE's toy federated job between the parties and report its result".into(),
-        }
-        .into()),
+        Command::Test(args) => test::run(cli, args).await,
         Command::Images(args) => images::run(cli, args).await.map(|()| 0),
     }
 }
@@ -110,7 +106,70 @@ fn run_options(versions: &VersionArgs) -> RunOptions {
         wait_timeout: std::time::Duration::from_secs(600),
         artifacts_dir: None,
         images_bundle: None,
+        skip_test: false,
     }
+}
+
+/// The spec of the lab on record, so `test`, `status` and `down` address what `up` made.
+pub fn spec_from_record(record: &crate::state::LabRecord) -> Result<LabSpec> {
+    let release = crate::catalog::find(&record.release).ok_or_else(|| {
+        anyhow::anyhow!(
+            "the recorded release {} is unknown to this fatelab",
+            record.release
+        )
+    })?;
+    let parties = record
+        .parties
+        .iter()
+        .map(|&id| crate::spec::Party {
+            id,
+            ports: record
+                .ports
+                .get(&id)
+                .copied()
+                .unwrap_or(crate::spec::PartyPorts {
+                    rollsite: 0,
+                    grpc: 0,
+                    http: 0,
+                }),
+        })
+        .collect();
+    Ok(LabSpec {
+        release,
+        ip: record.ip.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ip_source: crate::spec::IpSource::Given,
+        registry: record.registry.clone(),
+        domain: if record.domain.is_empty() {
+            release.domain.clone()
+        } else {
+            record.domain.clone()
+        },
+        parties,
+    })
+}
+
+/// A step context for the lab on record; `None` when there is no lab.
+pub fn ctx_from_record<'a>(
+    cli: &Cli,
+    spec: &'a LabSpec,
+    record: crate::state::LabRecord,
+    opts: RunOptions,
+) -> crate::steps::Ctx<'a> {
+    crate::steps::Ctx::new(
+        spec,
+        crate::catalog::UrlBases {
+            github: crate::cli::DEFAULT_GITHUB.into(),
+            chart_repo: crate::cli::DEFAULT_CHART_REPO.into(),
+        },
+        state_dir(cli),
+        record
+            .hosts_file
+            .clone()
+            .unwrap_or_else(|| "/etc/hosts".into()),
+        opts,
+        crate::ui::Ui::new(cli.yes, cli.verbose),
+        record,
+    )
 }
 
 fn state_dir(cli: &Cli) -> std::path::PathBuf {

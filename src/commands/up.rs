@@ -28,10 +28,14 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     opts.wait_timeout = args.timeout;
     opts.artifacts_dir = args.artifacts_dir.clone();
     opts.images_bundle = args.images_bundle.clone();
+    opts.skip_test = args.no_test;
     let record = LabRecord {
         release: spec.release.release.clone(),
         parties: spec.parties.iter().map(|p| p.id).collect(),
         ip: spec.ip.to_string(),
+        domain: spec.domain.clone(),
+        registry: spec.registry.clone(),
+        ports: spec.parties.iter().map(|p| (p.id, p.ports)).collect(),
         ..LabRecord::default()
     };
     let ctx = Ctx::new(
@@ -65,6 +69,10 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         let mut r = ctx.record.lock().expect("record lock");
         r.minikube = previous.minikube;
         r.hosts_file = previous.hosts_file;
+        r.kubefate_applied = previous.kubefate_applied;
+        r.namespaces = previous.namespaces;
+        r.clusters = previous.clusters;
+        r.last_test = previous.last_test;
     }
 
     let steps = up_steps();
@@ -101,7 +109,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         if info.name == "parties" {
             print_summary(&ctx, &times).await;
         }
-        if args.until.as_deref() == Some(info.name) {
+        if args.until.as_deref() == Some(info.name) && i + 1 < total {
             ctx.ui.println(format!(
                 "Stopped after step {} as asked (--until); run `fatelab up` again to go on.",
                 info.name

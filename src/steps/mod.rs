@@ -15,7 +15,7 @@ mod preflight;
 
 pub use parties::summary as party_summary;
 pub use preflight::facts as preflight_facts;
-mod smoke;
+pub mod smoke;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub artifacts_dir: Option<PathBuf>,
     /// An image bundle (`fatelab images save`) to load instead of pulling.
     pub images_bundle: Option<PathBuf>,
+    /// `up --no-test`: leave the toy job to a later `fatelab test`.
+    pub skip_test: bool,
 }
 
 /// The minikube this lab runs on, once the minikube step has found or installed it.

@@ -1,11 +1,115 @@
-//! Step 9: prove the lab works with FATE's two-party toy job (what `fatelab test` runs).
+//! Step 9: prove the lab works with FATE's toy federated job (what `fatelab test` runs).
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
-use super::{Ctx, Step, StepInfo, StepPlan};
+use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
 use crate::catalog::FateFlowApi;
+use crate::clients::fateflow::{FateFlow, JobResult};
+use crate::spec::Party;
+use crate::ui::StepLine;
 
 pub struct Smoke;
+
+/// Guest and host pairs: the chosen pair, or the first party as guest with each other in turn.
+pub fn pairs(parties: &[Party], guest: Option<u32>, host: Option<u32>) -> Result<Vec<(u32, u32)>> {
+    let ids: Vec<u32> = parties.iter().map(|p| p.id).collect();
+    for id in [guest, host].into_iter().flatten() {
+        if !ids.contains(&id) {
+            bail!(crate::exit::UsageError(format!(
+                "party {id} is not in this lab (its parties are {ids:?})"
+            )));
+        }
+    }
+    let g = guest.unwrap_or(ids[0]);
+    Ok(match host {
+        Some(h) => vec![(g, h)],
+        None => ids.iter().filter(|&&h| h != g).map(|&h| (g, h)).collect(),
+    })
+}
+
+/// Runs the toy job for each pair through the guest's FATE Flow and records the results.
+pub async fn run_jobs(
+    ctx: &Ctx<'_>,
+    pairs: &[(u32, u32)],
+    line: &StepLine,
+) -> Result<Vec<JobResult>> {
+    let client = ctx.kube().await?;
+    let mut results = Vec::new();
+    for &(guest, host) in pairs {
+        let ns = format!("fate-{guest}");
+        let flow = FateFlow::new(client.clone(), &ns, ctx.spec.release.fate_flow_api);
+        let result = flow
+            .run_toy(guest, &[host], ctx.opts.wait_timeout, |p| {
+                line.note(format!("guest {guest}, host {host}: {p}"))
+            })
+            .await;
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => JobResult {
+                guest,
+                hosts: vec![host],
+                job_id: None,
+                status: "failed".into(),
+                duration_s: 0.0,
+                error: Some(format!("{e:#}")),
+            },
+        };
+        line.say(describe(ctx, &result));
+        results.push(result);
+    }
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let ok = results.iter().all(JobResult::success);
+    ctx.update_record(|r| {
+        r.last_test = Some(serde_json::json!({"at": at, "ok": ok, "jobs": results}));
+    })?;
+    Ok(results)
+}
+
+/// One line per job: its ID, status, duration, and where to look at it.
+pub fn describe(ctx: &Ctx, r: &JobResult) -> String {
+    let party = ctx.spec.parties.iter().find(|p| p.id == r.guest);
+    let board = party
+        .map(|p| {
+            let (_, fateboard) = ctx.spec.hostnames(p);
+            format!(
+                "http://{fateboard}/#/dashboard?job_id={}&role=guest&party_id={}",
+                r.job_id.as_deref().unwrap_or(""),
+                r.guest
+            )
+        })
+        .unwrap_or_default();
+    let head = format!(
+        "toy job guest {} / host {}: {} {} in {:.1}s",
+        r.guest,
+        r.hosts
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        r.job_id.as_deref().unwrap_or("(not submitted)"),
+        r.status,
+        r.duration_s
+    );
+    match &r.error {
+        None => format!("{head}; FATE Board: {board}"),
+        Some(e) => format!("{head}: {e}"),
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
+    if ctx.opts.skip_test {
+        return Ok(Outcome::AlreadyDone("--no-test".into()));
+    }
+    let pairs = pairs(&ctx.spec.parties, None, None)?;
+    let results = run_jobs(ctx, &pairs, line).await?;
+    if let Some(bad) = results.iter().find(|r| !r.success()) {
+        bail!("the toy job failed: {}", describe(ctx, bad));
+    }
+    Ok(Outcome::Done)
+}
 
 impl Step for Smoke {
     fn info(&self) -> StepInfo {
@@ -32,7 +136,7 @@ impl Step for Smoke {
             .iter()
             .map(|host| {
                 format!(
-                    "guest {} with host {}: {submit} to party {}'s FATE Flow (NodePort {}), then {query}",
+                    "guest {} with host {}: {submit} to party {}'s FATE Flow (through the API server; NodePort {}), then {query}",
                     guest.id, host.id, guest.id, guest.ports.http
                 )
             })
@@ -41,5 +145,9 @@ impl Step for Smoke {
             actions,
             files: vec![],
         })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
+        Some(Box::pin(run(ctx, line)))
     }
 }

@@ -127,3 +127,35 @@ pub async fn kube_with_ingress(ns: &str, name: &str) -> FakeKube {
     kube.put(deployment(ns, name, true));
     kube
 }
+
+impl Host {
+    /// Writes the record `up` would leave for a lab on `kube`, without running `up`: for
+    /// commands that work on an existing lab (`test`, `status`, `down`).
+    pub fn record_lab(&self, kube: &FakeKube, release: &str, parties: &[u32]) {
+        let home = self.path("home");
+        let kubeconfig = home.join(".kube/config");
+        kube.write_kubeconfig(&kubeconfig);
+        let ports: serde_json::Map<String, Value> = parties
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let i = i as u16;
+                (id.to_string(), serde_json::json!({"rollsite": 30091 + 10 * i, "grpc": 30092 + 10 * i, "http": 30097 + 10 * i}))
+            })
+            .collect();
+        let record = serde_json::json!({
+            "release": release, "parties": parties, "ip": "192.168.100.123", "domain": "", "registry": null,
+            "ports": ports, "hosts_file": null,
+            "minikube": {"path": self.bin.join("minikube"), "version": "v1.22.0", "kubernetes": "v1.21.2",
+                         "homes": {"minikube_home": home.join(".minikube"), "kubeconfig": kubeconfig, "owner": null},
+                         "started_by_fatelab": false, "downloaded_sha256": null},
+            "kubefate_applied": false, "namespaces": [], "clusters": {}, "last_test": null
+        });
+        std::fs::create_dir_all(self.state()).unwrap();
+        std::fs::write(
+            self.state().join("lab.json"),
+            serde_json::to_vec_pretty(&record).unwrap(),
+        )
+        .unwrap();
+    }
+}

@@ -132,14 +132,16 @@ impl Lab {
     /// `fatelab up` for this lab, answering yes, with `extra` flags (e.g. `--parties`).
     pub fn up(&self, extra: &[&str]) -> assert_cmd::Command {
         let bundle = self.bundle.to_str().unwrap();
-        let mut cmd = self.host.up(
-            &self.kube,
-            &[
-                &["--yes", "--registry", &self.registry, "--images", bundle],
-                extra,
-            ]
-            .concat(),
-        );
+        // Every step unless the test says where to stop (the sandbox host stops after hosts).
+        let until: &[&str] = if extra.contains(&"--until") {
+            &[]
+        } else {
+            &["--until", "test"]
+        };
+        let base = ["--yes", "--registry", &self.registry, "--images", bundle];
+        let mut cmd = self
+            .host
+            .up(&self.kube, &[&base[..], extra, until].concat());
         cmd.env("FATELAB_GITHUB_MIRROR", &self.mirror.url)
             .env("FATELAB_CHART_REPO", format!("{}/charts", self.mirror.url));
         cmd

@@ -48,6 +48,7 @@ pub mod static_server;
 pub fn fake_minikube_script() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fakes/minikube")
 }
+pub mod fake_fateflow;
 pub mod fake_kubefate;
 pub mod host;
 pub mod images;
