@@ -1,0 +1,114 @@
+//! `fatelab test` against a REAL FATE Flow 2.2 (from PyPI, standalone on 127.0.0.1:9380), started
+//! and stopped here with shared/tools/real-fateflow.sh, behind the fake API server's service
+//! proxy. Full mode: FATE's toy job really runs and must succeed. Light mode (no algorithms):
+//! every job fails, and fatelab must report FATE's own error text.
+//! The first run installs FATE Flow into a venv under ~/.cache (about 3 minutes); later runs reuse it.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use support::fake_kube::FakeKube;
+use support::host::{Host, run};
+
+fn script() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/real-fateflow.sh");
+    assert!(
+        p.is_file(),
+        "{} is missing: the real FATE Flow test needs shared/ beside the repository",
+        p.display()
+    );
+    p
+}
+
+/// A running FATE Flow, stopped when dropped (also when the test fails).
+struct Server {
+    mode: &'static str,
+    url: String,
+}
+
+impl Server {
+    fn start(mode: &'static str, home: &std::path::Path) -> Server {
+        let out = Command::new("bash")
+            .arg(script())
+            .env("MODE", mode)
+            .env("FATE_HOME", home)
+            .output()
+            .expect("running real-fateflow.sh");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "real-fateflow.sh ({mode}) failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("FATEFLOW_URL="))
+            .expect("real-fateflow.sh prints FATEFLOW_URL")
+            .to_string();
+        Server { mode, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .env("MODE", self.mode)
+            .output();
+    }
+}
+
+async fn toy_job(host: &Host) -> (i32, Value) {
+    let mut cmd = host.fatelab(None);
+    cmd.args(["test", "--output", "json", "--timeout", "5m"]);
+    let out = run(cmd).await.get_output().clone();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_toy_job_runs_on_a_real_fate_flow() {
+    let host = Host::new(Some("v1.38.1"));
+    let kube = FakeKube::start_version("1", "33").await;
+    host.record_lab(&kube, "v2.0.0", &[9999, 10000]);
+
+    let home = tempfile::tempdir().unwrap();
+    {
+        let server = Server::start("full", home.path());
+        kube.route_service("fate-9999", "fateflow-client", 9380, &server.url);
+        let (code, v) = toy_job(&host).await;
+        let job = &v["jobs"][0];
+        assert_eq!(code, 0, "{v}");
+        assert_eq!(job["status"], "success", "{v}");
+        let id = job["job_id"].as_str().unwrap();
+        assert_eq!(
+            id.len(),
+            21,
+            "FATE Flow job ids are YYYYMMDDHHMMSS + 7 digits: {id}"
+        );
+        assert!(job["duration_s"].as_f64().unwrap() > 1.0, "{v}");
+    }
+
+    let home = tempfile::tempdir().unwrap();
+    let server = Server::start("light", home.path());
+    kube.route_service("fate-9999", "fateflow-client", 9380, &server.url);
+    let (code, v) = toy_job(&host).await;
+    let job = &v["jobs"][0];
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(job["status"], "failed", "{v}");
+    let error = job["error"].as_str().unwrap();
+    assert!(
+        error.contains("toy_example_0: No found task output"),
+        "FATE's own words expected: {error}"
+    );
+}
