@@ -21,7 +21,7 @@ pub const DEFAULT_CHART_REPO: &str = "https://federatedai.github.io/KubeFATE";
         installs one FATE cluster per party, and runs FATE's toy federated job between them.\n\n\
         Start with `fatelab up --dry-run`: it works on any machine and shows the whole plan.",
     after_help = "Exit status: 0 success, 1 failure, 2 bad input (nothing changed), \
-        3 no lab (status), 4 command not available yet."
+        3 no lab (status)."
 )]
 pub struct Cli {
     /// More log output on stderr: -v for info, -vv for debug
@@ -56,8 +56,9 @@ pub enum Output {
 pub enum Command {
     /// Create the lab: every step of the tutorial, each checked; safe to run again
     Up(Box<UpArgs>),
-    /// Show the lab's health: minikube, ingress, KubeFATE, each party (not available yet)
-    Status,
+    /// Show the lab's health: minikube, ingress, KubeFATE, each party, the last test
+    /// (exit 0 healthy, 1 not, 3 no lab)
+    Status(StatusArgs),
     /// Remove what `up` created (today: the hosts-file block; with --purge also the minikube
     /// cluster fatelab started); asks first unless --yes
     Down(DownArgs),
@@ -165,6 +166,13 @@ pub enum ImagesAction {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Also show the KubeFATE service's generated username and password
+    #[arg(long)]
+    pub show_credentials: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,13 +1,13 @@
 //! Exit codes and the error kinds that choose them.
 //!
 //! 0 success, 1 something failed while running, 2 bad input (nothing on the host was changed),
-//! 3 no lab exists (for `status`), 4 the command is not available in this build yet.
+//! 3 no lab exists (for `status`).
 
 use std::fmt;
 
 pub const FAILURE: i32 = 1;
 pub const USAGE: i32 = 2;
-pub const NOT_AVAILABLE: i32 = 4;
+pub const NO_LAB: i32 = 3;
 
 /// Bad input from a flag or a scenario file. Always raised before anything on the host changes.
 #[derive(Debug)]
@@ -21,27 +21,6 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// A subcommand that exists in the CLI but whose implementation has not landed yet.
-#[derive(Debug)]
-pub struct NotAvailable {
-    pub command: &'static str,
-    pub what_it_will_do: String,
-}
-
-impl fmt::Display for NotAvailable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`fatelab {}` is not available yet in this version of fatelab.\n\
-             When it lands it will {}.\n\
-             Today you can see everything `up` would do with `fatelab up --dry-run`.",
-            self.command, self.what_it_will_do
-        )
-    }
-}
-
-impl std::error::Error for NotAvailable {}
-
 pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
@@ -51,9 +30,6 @@ pub fn code_for(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
         if cause.is::<UsageError>() {
             return USAGE;
-        }
-        if cause.is::<NotAvailable>() {
-            return NOT_AVAILABLE;
         }
     }
     FAILURE

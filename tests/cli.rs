@@ -125,20 +125,14 @@ fn every_help_describes_every_flag() {
 }
 
 #[test]
-fn unfinished_commands_say_so() {
+fn up_validates_before_anything_else() {
     let tmp = tempfile::tempdir().unwrap();
-    for sub in ["status", "test"] {
-        fatelab(tmp.path())
-            .arg(sub)
-            .assert()
-            .code(4)
-            .stderr(contains(format!("`fatelab {sub}` is not available yet")));
-    }
-    // `up` without --dry-run validates before anything else: bad input still exits 2.
-    fatelab(tmp.path())
+    fatelab(&tmp.path().join("state"))
         .args(["up", "--ip", "127.0.0.1"])
         .assert()
-        .code(2);
+        .code(2)
+        .stderr(contains("loopback"));
+    assert!(!tmp.path().join("state").exists());
 }
 
 #[test]

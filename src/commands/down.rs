@@ -1,14 +1,46 @@
 //! `fatelab down`: undo what `up` recorded, in reverse order, and nothing else.
+//! A part that cannot be undone now (say, the API server is gone) stays on record, so a later
+//! `down` tries it again; the rest still goes.
 
 use anyhow::{Result, bail};
 
-use super::{run_options, spec_from_record, state_dir};
-use crate::catalog::UrlBases;
-use crate::cli::{Cli, DEFAULT_CHART_REPO, DEFAULT_GITHUB, DownArgs, VersionArgs};
+use super::{ctx_from_record, run_options, spec_from_record, state_dir};
+use crate::cli::{Cli, DownArgs, VersionArgs};
 use crate::clients::minikube::{self, Minikube};
-use crate::state::LabRecord;
-use crate::steps::{Ctx, Outcome, up_steps};
+use crate::state::{self, LabRecord};
+use crate::steps::{Outcome, up_steps};
 use crate::ui::Ui;
+
+/// What the record says fatelab made, in words for the confirmation.
+fn inventory(record: &LabRecord, purge: bool) -> Vec<String> {
+    let mut what = Vec::new();
+    if !record.clusters.is_empty() {
+        what.push(format!(
+            "{} FATE cluster(s) (through KubeFATE)",
+            record.clusters.len()
+        ));
+    }
+    if !record.namespaces.is_empty() {
+        what.push(format!("namespaces {}", record.namespaces.join(", ")));
+    }
+    if record.kubefate_applied {
+        what.push("the KubeFATE service (namespace kube-fate and its cluster-wide RBAC)".into());
+    }
+    if let Some(h) = &record.hosts_file {
+        what.push(format!("fatelab's block in {}", h.display()));
+    }
+    if purge {
+        if record
+            .minikube
+            .as_ref()
+            .is_some_and(|m| m.started_by_fatelab)
+        {
+            what.push("the minikube cluster fatelab started".into());
+        }
+        what.push("fatelab's download cache".into());
+    }
+    what
+}
 
 pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
     let state_dir = state_dir(cli);
@@ -20,46 +52,23 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
         ));
         return Ok(());
     };
-    let purge_minikube = args.purge
-        && record
-            .minikube
-            .as_ref()
-            .is_some_and(|m| m.started_by_fatelab);
-    let mut what = Vec::new();
-    if let Some(h) = &record.hosts_file {
-        what.push(format!("fatelab's block in {}", h.display()));
-    }
-    if purge_minikube {
-        what.push("the minikube cluster fatelab started".to_string());
-    }
-    if !what.is_empty() && !ui.confirm(&format!("Remove {}?", what.join(" and ")))? {
+    let what = inventory(&record, args.purge);
+    if !what.is_empty() && !ui.confirm(&format!("Remove {}?", what.join("; ")))? {
         bail!("nothing was removed");
     }
 
     let spec = spec_from_record(&record)?;
-    let ctx = Ctx::new(
-        &spec,
-        UrlBases {
-            github: DEFAULT_GITHUB.into(),
-            chart_repo: DEFAULT_CHART_REPO.into(),
-        },
-        state_dir.clone(),
-        record
-            .hosts_file
-            .clone()
-            .unwrap_or_else(|| "/etc/hosts".into()),
-        run_options(&VersionArgs {
-            minikube_version: None,
-            kubernetes_version: None,
-        }),
-        ui.clone(),
-        record.clone(),
-    );
+    let opts = run_options(&VersionArgs {
+        minikube_version: None,
+        kubernetes_version: None,
+    });
+    let ctx = ctx_from_record(cli, &spec, record.clone(), opts);
     let steps = up_steps();
     let total = steps.len();
+    let mut failures = Vec::new();
     for (i, step) in steps.iter().enumerate().rev() {
-        let line_title = format!("Undo: {}", step.info().title);
-        let line = ui.step(total - i, total, &line_title);
+        let info = step.info();
+        let line = ui.step(total - i, total, &format!("Undo: {}", info.title));
         let result = match step.undo(&ctx, &line) {
             None => None,
             Some(fut) => Some(fut.await),
@@ -70,23 +79,39 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
             Some(Ok(Outcome::AlreadyDone(why))) => line.skipped(&why),
             Some(Err(e)) => {
                 line.failed();
-                return Err(e);
+                failures.push(format!("{}: {e:#}", info.name));
             }
         }
     }
-    if purge_minikube && let Some(m) = &record.minikube {
-        let line = ui.step(total, total, "Delete the minikube cluster");
-        let out = Minikube::new(m.path.clone(), &m.homes).delete().await?;
-        if !out.success() {
-            line.failed();
-            let advice = minikube::advise(&out, &minikube::parse_semver(&m.version)?);
-            bail!(
-                "`minikube delete` failed ({}): {}",
-                advice.reason,
-                out.combined().trim()
-            );
+
+    let record = ctx.record.lock().expect("record lock").clone();
+    if args.purge {
+        if let Some(m) = record.minikube.as_ref().filter(|m| m.started_by_fatelab) {
+            let line = ui.step(total, total, "Delete the minikube cluster");
+            let out = Minikube::new(m.path.clone(), &m.homes).delete().await?;
+            if out.success() {
+                line.done();
+            } else {
+                line.failed();
+                let advice = minikube::advise(&out, &minikube::parse_semver(&m.version)?);
+                failures.push(format!(
+                    "minikube delete ({}): {}",
+                    advice.reason,
+                    out.combined().trim()
+                ));
+            }
         }
-        line.done();
+        let cache = state_dir.join("cache");
+        if cache.exists() {
+            std::fs::remove_dir_all(&cache)?;
+        }
+        let _ = std::fs::remove_dir_all(state::bin_dir(&state_dir));
+    }
+    if !failures.is_empty() {
+        bail!(
+            "some of the lab could not be removed (it stays on record; run `fatelab down` again):\n  {}",
+            failures.join("\n  ")
+        );
     }
     LabRecord::remove(&state_dir)?;
     ui.println("The lab is removed.");

@@ -4,6 +4,7 @@ mod doctor;
 mod down;
 mod hosts;
 mod images;
+mod status;
 mod test;
 mod up;
 
@@ -12,7 +13,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, LabArgs, VersionArgs};
-use crate::exit::{self, NotAvailable};
+use crate::exit;
 use crate::scenario;
 use crate::spec::{LabSpec, PartyInput, PortOverrides, SpecInput};
 use crate::steps::RunOptions;
@@ -33,7 +34,6 @@ pub fn main(cli: Cli) -> i32 {
             let code = exit::code_for(&err);
             let label = match code {
                 exit::USAGE => "invalid input",
-                exit::NOT_AVAILABLE => "not available yet",
                 _ => "failed",
             };
             eprintln!("fatelab: {label}: {err:#}");
@@ -62,14 +62,7 @@ async fn run(cli: &Cli) -> Result<i32> {
         Command::Doctor(args) => doctor::run(cli, args).await,
         Command::Hosts(args) => hosts::run(cli, args).map(|()| 0),
         Command::Down(args) => down::run(cli, args).await.map(|()| 0),
-        Command::Status => Err(NotAvailable {
-            command: "status",
-            what_it_will_do:
-                "report minikube, ingress, the KubeFATE service and every party's cluster, \
-                              exiting 0 when healthy, 1 when not, 3 when there is no lab"
-                    .into(),
-        }
-        .into()),
+        Command::Status(args) => status::run(cli, args).await,
         Command::Test(args) => test::run(cli, args).await,
         Command::Images(args) => images::run(cli, args).await.map(|()| 0),
     }

@@ -5,7 +5,7 @@ use anyhow::Result;
 use super::{lab_spec, print_stdout, run_options, state_dir};
 use crate::catalog::UrlBases;
 use crate::cli::{Cli, Output, UpArgs};
-use crate::exit::{NotAvailable, usage};
+use crate::exit::usage;
 use crate::plan;
 use crate::state::LabRecord;
 use crate::steps::{Ctx, Outcome, up_steps};
@@ -77,19 +77,13 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
 
     let steps = up_steps();
     let total = steps.len();
-    let mut unavailable = Vec::new();
     let mut times = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let info = step.info();
-        if !unavailable.is_empty() {
-            unavailable.push(info.name);
-            continue;
-        }
         let line = ctx.ui.step(i + 1, total, info.title);
         let started = std::time::Instant::now();
         let Some(fut) = step.run(&ctx, &line) else {
-            line.skipped("not available in this version yet");
-            unavailable.push(info.name);
+            line.skipped("nothing to do");
             continue;
         };
         let result = fut.await;
@@ -118,18 +112,8 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         }
     }
     kubectl_hint(&ctx);
-    if unavailable.is_empty() {
-        ctx.ui.println("The lab is up.");
-        return Ok(());
-    }
-    Err(NotAvailable {
-        command: "up",
-        what_it_will_do: format!(
-            "go on with the steps {} (what ran is done and safe to re-run)",
-            unavailable.join(", ")
-        ),
-    }
-    .into())
+    ctx.ui.println("The lab is up.");
+    Ok(())
 }
 
 /// What `kubefate cluster describe` tells for each party, and how long each step took.

@@ -7,12 +7,13 @@
 mod artifacts;
 mod hosts;
 mod images;
-mod ingress;
+pub mod ingress;
 mod kubefate;
 pub mod minikube;
 mod parties;
 mod preflight;
 
+pub use ingress::controller_deployment as ingress_controller;
 pub use parties::summary as party_summary;
 pub use preflight::facts as preflight_facts;
 pub mod smoke;

@@ -205,20 +205,46 @@ async fn upload_chart(ctx: &Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// KubeFATE's database can outlive the pods (its mariadb keeps data on the host): a cluster it
+/// calls Running counts only when its pods really run.
+async fn pods_all_running(ctx: &Ctx<'_>, party: &Party) -> bool {
+    let Ok(client) = ctx.kube().await else {
+        return false;
+    };
+    let api: ::kube::Api<k8s_openapi::api::core::v1::Pod> =
+        ::kube::Api::namespaced(client.clone(), &party.namespace());
+    let params = ::kube::api::ListParams::default().labels(&selector(party));
+    match api.list(&params).await {
+        Ok(pods) => {
+            !pods.items.is_empty()
+                && pods
+                    .items
+                    .iter()
+                    .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        }
+        Err(_) => false,
+    }
+}
+
 /// One party: already running (nothing to do), half there (cleaned after a yes), or new.
 async fn ensure_party(ctx: &Ctx<'_>, party: &Party, existing: Option<Cluster>) -> Result<bool> {
     let line = ctx.ui.sub_line(&format!("party {}", party.id));
     let result = async {
         if let Some(c) = &existing {
-            if c.status == "Running" {
+            if c.status == "Running" && pods_all_running(ctx, party).await {
                 ctx.update_record(|r| {
                     r.clusters.entry(party.id).or_insert_with(|| c.uuid.clone());
                 })?;
                 return Ok(false);
             }
+            let state = if c.status == "Running" {
+                "listed as Running by KubeFATE, but its pods do not run".to_string()
+            } else {
+                c.status.clone()
+            };
             if !ctx.ui.confirm(&format!(
-                "Party {}'s cluster {} is {}. Delete it and install it again?",
-                party.id, c.name, c.status
+                "Party {}'s cluster {} is {state}. Delete it and install it again?",
+                party.id, c.name
             ))? {
                 bail!(
                     "party {}'s cluster is {} and was left as it is",
@@ -275,18 +301,13 @@ async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
         return Ok(Outcome::AlreadyDone("fatelab installed no party".into()));
     }
     if !recorded.clusters.is_empty() {
-        let kf = ctx.kubefate().await?;
-        let live = kf.clusters(false).await.unwrap_or_default();
-        for (party, id) in &recorded.clusters {
-            if let Some(c) = live.iter().find(|c| &c.uuid == id) {
-                let sub = ctx.ui.sub_line(&format!("party {party}"));
-                delete_cluster(kf, c, &sub).await?;
-                sub.finish("cluster deleted");
-            }
-            ctx.update_record(|r| {
-                r.clusters.remove(party);
-            })?;
+        if let Err(e) = delete_recorded_clusters(ctx, &recorded.clusters).await {
+            // Deleting the namespaces below removes the parties' pods all the same.
+            line.say(format!(
+                "could not delete the clusters through KubeFATE ({e:#}); removing their namespaces"
+            ));
         }
+        ctx.update_record(|r| r.clusters.clear())?;
     }
     let client = ctx.kube().await?;
     for ns in &recorded.namespaces {
@@ -295,6 +316,22 @@ async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
         ctx.update_record(|r| r.namespaces.retain(|n| n != ns))?;
     }
     Ok(Outcome::Done)
+}
+
+async fn delete_recorded_clusters(
+    ctx: &Ctx<'_>,
+    clusters: &std::collections::BTreeMap<u32, String>,
+) -> Result<()> {
+    let kf = ctx.kubefate().await?;
+    let live = kf.clusters(false).await?;
+    for (party, id) in clusters {
+        if let Some(c) = live.iter().find(|c| &c.uuid == id) {
+            let sub = ctx.ui.sub_line(&format!("party {party}"));
+            delete_cluster(kf, c, &sub).await?;
+            sub.finish("cluster deleted");
+        }
+    }
+    Ok(())
 }
 
 /// What `kubefate cluster describe` would tell, for every party: printed at the end of `up`.

@@ -53,3 +53,4 @@ pub mod fake_kubefate;
 pub mod host;
 pub mod images;
 pub mod lab;
+pub mod schema;

@@ -1,0 +1,245 @@
+//! `fatelab status`: one round of parallel requests about the lab on record.
+//! JSON output follows docs/status.schema.json.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::{Value, json};
+
+use super::{ctx_from_record, print_stdout, run_options, spec_from_record, state_dir};
+use crate::cli::{Cli, Output, StatusArgs, VersionArgs};
+use crate::clients::kube::deployment_available;
+use crate::clients::minikube::{ClusterState, Minikube};
+use crate::credentials;
+use crate::exit;
+use crate::state::LabRecord;
+use crate::steps::Ctx;
+
+/// No single question may hold `status` up for longer than this.
+const EACH: Duration = Duration::from_secs(10);
+
+async fn bounded<T>(f: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout(EACH, f)
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within {}s", EACH.as_secs()))?
+}
+
+async fn minikube(record: &LabRecord) -> Value {
+    let Some(m) = &record.minikube else {
+        return json!({"healthy": false, "state": "Unknown", "version": null, "detail": "no minikube on record"});
+    };
+    let client = Minikube::new(m.path.clone(), &m.homes);
+    match bounded(client.status()).await {
+        Ok(ClusterState::Running(_)) => {
+            json!({"healthy": true, "state": "Running", "version": m.version,
+            "detail": format!("Kubernetes {}", m.kubernetes)})
+        }
+        Ok(ClusterState::NotRunning(s)) => {
+            json!({"healthy": false, "state": "NotRunning", "version": m.version,
+            "detail": format!("host {}, kubelet {}, apiserver {}; start it again with `fatelab up`", s.host, s.kubelet, s.apiserver)})
+        }
+        Ok(ClusterState::Missing) => {
+            json!({"healthy": false, "state": "Missing", "version": m.version,
+            "detail": "the minikube cluster does not exist; `fatelab up` creates it"})
+        }
+        Err(e) => {
+            json!({"healthy": false, "state": "Unknown", "version": m.version, "detail": format!("{e:#}")})
+        }
+    }
+}
+
+async fn ingress(ctx: &Ctx<'_>, record: &LabRecord) -> Value {
+    let version = record
+        .minikube
+        .as_ref()
+        .map(|m| m.version.clone())
+        .unwrap_or_default();
+    let (ns, name) = crate::steps::ingress_controller(&version);
+    let result = bounded(async {
+        let api: Api<Deployment> = Api::namespaced(ctx.kube().await?.clone(), ns);
+        Ok(api.get_opt(name).await?)
+    })
+    .await;
+    match result {
+        Ok(d) if deployment_available(d.as_ref()) => {
+            json!({"healthy": true, "detail": format!("{ns}/{name} available")})
+        }
+        Ok(Some(_)) => json!({"healthy": false, "detail": format!("{ns}/{name} is not available")}),
+        Ok(None) => {
+            json!({"healthy": false, "detail": format!("{ns}/{name} does not exist; `fatelab up` enables the addon")})
+        }
+        Err(e) => json!({"healthy": false, "detail": format!("{e:#}")}),
+    }
+}
+
+async fn kubefate(
+    ctx: &Ctx<'_>,
+    show_credentials: bool,
+) -> (Value, Vec<crate::clients::kubefate::Cluster>) {
+    let result = bounded(async {
+        let kf = ctx.kubefate().await?;
+        let version = kf.version().await?;
+        let clusters = kf.clusters(false).await?;
+        Ok((version, clusters))
+    })
+    .await;
+    let mut v = match &result {
+        Ok((version, _)) => {
+            json!({"healthy": true, "version": version, "detail": "answers through the API server"})
+        }
+        Err(e) => json!({"healthy": false, "version": null, "detail": format!("{e:#}")}),
+    };
+    if show_credentials && let Ok(c) = credentials::load_or_create(&ctx.state_dir) {
+        v["credentials"] =
+            json!({"username": c.kubefate_username, "password": c.kubefate_password});
+    }
+    (v, result.map(|(_, c)| c).unwrap_or_default())
+}
+
+async fn pods_ready(ctx: &Ctx<'_>, party: &crate::spec::Party) -> Result<(usize, usize)> {
+    bounded(async {
+        let api: Api<Pod> = Api::namespaced(ctx.kube().await?.clone(), &party.namespace());
+        let pods = api
+            .list(&ListParams::default().labels(&format!("name={}", party.name())))
+            .await?;
+        let ready = pods
+            .items
+            .iter()
+            .filter(|p| {
+                let s = p.status.as_ref();
+                s.and_then(|s| s.phase.as_deref()) == Some("Running")
+                    && s.and_then(|s| s.container_statuses.as_ref())
+                        .is_some_and(|cs| cs.iter().all(|c| c.ready))
+            })
+            .count();
+        Ok((ready, pods.items.len()))
+    })
+    .await
+}
+
+pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
+    let Some(record) = LabRecord::load(&state_dir(cli))? else {
+        let out = match cli.output {
+            Output::Json => {
+                serde_json::to_string_pretty(&json!({"lab": false, "healthy": false}))? + "\n"
+            }
+            Output::Text => format!(
+                "There is no lab (no record in {}). Create one with `fatelab up`.\n",
+                state_dir(cli).display()
+            ),
+        };
+        print_stdout(&out)?;
+        return Ok(exit::NO_LAB);
+    };
+    let spec = spec_from_record(&record)?;
+    let opts = run_options(&VersionArgs {
+        minikube_version: None,
+        kubernetes_version: None,
+    });
+    let ctx = ctx_from_record(cli, &spec, record.clone(), opts);
+    let (mk, ing, (kf, clusters)) = tokio::join!(
+        minikube(&record),
+        ingress(&ctx, &record),
+        kubefate(&ctx, args.show_credentials)
+    );
+    let pod_counts =
+        futures::future::join_all(spec.parties.iter().map(|p| pods_ready(&ctx, p))).await;
+    let parties: Vec<Value> = spec
+        .parties
+        .iter()
+        .zip(pod_counts)
+        .map(|(p, counts)| {
+            let cluster = clusters.iter().find(|c| c.name == p.name());
+            let status = cluster.map(|c| c.status.clone()).unwrap_or_else(|| {
+                if kf["healthy"] == true { "Missing".into() } else { "Unknown".into() }
+            });
+            let (ready, total) = counts.unwrap_or((0, 0));
+            let (notebook, fateboard) = spec.hostnames(p);
+            json!({
+                "id": p.id, "cluster": p.name(), "cluster_id": cluster.map(|c| c.uuid.clone()),
+                "cluster_status": status, "pods_ready": ready, "pods_total": total,
+                "healthy": status == "Running" && total > 0 && ready == total,
+                "urls": {"notebook": format!("http://{notebook}"), "fateboard": format!("http://{fateboard}")},
+                "node_ports": p.ports,
+            })
+        })
+        .collect();
+    let healthy = mk["healthy"] == true
+        && ing["healthy"] == true
+        && kf["healthy"] == true
+        && parties.iter().all(|p| p["healthy"] == true);
+    let report = json!({
+        "lab": true, "healthy": healthy, "release": spec.release.release,
+        "minikube": mk, "ingress": ing, "kubefate": kf, "parties": parties, "last_test": record.last_test,
+    });
+    let out = match cli.output {
+        Output::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Output::Text => text(&report),
+    };
+    print_stdout(&out)?;
+    Ok(if healthy { 0 } else { 1 })
+}
+
+fn text(r: &Value) -> String {
+    let mark = |v: &Value| if v["healthy"] == true { "ok  " } else { "FAIL" };
+    let mut s = format!(
+        "KubeFATE {} lab: {}\n",
+        r["release"].as_str().unwrap_or("?"),
+        if r["healthy"] == true {
+            "healthy"
+        } else {
+            "NOT healthy"
+        }
+    );
+    s.push_str(&format!(
+        "{} minikube   {} {}\n",
+        mark(&r["minikube"]),
+        r["minikube"]["state"].as_str().unwrap_or(""),
+        r["minikube"]["detail"].as_str().unwrap_or("")
+    ));
+    s.push_str(&format!(
+        "{} ingress    {}\n",
+        mark(&r["ingress"]),
+        r["ingress"]["detail"].as_str().unwrap_or("")
+    ));
+    let kf = &r["kubefate"];
+    s.push_str(&format!(
+        "{} kubefate   {} {}\n",
+        mark(kf),
+        kf["version"].as_str().unwrap_or("-"),
+        kf["detail"].as_str().unwrap_or("")
+    ));
+    if let Some(c) = kf.get("credentials") {
+        s.push_str(&format!(
+            "     credentials {} / {}\n",
+            c["username"].as_str().unwrap_or(""),
+            c["password"].as_str().unwrap_or("")
+        ));
+    }
+    for p in r["parties"].as_array().into_iter().flatten() {
+        s.push_str(&format!(
+            "{} party {:<6} {} {}/{} pods ready; rollsite {}, FATE Flow {}; {} {}\n",
+            mark(p),
+            p["id"],
+            p["cluster_status"].as_str().unwrap_or(""),
+            p["pods_ready"],
+            p["pods_total"],
+            p["node_ports"]["rollsite"],
+            p["node_ports"]["http"],
+            p["urls"]["notebook"].as_str().unwrap_or(""),
+            p["urls"]["fateboard"].as_str().unwrap_or("")
+        ));
+    }
+    match &r["last_test"] {
+        Value::Null => s.push_str("     last test: none yet (`fatelab test`)\n"),
+        t => s.push_str(&format!(
+            "     last test: {}\n",
+            if t["ok"] == true { "success" } else { "FAILED" }
+        )),
+    }
+    s
+}

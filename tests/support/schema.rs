@@ -1,0 +1,71 @@
+//! Checks a JSON value against the subset of JSON Schema that docs/*.schema.json use:
+//! `type` (one or several), `required`, `properties`, `items`, `enum`.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+
+fn type_ok(v: &Value, t: &str) -> bool {
+    match t {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        _ => false,
+    }
+}
+
+/// Every violation, as "path: problem".
+pub fn violations(schema: &Value, v: &Value, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        if !types.iter().any(|t| type_ok(v, t)) {
+            out.push(format!("{path}: {v} is not {types:?}"));
+            return out;
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(v)
+    {
+        out.push(format!("{path}: {v} is not one of {allowed:?}"));
+    }
+    if let Some(obj) = v.as_object() {
+        for r in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = r.as_str().unwrap();
+            if !obj.contains_key(key) {
+                out.push(format!("{path}: missing {key}"));
+            }
+        }
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (k, sub) in props {
+                if let Some(child) = obj.get(k) {
+                    out.extend(violations(sub, child, &format!("{path}.{k}")));
+                }
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, child) in arr.iter().enumerate() {
+            out.extend(violations(items, child, &format!("{path}[{i}]")));
+        }
+    }
+    out
+}
+
+pub fn status_schema() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/status.schema.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
