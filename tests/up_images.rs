@@ -27,24 +27,8 @@ async fn up_loads_the_service_image_and_an_offline_bundle() {
     img::remove(&[service]);
 
     // Every pulled image, under the test's registry prefix, in one bundle.
-    let pulled: Vec<String> = [
-        "mariadb:10",
-        "eggroll:1.6.0-release",
-        "python:1.6.0-release",
-        "client:1.6.0-release",
-        "fateboard:1.6.0-release",
-        "mysql:8",
-        "fluentd:v1.12",
-    ]
-    .iter()
-    .map(|n| format!("{registry}/{n}"))
-    .collect();
-    for r in &pulled {
-        img::make_image(work.path(), r);
-    }
-    let bundle = work.path().join("bundle.tar");
+    let (pulled, bundle) = support::lab::party_bundle(work.path(), &registry);
     let refs: Vec<&str> = pulled.iter().map(String::as_str).collect();
-    img::save(&refs, &bundle);
     img::remove(&refs);
 
     let mirror = StaticServer::start(BTreeMap::from([

@@ -23,7 +23,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
@@ -198,23 +197,8 @@ impl FakeKube {
             version: (major.into(), minor.into()),
             watch_started: Arc::new(tokio::sync::Notify::new()),
         };
-        let server = fake.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    break;
-                };
-                let server = server.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let server = server.clone();
-                        async move { Ok::<_, Infallible>(server.handle(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
+        super::serve(listener, fake.clone(), |f: FakeKube, req| {
+            Box::pin(async move { f.handle(req).await })
         });
         fake
     }
@@ -314,6 +298,16 @@ impl FakeKube {
             e
         };
         let _ = self.tx.send(event);
+    }
+
+    fn stored(&self, key: &Key) -> Value {
+        self.store
+            .lock()
+            .unwrap()
+            .objects
+            .get(key)
+            .cloned()
+            .expect("the object was just stored")
     }
 
     pub fn get(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
@@ -519,16 +513,7 @@ impl FakeKube {
                     obj["status"] = json!({"phase": "Active"});
                 }
                 self.put(obj);
-                full(
-                    self.store
-                        .lock()
-                        .unwrap()
-                        .objects
-                        .get(&key)
-                        .cloned()
-                        .unwrap(),
-                    StatusCode::CREATED,
-                )
+                full(self.stored(&key), StatusCode::CREATED)
             }
             (Method::PATCH, Some(name)) => {
                 self.store
@@ -620,16 +605,7 @@ impl FakeKube {
                         "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]});
                 }
                 self.put(patch);
-                (
-                    self.store
-                        .lock()
-                        .unwrap()
-                        .objects
-                        .get(&key)
-                        .cloned()
-                        .unwrap(),
-                    StatusCode::CREATED,
-                )
+                (self.stored(&key), StatusCode::CREATED)
             }
             Some(live) => {
                 let mut merged = live.clone();
@@ -648,16 +624,7 @@ impl FakeKube {
                     return (live, StatusCode::OK);
                 }
                 self.put(merged);
-                (
-                    self.store
-                        .lock()
-                        .unwrap()
-                        .objects
-                        .get(&key)
-                        .cloned()
-                        .unwrap(),
-                    StatusCode::OK,
-                )
+                (self.stored(&key), StatusCode::OK)
             }
         }
     }

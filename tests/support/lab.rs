@@ -36,6 +36,30 @@ pub fn tgz(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
     out
 }
 
+/// Every image a v1.6.0 party pulls (and mariadb), made locally under `registry` and saved into
+/// one bundle. Returns the references and the bundle's path.
+pub fn party_bundle(dir: &std::path::Path, registry: &str) -> (Vec<String>, PathBuf) {
+    let pulled: Vec<String> = [
+        "mariadb:10",
+        "eggroll:1.6.0-release",
+        "python:1.6.0-release",
+        "client:1.6.0-release",
+        "fateboard:1.6.0-release",
+        "mysql:8",
+        "fluentd:v1.12",
+    ]
+    .iter()
+    .map(|n| format!("{registry}/{n}"))
+    .collect();
+    for r in &pulled {
+        img::make_image(dir, r);
+    }
+    let bundle = dir.join("bundle.tar");
+    let refs: Vec<&str> = pulled.iter().map(String::as_str).collect();
+    img::save(&refs, &bundle);
+    (pulled, bundle)
+}
+
 /// The KubeFATE service image archive, made once per test process (the tag is shared).
 fn service_archive() -> &'static PathBuf {
     static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
@@ -66,24 +90,7 @@ impl Lab {
         let host = Host::new(Some("v1.7.3"));
         let work = tempfile::tempdir().unwrap();
         let registry = format!("127.0.0.1:9/fatelab-{name}-{}", std::process::id());
-        let pulled: Vec<String> = [
-            "mariadb:10",
-            "eggroll:1.6.0-release",
-            "python:1.6.0-release",
-            "client:1.6.0-release",
-            "fateboard:1.6.0-release",
-            "mysql:8",
-            "fluentd:v1.12",
-        ]
-        .iter()
-        .map(|n| format!("{registry}/{n}"))
-        .collect();
-        for r in &pulled {
-            img::make_image(work.path(), r);
-        }
-        let bundle = work.path().join("bundle.tar");
-        let refs: Vec<&str> = pulled.iter().map(String::as_str).collect();
-        img::save(&refs, &bundle);
+        let (pulled, bundle) = party_bundle(work.path(), &registry);
 
         let kubefate_cli = b"#!/bin/sh\necho 'kubefate commandLine version=v1.4.1'\n";
         let package = tgz(&[

@@ -54,3 +54,37 @@ pub mod host;
 pub mod images;
 pub mod lab;
 pub mod schema;
+
+/// Serves HTTP/1 on `listener`, one task per connection, handing each request to `handle`.
+/// Every in-process fake server of the tests runs on this.
+pub fn serve<S, F, B>(listener: tokio::net::TcpListener, server: S, handle: F)
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(
+            S,
+            hyper::Request<hyper::body::Incoming>,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = hyper::Response<B>> + Send>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (server, handle) = (server.clone(), handle.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let fut = handle(server.clone(), req);
+                    async move { Ok::<_, std::convert::Infallible>(fut.await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+}

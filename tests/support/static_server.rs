@@ -4,13 +4,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 
 #[derive(Clone, Default)]
 pub struct StaticServer {
@@ -27,24 +25,8 @@ impl StaticServer {
             log: Arc::default(),
             url: format!("http://{}", listener.local_addr().unwrap()),
         };
-        let s = server.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    break;
-                };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let svc =
-                        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                            let s = s.clone();
-                            async move { Ok::<_, Infallible>(s.serve(req)) }
-                        });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
+        super::serve(listener, server.clone(), |s: StaticServer, req| {
+            Box::pin(async move { s.serve(req) })
         });
         server
     }

@@ -1,0 +1,92 @@
+//! End to end on a real host: the whole tutorial, for real. Ignored by default: it needs a Linux
+//! host with Docker, root (or passwordless sudo), network access to GitHub and Docker Hub (or a
+//! mirror via FATELAB_GITHUB_MIRROR / --registry), about 10 GB of disk and an hour.
+//!
+//!     sudo -E cargo test --release --test e2e -- --ignored --nocapture
+//!
+//! FATELAB_E2E_ARGS adds flags to `up` (e.g. "--registry hub.c.163.com/federatedai --ip 10.0.0.5").
+//! It runs doctor, up, test, status, up again (no change), down, down again, and checks that the
+//! hosts file and the namespaces are as before.
+
+use std::process::Command;
+
+use k8s_openapi::api::core::v1::Namespace;
+
+fn fatelab(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_fatelab"))
+        .args(args)
+        .output()
+        .expect("running fatelab");
+    eprintln!(
+        "$ fatelab {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn extra() -> Vec<String> {
+    std::env::var("FATELAB_E2E_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs a real Linux host with Docker and network; see the module docs"]
+async fn the_tutorial_on_a_real_host() {
+    let hosts_before = std::fs::read("/etc/hosts").unwrap();
+    let extra = extra();
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+
+    assert!(
+        fatelab(&[&["doctor"], &extra[..]].concat())
+            .status
+            .success(),
+        "doctor found a problem"
+    );
+    let up = fatelab(&[&["up", "--yes"], &extra[..]].concat());
+    assert!(up.status.success(), "up failed");
+    assert!(fatelab(&["test"]).status.success(), "the toy job failed");
+    let status = fatelab(&["status", "--output", "json"]);
+    assert!(status.status.success(), "status is not healthy");
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(report["healthy"], true);
+
+    let again = fatelab(&[&["up", "--yes", "--no-test"], &extra[..]].concat());
+    assert!(again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("every party's cluster already runs"),
+        "a second up changed the parties"
+    );
+    assert!(
+        stderr.contains("already runs a cluster"),
+        "a second up restarted minikube"
+    );
+
+    assert!(fatelab(&["down", "--yes"]).status.success());
+    let second = fatelab(&["down", "--yes"]);
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("There is no lab to remove"));
+    assert_eq!(
+        std::fs::read("/etc/hosts").unwrap(),
+        hosts_before,
+        "/etc/hosts is not as before"
+    );
+
+    fatelab::clients::ensure_crypto_provider();
+    let home = std::env::var("HOME").unwrap();
+    let client = fatelab::clients::kube::connect(&std::path::Path::new(&home).join(".kube/config"))
+        .await
+        .unwrap();
+    let api: kube::Api<Namespace> = kube::Api::all(client);
+    for ns in ["kube-fate", "fate-9999", "fate-10000"] {
+        assert!(
+            api.get_opt(ns).await.unwrap().is_none(),
+            "namespace {ns} is still there"
+        );
+    }
+}
