@@ -59,8 +59,8 @@ pub enum Command {
     /// Show the lab's health: minikube, ingress, KubeFATE, each party, the last test
     /// (exit 0 healthy, 1 not, 3 no lab)
     Status(StatusArgs),
-    /// Remove what `up` created (today: the hosts-file block; with --purge also the minikube
-    /// cluster fatelab started); asks first unless --yes
+    /// Remove what `up` made, and only that: party clusters, their namespaces, the KubeFATE
+    /// service, the hosts-file block; asks first unless --yes
     Down(DownArgs),
     /// Check that this host can run the lab, and say how to fix each problem (exit 1 if a check fails)
     Doctor(DoctorArgs),
@@ -192,7 +192,7 @@ pub struct TestArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Also delete the minikube cluster, if fatelab started it
+    /// Also delete the minikube cluster (if fatelab started it) and fatelab's download cache
     #[arg(long)]
     pub purge: bool,
 }

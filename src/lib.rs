@@ -12,6 +12,7 @@ pub mod exit;
 pub mod hostip;
 pub mod hosts_file;
 pub mod images;
+pub mod package;
 pub mod plan;
 pub mod render;
 pub mod scenario;

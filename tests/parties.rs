@@ -25,6 +25,15 @@ async fn two_parties_from_nothing_to_running_then_no_change() {
             .and(contains("notebook http://9999.notebook.kubefate.net"))
             .and(contains("Step times: preflight")),
     );
+    let deployment = lab
+        .kube
+        .get("apps/v1", "Deployment", "kube-fate", "kubefate")
+        .unwrap();
+    assert_eq!(
+        deployment.pointer("/metadata/labels/shipped-in"),
+        Some(&serde_json::json!("package")),
+        "the manifests come from the downloaded release package"
+    );
     let clusters = lab.kubefate.clusters();
     assert_eq!(clusters.len(), 2);
     assert!(
@@ -87,12 +96,67 @@ async fn three_parties_install_together() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_invalidated_mid_run_is_renewed() {
     let lab = Lab::start("token").await;
-    run(lab.up(&["--until", "kubefate"])).await.success();
-    // The service pod restarts: every token is void; the next run's calls get a 401 once.
-    lab.kubefate.restart();
-    let logins_before = lab.kubefate.logins();
+    // The service pod restarts after the third authenticated call: the token fatelab holds dies.
+    lab.kubefate.restart_after(3);
     run(lab.up(&["--until", "parties"])).await.success();
-    assert!(lab.kubefate.logins() > logins_before);
+    assert_eq!(
+        lab.kubefate.logins(),
+        2,
+        "one login, then one re-login after the 401"
+    );
+    assert!(
+        lab.kubefate
+            .clusters()
+            .iter()
+            .all(|c| c["status"] == "Running")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_cluster_is_reinstalled_after_a_yes() {
+    let lab = Lab::start("reinstall").await;
+    lab.kubefate
+        .helm_fails_once("rendered manifests contain a resource that already exists");
+    run(lab.up(&["--until", "parties"]))
+        .await
+        .code(1)
+        .stderr(contains(
+            "helm install error: rendered manifests contain a resource that already exists",
+        ));
+    let failed = lab
+        .kubefate
+        .clusters()
+        .iter()
+        .filter(|c| c["status"] == "Failed")
+        .count();
+    assert_eq!(failed, 1, "one party's cluster is left Failed");
+
+    // Without a terminal and without --yes, fatelab will not delete it.
+    let mut no = lab.host.up(
+        &lab.kube,
+        &["--until", "parties", "--registry", &lab.registry],
+    );
+    no.env("FATELAB_GITHUB_MIRROR", &lab.mirror.url);
+    run(no)
+        .await
+        .code(2)
+        .stderr(contains("is Failed. Delete it and install it again?"));
+
+    run(lab.up(&["--until", "parties"])).await.success();
+    let live: Vec<_> = lab
+        .kubefate
+        .clusters()
+        .into_iter()
+        .filter(|c| c["DeletedAt"].is_null())
+        .collect();
+    assert_eq!(live.len(), 2);
+    assert!(live.iter().all(|c| c["status"] == "Running"), "{live:?}");
+    assert!(
+        lab.kubefate
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("DELETE /v1/cluster/"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -159,7 +159,7 @@ impl KubeFate {
         json.with_context(|| format!("KubeFATE's answer to {path} is not JSON"))
     }
 
-    pub async fn login(&self) -> Result<String> {
+    async fn fetch_token(&self) -> Result<String> {
         let body = json!({"username": self.username, "password": self.password});
         let resp = self
             .send(
@@ -169,19 +169,27 @@ impl KubeFate {
             )
             .await?;
         let v = Self::check("/v1/user/login", resp).context("logging in to KubeFATE")?;
-        let token = v["token"]
+        Ok(v["token"]
             .as_str()
             .context("KubeFATE's login answer has no token")?
-            .to_string();
+            .to_string())
+    }
+
+    pub async fn login(&self) -> Result<String> {
+        let token = self.fetch_token().await?;
         *self.token.lock().await = Some(token.clone());
         Ok(token)
     }
 
+    /// The current token; concurrent callers wait for one login instead of each logging in.
     async fn token(&self) -> Result<String> {
-        if let Some(t) = self.token.lock().await.clone() {
+        let mut guard = self.token.lock().await;
+        if let Some(t) = guard.clone() {
             return Ok(t);
         }
-        self.login().await
+        let t = self.fetch_token().await?;
+        *guard = Some(t.clone());
+        Ok(t)
     }
 
     /// An authenticated call; a 401 (the pod restarted, or the token expired) logs in once again.
@@ -202,7 +210,11 @@ impl KubeFate {
                 )
                 .await?;
             if resp.status == 401 && attempt == 0 {
-                *self.token.lock().await = None;
+                // Drop the dead token unless another call already replaced it.
+                let mut guard = self.token.lock().await;
+                if guard.as_deref() == Some(token.as_str()) {
+                    *guard = None;
+                }
                 continue;
             }
             return Self::check(path, resp);

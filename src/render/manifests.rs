@@ -31,10 +31,22 @@ impl Credentials {
     }
 }
 
+/// The release's manifests as fatelab embeds them, with fatelab's edits.
 pub fn documents(spec: &LabSpec, creds: &Credentials) -> Result<(Vec<Value>, Vec<Value>)> {
     let files = spec.release.files()?;
-    let mut rbac = parse_yaml_documents(files.rbac_config, "the embedded rbac-config.yaml")?;
-    let mut kubefate = parse_yaml_documents(files.kubefate, "the embedded kubefate.yaml")?;
+    documents_from(spec, creds, files.rbac_config, files.kubefate, "embedded")
+}
+
+/// The same edits on manifests from elsewhere (the downloaded release package).
+pub fn documents_from(
+    spec: &LabSpec,
+    creds: &Credentials,
+    rbac_text: &str,
+    kubefate_text: &str,
+    origin: &str,
+) -> Result<(Vec<Value>, Vec<Value>)> {
+    let mut rbac = parse_yaml_documents(rbac_text, &format!("the {origin} rbac-config.yaml"))?;
+    let mut kubefate = parse_yaml_documents(kubefate_text, &format!("the {origin} kubefate.yaml"))?;
     for doc in rbac.iter_mut().chain(kubefate.iter_mut()) {
         match doc.get("kind").and_then(Value::as_str) {
             Some("Secret") if name_of(doc) == Some("kubefate-secret") => {

@@ -4,7 +4,7 @@
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
@@ -31,7 +31,15 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
     let spec = ctx.spec;
     let r = spec.release;
     let creds = credentials::load_or_create(&ctx.state_dir)?;
-    let (rbac, service) = manifests::documents(spec, &creds)?;
+    let (rbac, service) = match package_manifests(ctx, &creds) {
+        Ok(docs) => docs,
+        Err(e) => {
+            line.say(format!(
+                "using fatelab's copy of the release manifests ({e:#})"
+            ));
+            manifests::documents(spec, &creds)?
+        }
+    };
     let client = ctx.kube().await?;
     let needs = format!("KubeFATE {} needs {}", r.release, r.kubernetes.describe());
     line.note("applying rbac-config.yaml");
@@ -91,6 +99,31 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
     })
 }
 
+/// The manifests from the downloaded release package, with fatelab's edits.
+fn package_manifests(ctx: &Ctx, creds: &Credentials) -> Result<(Vec<Value>, Vec<Value>)> {
+    let package = ctx
+        .spec
+        .release
+        .artifact("package")
+        .context("the catalog names no package")?;
+    let path = super::artifacts::local_path(ctx, package);
+    let files = crate::package::files(&path, &["rbac-config.yaml", "kubefate.yaml"])?;
+    let text = |name: &str| -> Result<String> {
+        let bytes = files
+            .get(name)
+            .with_context(|| format!("{} has no {name}", path.display()))?;
+        String::from_utf8(bytes.clone())
+            .with_context(|| format!("{name} in {} is not text", path.display()))
+    };
+    manifests::documents_from(
+        ctx.spec,
+        creds,
+        &text("rbac-config.yaml")?,
+        &text("kubefate.yaml")?,
+        "package's",
+    )
+}
+
 /// Unpacks the package's `kubefate` binary and writes the config.yaml it reads from its working
 /// directory, so the tutorial's `kubefate cluster ls` works. Best effort: fatelab itself does not
 /// need the CLI.
@@ -103,30 +136,14 @@ fn install_cli(ctx: &Ctx, line: &StepLine, creds: &Credentials) {
             .artifact("package")
             .context("the catalog names no package")?;
         let path = super::artifacts::local_path(ctx, package);
-        let file =
-            std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        let files = crate::package::files(&path, &["kubefate"])?;
+        let binary = files
+            .get("kubefate")
+            .with_context(|| format!("{} has no kubefate binary", path.display()))?;
         std::fs::create_dir_all(&dir)?;
-        let mut found = false;
-        for entry in archive
-            .entries()
-            .with_context(|| format!("{} is not a tar.gz", path.display()))?
-        {
-            let mut entry = entry?;
-            let name = entry.path()?.to_string_lossy().into_owned();
-            // v1.6.0 packs it at the top level, v1.8.0 and later under kubefate/.
-            if matches!(
-                name.trim_start_matches("./"),
-                "kubefate" | "kubefate/kubefate"
-            ) && entry.header().entry_type().is_file()
-            {
-                entry.unpack(dir.join("kubefate"))?;
-                found = true;
-            }
-        }
-        if !found {
-            bail!("{} has no kubefate binary", path.display());
-        }
+        let target = dir.join("kubefate");
+        std::fs::write(&target, binary)?;
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
         let config = format!(
             "log:\n  level: info\nuser:\n  username: {}\n  password: {}\nserviceurl: {}\n",
             creds.kubefate_username,

@@ -51,6 +51,11 @@ struct State {
     next_id: u64,
     requests: Vec<String>,
     logins: u32,
+    /// Restart (void every token) once, after this many authenticated requests.
+    restart_after: Option<u32>,
+    authenticated: u32,
+    /// The next `helm install` fails with this error, leaving the cluster Failed.
+    helm_fails_once: Option<String>,
 }
 
 #[derive(Clone)]
@@ -113,6 +118,9 @@ impl FakeKubeFate {
                 next_id: 1,
                 requests: Vec::new(),
                 logins: 0,
+                restart_after: None,
+                authenticated: 0,
+                helm_fails_once: None,
             })),
             kube: kube.clone(),
             url: url.clone(),
@@ -128,6 +136,16 @@ impl FakeKubeFate {
     pub fn restart(&self) {
         let mut s = self.state.lock().unwrap();
         s.key_generation += 1;
+    }
+
+    /// The next install's `helm install` fails (the cluster stays, Failed).
+    pub fn helm_fails_once(&self, error: &str) {
+        self.state.lock().unwrap().helm_fails_once = Some(error.into());
+    }
+
+    /// The pod restarts in the middle of a run, after `n` authenticated requests.
+    pub fn restart_after(&self, n: u32) {
+        self.state.lock().unwrap().restart_after = Some(n);
     }
 
     pub fn set_chart_repo_reachable(&self, reachable: bool) {
@@ -336,6 +354,14 @@ impl FakeKubeFate {
                 StatusCode::UNAUTHORIZED,
                 json!({"code": 401, "message": message}),
             );
+        }
+        {
+            let mut s = self.state.lock().unwrap();
+            s.authenticated += 1;
+            if s.restart_after.is_some_and(|n| s.authenticated >= n) {
+                s.restart_after = None;
+                s.key_generation += 1;
+            }
         }
 
         let parts: Vec<String> = path
@@ -628,6 +654,11 @@ impl FakeKubeFate {
                     "helm install error: create: failed to create: namespaces \"{ns}\" not found"
                 ),
             );
+            return;
+        }
+        let helm_error = self.state.lock().unwrap().helm_fails_once.take();
+        if let Some(e) = helm_error {
+            self.fail(&job, &cluster, &format!("helm install error: {e}"));
             return;
         }
         self.set_cluster(&cluster, |c| c["status"] = json!("Creating"));

@@ -93,8 +93,24 @@ impl Lab {
         let (pulled, bundle) = party_bundle(work.path(), &registry);
 
         let kubefate_cli = b"#!/bin/sh\necho 'kubefate commandLine version=v1.4.1'\n";
+        // The release's own manifests (marked, so tests can tell them from fatelab's copy).
+        let assets =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/releases/v1.6.0");
+        let rbac = std::fs::read(assets.join("rbac-config.yaml")).unwrap();
+        let kubefate_yaml = String::from_utf8(std::fs::read(assets.join("kubefate.yaml")).unwrap())
+            .unwrap()
+            .replacen(
+                "    fate: kubefate
+spec:",
+                "    fate: kubefate
+    shipped-in: package
+spec:",
+                1,
+            );
         let package = tgz(&[
             ("kubefate", kubefate_cli, 0o755),
+            ("rbac-config.yaml", &rbac, 0o644),
+            ("kubefate.yaml", kubefate_yaml.as_bytes(), 0o644),
             ("cluster.yaml", b"name: fate-9999\n", 0o644),
             ("config.yaml", b"serviceurl: kubefate.net\n", 0o644),
         ]);
