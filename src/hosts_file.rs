@@ -52,10 +52,6 @@ pub fn without_block(content: &[u8]) -> Result<Option<Vec<u8>>> {
     Ok(find_block(content)?.map(|(s, e)| [&content[..s], &content[e..]].concat()))
 }
 
-pub fn has_block(content: &[u8]) -> Result<bool> {
-    Ok(find_block(content)?.is_some())
-}
-
 /// Reads, transforms and writes the hosts file while holding a lock on its directory, so two
 /// fatelab runs cannot interleave. Returns whether the file changed.
 pub fn update(path: &Path, change: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>>) -> Result<bool> {
