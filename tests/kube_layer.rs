@@ -43,6 +43,22 @@ fn tutorial_manifests(registry: Option<&str>) -> Vec<Value> {
     rbac.into_iter().chain(kubefate).collect()
 }
 
+/// Waits for the pods the fake's `pod()` helper makes (label component=controller) in `ns`.
+async fn wait_controllers(
+    client: &::kube::Client,
+    ns: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    kube::wait_pods_running(
+        client,
+        ns,
+        "app.kubernetes.io/component=controller",
+        timeout,
+        |_| {},
+    )
+    .await
+}
+
 const NEEDS: &str = "KubeFATE v1.6.0 needs Kubernetes 1.14 to 1.21";
 
 fn identity(o: &Value) -> String {
@@ -174,14 +190,7 @@ async fn a_pod_turning_running_is_noticed_within_100_ms() {
     ));
     let started = fake.watch_started();
     let waiter = tokio::spawn(async move {
-        kube::wait_pods_running(
-            &client,
-            "fate-9999",
-            "app.kubernetes.io/component=controller",
-            Duration::from_secs(30),
-            |_| {},
-        )
-        .await
+        wait_controllers(&client, "fate-9999", Duration::from_secs(30)).await
     });
     started.await;
     let changed_at = Instant::now();
@@ -217,15 +226,9 @@ async fn a_wait_that_times_out_says_which_pods_are_not_ready() {
     let fake = FakeKube::start().await;
     let (_dir, client) = client_for(&fake).await;
     fake.put(pod("ns1", "slow", Some(("ContainerCreating", ""))));
-    let err = kube::wait_pods_running(
-        &client,
-        "ns1",
-        "app.kubernetes.io/component=controller",
-        Duration::from_millis(300),
-        |_| {},
-    )
-    .await
-    .unwrap_err();
+    let err = wait_controllers(&client, "ns1", Duration::from_millis(300))
+        .await
+        .unwrap_err();
     let msg = format!("{err:#}");
     assert!(
         msg.contains("not all Running after 300ms")
@@ -250,15 +253,9 @@ async fn an_image_pull_failure_fails_early_naming_image_and_registry() {
         json!("hub.c.163.com/federatedai/eggroll:1.6.0-release");
     fake.put(p);
     let begun = Instant::now();
-    let err = kube::wait_pods_running(
-        &client,
-        "fate-9999",
-        "app.kubernetes.io/component=controller",
-        Duration::from_secs(60),
-        |_| {},
-    )
-    .await
-    .unwrap_err();
+    let err = wait_controllers(&client, "fate-9999", Duration::from_secs(60))
+        .await
+        .unwrap_err();
     assert!(
         begun.elapsed() < Duration::from_secs(10),
         "must not wait for the timeout"
@@ -292,15 +289,9 @@ async fn a_crash_loop_fails_early_with_the_last_log_lines() {
         "controller",
         "starting fate_flow\nERROR: cannot connect to mysql:3306\n",
     );
-    let err = kube::wait_pods_running(
-        &client,
-        "fate-9999",
-        "app.kubernetes.io/component=controller",
-        Duration::from_secs(60),
-        |_| {},
-    )
-    .await
-    .unwrap_err();
+    let err = wait_controllers(&client, "fate-9999", Duration::from_secs(60))
+        .await
+        .unwrap_err();
     let msg = format!("{err:#}");
     assert!(
         msg.contains("python-5f keeps crashing")
@@ -322,15 +313,9 @@ async fn an_unschedulable_pod_fails_early_with_the_scheduler_reason() {
     p["status"] = json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
         "message": "0/1 nodes are available: 1 Insufficient memory."}]});
     fake.put(p);
-    let err = kube::wait_pods_running(
-        &client,
-        "fate-9999",
-        "app.kubernetes.io/component=controller",
-        Duration::from_secs(60),
-        |_| {},
-    )
-    .await
-    .unwrap_err();
+    let err = wait_controllers(&client, "fate-9999", Duration::from_secs(60))
+        .await
+        .unwrap_err();
     let msg = format!("{err:#}");
     assert!(
         msg.contains("cannot be scheduled: 0/1 nodes are available: 1 Insufficient memory."),

@@ -31,7 +31,8 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
     let spec = ctx.spec;
     let r = spec.release;
     let creds = credentials::load_or_create(&ctx.state_dir)?;
-    let (rbac, service) = match package_manifests(ctx, &creds) {
+    let package = Package::read(ctx);
+    let (rbac, service) = match package_manifests(ctx, &package, &creds) {
         Ok(docs) => docs,
         Err(e) => {
             line.say(format!(
@@ -91,7 +92,7 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
         "KubeFATE service {version} answers (logged in as {})",
         creds.kubefate_username
     ));
-    install_cli(ctx, line, &creds);
+    install_cli(ctx, line, &package, &creds);
     Ok(if applied.iter().any(|a| a.changed) {
         Outcome::Done
     } else {
@@ -99,27 +100,50 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
     })
 }
 
-/// The manifests from the downloaded release package, with fatelab's edits.
-fn package_manifests(ctx: &Ctx, creds: &Credentials) -> Result<(Vec<Value>, Vec<Value>)> {
-    let package = ctx
-        .spec
-        .release
-        .artifact("package")
-        .context("the catalog names no package")?;
-    let path = super::artifacts::local_path(ctx, package);
-    let files = crate::package::files(&path, &["rbac-config.yaml", "kubefate.yaml"])?;
-    let text = |name: &str| -> Result<String> {
-        let bytes = files
+/// The files fatelab takes from the downloaded release package, read in one pass.
+struct Package {
+    path: std::path::PathBuf,
+    files: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+impl Package {
+    fn read(ctx: &Ctx) -> Result<Package> {
+        let artifact = ctx
+            .spec
+            .release
+            .artifact("package")
+            .context("the catalog names no package")?;
+        let path = super::artifacts::local_path(ctx, artifact);
+        let files =
+            crate::package::files(&path, &["rbac-config.yaml", "kubefate.yaml", "kubefate"])?;
+        Ok(Package { path, files })
+    }
+
+    fn file(&self, name: &str) -> Result<&[u8]> {
+        self.files
             .get(name)
-            .with_context(|| format!("{} has no {name}", path.display()))?;
-        String::from_utf8(bytes.clone())
-            .with_context(|| format!("{name} in {} is not text", path.display()))
-    };
+            .map(Vec::as_slice)
+            .with_context(|| format!("{} has no {name}", self.path.display()))
+    }
+
+    fn text(&self, name: &str) -> Result<String> {
+        String::from_utf8(self.file(name)?.to_vec())
+            .with_context(|| format!("{name} in {} is not text", self.path.display()))
+    }
+}
+
+/// The manifests from the downloaded release package, with fatelab's edits.
+fn package_manifests(
+    ctx: &Ctx,
+    package: &Result<Package>,
+    creds: &Credentials,
+) -> Result<(Vec<Value>, Vec<Value>)> {
+    let package = package.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
     manifests::documents_from(
         ctx.spec,
         creds,
-        &text("rbac-config.yaml")?,
-        &text("kubefate.yaml")?,
+        &package.text("rbac-config.yaml")?,
+        &package.text("kubefate.yaml")?,
         "package's",
     )
 }
@@ -127,19 +151,11 @@ fn package_manifests(ctx: &Ctx, creds: &Credentials) -> Result<(Vec<Value>, Vec<
 /// Unpacks the package's `kubefate` binary and writes the config.yaml it reads from its working
 /// directory, so the tutorial's `kubefate cluster ls` works. Best effort: fatelab itself does not
 /// need the CLI.
-fn install_cli(ctx: &Ctx, line: &StepLine, creds: &Credentials) {
+fn install_cli(ctx: &Ctx, line: &StepLine, package: &Result<Package>, creds: &Credentials) {
     let dir = ctx.state_dir.join("kubefate");
     let result = (|| -> Result<()> {
-        let package = ctx
-            .spec
-            .release
-            .artifact("package")
-            .context("the catalog names no package")?;
-        let path = super::artifacts::local_path(ctx, package);
-        let files = crate::package::files(&path, &["kubefate"])?;
-        let binary = files
-            .get("kubefate")
-            .with_context(|| format!("{} has no kubefate binary", path.display()))?;
+        let package = package.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let binary = package.file("kubefate")?;
         std::fs::create_dir_all(&dir)?;
         let target = dir.join("kubefate");
         std::fs::write(&target, binary)?;
