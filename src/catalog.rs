@@ -19,12 +19,75 @@ struct CatalogFile {
     minikube: Vec<MinikubeRow>,
 }
 
+/// A version as the catalog writes it (`v1.22.0`), parsed once when the catalog loads.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tag(pub semver::Version);
+
+impl std::fmt::Display for Tag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+impl std::ops::Deref for Tag {
+    type Target = semver::Version;
+    fn deref(&self) -> &semver::Version {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Tag, D::Error> {
+        let s = String::deserialize(d)?;
+        crate::clients::minikube::parse_semver(&s)
+            .map(Tag)
+            .map_err(|e| serde::de::Error::custom(format!("{e:#}")))
+    }
+}
+
+impl Serialize for Tag {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A Kubernetes minor version (`1.21`): what compatibility ranges speak in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Minor(pub u64, pub u64);
+
+impl Minor {
+    pub fn of(v: &semver::Version) -> Minor {
+        Minor(v.major, v.minor)
+    }
+}
+
+impl std::fmt::Display for Minor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+impl<'de> Deserialize<'de> for Minor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Minor, D::Error> {
+        let s = String::deserialize(d)?;
+        crate::compat::parse_minor(&s)
+            .map(|(a, b)| Minor(a, b))
+            .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a version like 1.21")))
+    }
+}
+
+impl Serialize for Minor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// What one minikube release starts by default and the oldest Kubernetes it accepts.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct MinikubeRow {
-    pub version: String,
-    pub default_kubernetes: String,
-    pub oldest_kubernetes: String,
+    pub version: Tag,
+    pub default_kubernetes: Tag,
+    pub oldest_kubernetes: Tag,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -76,8 +139,8 @@ pub enum ClusterSchema {
 /// Inclusive range of Kubernetes minor versions ("1.21"); `max: None` means no known upper bound.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct KubernetesRange {
-    pub min: String,
-    pub max: Option<String>,
+    pub min: Minor,
+    pub max: Option<Minor>,
 }
 
 impl KubernetesRange {
@@ -91,8 +154,8 @@ impl KubernetesRange {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Pins {
-    pub minikube: String,
-    pub kubernetes: String,
+    pub minikube: Tag,
+    pub kubernetes: Tag,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -266,7 +329,7 @@ mod tests {
         assert_eq!(r.kubefate_service, "v1.4.1");
         assert_eq!(r.image_tag, "1.6.0-release");
         assert_eq!(r.ingress.api_version, "networking.k8s.io/v1beta1");
-        assert_eq!(r.kubernetes.max.as_deref(), Some("1.21"));
+        assert_eq!(r.kubernetes.max, Some(Minor(1, 21)));
         assert_eq!(r.fate_flow_api, FateFlowApi::V1);
         assert!(std::ptr::eq(r, find("1.6.0").unwrap()));
     }

@@ -226,6 +226,11 @@ pub struct UpArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration_arg)]
     pub timeout: std::time::Duration,
 
+    /// How long every container of a party must stay ready without a restart before the party
+    /// counts as healthy (catches a crash loop's first restarts; e.g. 30s, 500ms)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
+    pub settle: std::time::Duration,
+
     /// Skip the toy federated job at the end (run it later with `fatelab test`)
     #[arg(long)]
     pub no_test: bool,
@@ -275,23 +280,24 @@ fn parse_version_arg(s: &str) -> Result<semver::Version, String> {
         .map_err(|_| "expected a version like v1.22.0".to_string())
 }
 
-/// `90s`, `10m`, `1h` or plain seconds.
+/// `500ms`, `90s`, `10m`, `1h` or plain seconds.
 pub fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
     let n: u64 = num
         .parse()
         .map_err(|_| format!("'{s}' is not a duration like 90s, 10m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+    let millis = match unit {
+        "ms" => n,
+        "" | "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
         _ => return Err(format!("'{s}' is not a duration like 90s, 10m or 1h")),
     };
-    if secs == 0 {
-        return Err("the timeout must be more than 0 seconds".into());
+    if millis == 0 {
+        return Err("the duration must be more than 0 seconds".into());
     }
-    Ok(std::time::Duration::from_secs(secs))
+    Ok(std::time::Duration::from_millis(millis))
 }
 
 fn parse_ip_arg(s: &str) -> Result<String, String> {

@@ -2,15 +2,12 @@
 
 use semver::Version;
 
-use crate::catalog::{self, Release};
+use crate::catalog::{self, Minor, Release};
+#[cfg(test)]
 use crate::clients::minikube::parse_semver;
 
-/// Compares Kubernetes versions by (major, minor), which is what compatibility ranges speak in.
-fn minor(v: &Version) -> (u64, u64) {
-    (v.major, v.minor)
-}
-
-fn parse_minor(s: &str) -> Option<(u64, u64)> {
+/// `v1.22.0` or `1.22` → (1, 22): compatibility ranges and version gates speak in minors.
+pub fn parse_minor(s: &str) -> Option<(u64, u64)> {
     let mut it = s.trim_start_matches('v').split('.');
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
@@ -19,22 +16,21 @@ fn parse_minor(s: &str) -> Option<(u64, u64)> {
 pub fn minikube_row(v: &Version) -> Option<(Version, Version)> {
     catalog::minikube_rows()
         .iter()
-        .filter_map(|r| {
-            let version = parse_semver(&r.version).ok()?;
-            (version <= *v).then_some((
-                version,
-                parse_semver(&r.default_kubernetes).ok()?,
-                parse_semver(&r.oldest_kubernetes).ok()?,
-            ))
+        .filter(|r| r.version.0 <= *v)
+        .map(|r| {
+            (
+                r.version.0.clone(),
+                r.default_kubernetes.0.clone(),
+                r.oldest_kubernetes.0.clone(),
+            )
         })
         .max_by(|a, b| a.0.cmp(&b.0))
         .map(|(_, default, oldest)| (default, oldest))
 }
 
 pub fn release_allows(release: &Release, k8s: &Version) -> bool {
-    let min = parse_minor(&release.kubernetes.min).unwrap_or((0, 0));
-    let max = release.kubernetes.max.as_deref().and_then(parse_minor);
-    minor(k8s) >= min && max.is_none_or(|m| minor(k8s) <= m)
+    let k8s = Minor::of(k8s);
+    k8s >= release.kubernetes.min && release.kubernetes.max.is_none_or(|m| k8s <= m)
 }
 
 /// The Kubernetes version `up` asks minikube for: the user's, else the tutorial's pin for the
@@ -49,16 +45,14 @@ pub fn choose_kubernetes(
         return w.clone();
     }
     if let Some(t) = &release.tutorial
-        && parse_semver(&t.minikube).ok().as_ref() == Some(minikube)
-        && let Ok(k) = parse_semver(&t.kubernetes)
+        && t.minikube.0 == *minikube
     {
-        return k;
+        return t.kubernetes.0.clone();
     }
-    let recommended =
-        parse_semver(&release.recommended.kubernetes).expect("catalog versions parse");
+    let recommended = release.recommended.kubernetes.0.clone();
     match minikube_row(minikube) {
         Some((default, oldest)) => {
-            let runnable = recommended >= oldest && minor(&recommended) <= minor(&default);
+            let runnable = recommended >= oldest && Minor::of(&recommended) <= Minor::of(&default);
             if !runnable && release_allows(release, &default) {
                 default
             } else {
@@ -92,7 +86,7 @@ pub fn problems(release: &Release, minikube: Option<&Version>, k8s: &Version) ->
                 "minikube v{mk} refuses Kubernetes older than v{oldest} (K8S_OLD_UNSUPPORTED)"
             ));
         }
-        if minor(k8s) > minor(&default) {
+        if Minor::of(k8s) > Minor::of(&default) {
             out.push(format!(
                 "minikube v{mk} predates Kubernetes v{k8s} (its default is v{default})"
             ));

@@ -465,7 +465,7 @@ fn minikube(f: &Facts) -> Check {
         Err(why) => {
             let v = wanted
                 .map(|w| format!("v{w}"))
-                .unwrap_or_else(|| f.spec.release.recommended.minikube.clone());
+                .unwrap_or_else(|| f.spec.release.recommended.minikube.to_string());
             let mut c = Check::fail(
                 "minikube",
                 why.clone(),

@@ -85,15 +85,25 @@ pub fn pull_failure(failures: &[(String, String)]) -> String {
     s
 }
 
-/// Pulls every registry image that Docker does not have yet; artifact images are left to `load`.
-/// Returns the references pulled.
-pub async fn pull_missing(docker: &Docker, ui: &Ui, images: &[NeededImage]) -> Result<Vec<String>> {
+/// The registry images Docker does not have yet (artifact images are left to `load`).
+pub async fn missing(docker: &Docker, images: &[NeededImage]) -> Result<Vec<String>> {
     let mut missing = Vec::new();
     for i in images.iter().filter(|i| i.source == ImageSource::Registry) {
         if docker::image_id(docker, &i.reference).await?.is_none() {
             missing.push(i.reference.clone());
         }
     }
+    Ok(missing)
+}
+
+/// Pulls every registry image that Docker does not have yet. Returns the references pulled.
+pub async fn pull_missing(docker: &Docker, ui: &Ui, images: &[NeededImage]) -> Result<Vec<String>> {
+    let missing = missing(docker, images).await?;
+    pull(docker, ui, missing).await
+}
+
+/// Pulls these references at once (a few at a time), with a bar each and one for the total.
+pub async fn pull(docker: &Docker, ui: &Ui, missing: Vec<String>) -> Result<Vec<String>> {
     if missing.is_empty() {
         return Ok(missing);
     }
@@ -130,6 +140,25 @@ pub async fn pull_missing(docker: &Docker, ui: &Ui, images: &[NeededImage]) -> R
     Ok(missing)
 }
 
+fn archive_tags(path: &Path) -> Result<Vec<String>> {
+    let manifest = docker::archive_manifest(path)?;
+    Ok(manifest.iter().flat_map(|m| m.repo_tags.clone()).collect())
+}
+
+/// True when Docker has every tag of a `docker save` archive with the archive's image ID.
+pub async fn archive_loaded(docker: &Docker, path: &Path) -> Result<bool> {
+    let manifest = docker::archive_manifest(path)?;
+    let mut all_present = manifest.iter().any(|m| !m.repo_tags.is_empty());
+    for image in &manifest {
+        for tag in &image.repo_tags {
+            if docker::image_id(docker, tag).await?.as_deref() != Some(image.id.as_str()) {
+                all_present = false;
+            }
+        }
+    }
+    Ok(all_present)
+}
+
 #[derive(Debug, PartialEq)]
 pub enum LoadOutcome {
     /// Every image in the archive is already in Docker with the same ID.
@@ -140,17 +169,8 @@ pub enum LoadOutcome {
 /// Loads a `docker save` archive unless Docker already has each of its tags with the same ID,
 /// then checks that every tag the archive names exists.
 pub async fn load_file(docker: &Docker, ui: &Ui, path: &Path) -> Result<LoadOutcome> {
-    let manifest = docker::archive_manifest(path)?;
-    let tags: Vec<String> = manifest.iter().flat_map(|m| m.repo_tags.clone()).collect();
-    let mut all_present = !tags.is_empty();
-    for image in &manifest {
-        for tag in &image.repo_tags {
-            if docker::image_id(docker, tag).await?.as_deref() != Some(image.id.as_str()) {
-                all_present = false;
-            }
-        }
-    }
-    if all_present {
+    let tags = archive_tags(path)?;
+    if archive_loaded(docker, path).await? {
         return Ok(LoadOutcome::AlreadyPresent(tags));
     }
     let size = std::fs::metadata(path).map(|m| m.len()).ok();

@@ -51,6 +51,52 @@ pub fn build(ctx: &Ctx) -> Result<Plan> {
     })
 }
 
+/// `up --dry-run` on a host with a lab: what each step would change, observed now, or "nothing
+/// to do". A step that cannot be observed (its system is down) shows its whole plan instead.
+pub async fn changes(ctx: &Ctx<'_>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "fatelab up: dry run on the lab in {} (nothing was changed)",
+        ctx.state_dir.display()
+    );
+    let mut any = false;
+    for (n, step) in up_steps().iter().enumerate() {
+        let info = step.info();
+        let _ = writeln!(s, "\n{:>2}. [{}] {}", n + 1, info.name, info.title);
+        match step.observe(ctx).await {
+            Ok(diff) if diff.is_empty() => {
+                let _ = writeln!(s, "    nothing to do: {}", diff.summary);
+            }
+            Ok(diff) => {
+                any = true;
+                ctx.mark_changed();
+                for c in &diff.changes {
+                    let _ = writeln!(s, "    - would {c}");
+                }
+            }
+            Err(e) => {
+                any = true;
+                ctx.mark_changed();
+                let _ = writeln!(s, "    cannot tell now ({e:#}); the step's plan:");
+                for a in step.plan(ctx).map(|p| p.actions).unwrap_or_default() {
+                    let _ = writeln!(s, "    - {a}");
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n{}",
+        if any {
+            "`fatelab up` would make the changes above."
+        } else {
+            "Nothing would change: the lab is as declared."
+        }
+    );
+    s
+}
+
 impl Plan {
     pub fn to_text(&self, plan_dir: &Path) -> String {
         let spec = &self.lab;

@@ -35,9 +35,14 @@ pub fn bin_dir(state_dir: &Path) -> PathBuf {
     state_dir.join("bin")
 }
 
+/// The record format this fatelab writes. Format 1 (no `format` field) is read and upgraded.
+pub const RECORD_FORMAT: u32 = 2;
+
 /// What fatelab made on this host; `down` undoes exactly this and nothing else.
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LabRecord {
+    #[serde(default = "format_one")]
+    pub format: u32,
     pub release: String,
     pub parties: Vec<u32>,
     pub ip: String,
@@ -51,18 +56,57 @@ pub struct LabRecord {
     /// The hosts file that holds fatelab's block, once written.
     pub hosts_file: Option<PathBuf>,
     pub minikube: Option<MinikubeRecord>,
-    /// True once fatelab applied the KubeFATE service manifests.
+    /// True when fatelab enabled minikube's ingress addon (it was not on before).
     #[serde(default)]
-    pub kubefate_applied: bool,
+    pub ingress_enabled_by_fatelab: bool,
+    /// Every object fatelab applied for the KubeFATE service, as the server answered.
+    #[serde(default)]
+    pub objects: Vec<MadeObject>,
+    /// Format 1 only said that the KubeFATE manifests were applied; read, never written.
+    #[serde(default, skip_serializing)]
+    kubefate_applied: bool,
     /// Namespaces fatelab created (and so may delete).
     #[serde(default)]
     pub namespaces: Vec<String>,
     /// Party ID → KubeFATE cluster ID, for clusters fatelab installed.
     #[serde(default)]
     pub clusters: std::collections::BTreeMap<u32, String>,
-    /// The last `fatelab test` result, for `status`.
+    /// The last `fatelab test` result, for `status` and for `up` to skip a proven lab.
     #[serde(default)]
     pub last_test: Option<serde_json::Value>,
+}
+
+fn format_one() -> u32 {
+    1
+}
+
+/// One object in the inventory: enough to find it again, and to know it is still the same one.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MadeObject {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// The server's uid once applied; `None` while the apply has not answered yet.
+    pub uid: Option<String>,
+    /// False when the object existed before fatelab applied over it: `down` leaves it.
+    pub created: bool,
+}
+
+impl MadeObject {
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+
+    pub fn same_object(&self, other: &MadeObject) -> bool {
+        self.api_version == other.api_version
+            && self.kind == other.kind
+            && self.namespace == other.namespace
+            && self.name == other.name
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -78,15 +122,47 @@ pub struct MinikubeRecord {
 }
 
 impl LabRecord {
+    pub fn new() -> LabRecord {
+        LabRecord {
+            format: RECORD_FORMAT,
+            ..LabRecord::default()
+        }
+    }
+
+    /// Format 1 had no inventory of the KubeFATE objects, only a flag: true means the manifests'
+    /// objects were applied, which `down` then removes by name (as format 1's fatelab did).
+    pub fn legacy_kubefate_applied(&self) -> bool {
+        self.kubefate_applied && self.objects.is_empty()
+    }
+
+    pub fn clear_legacy(&mut self) {
+        self.kubefate_applied = false;
+    }
+
     pub fn load(state_dir: &Path) -> Result<Option<LabRecord>> {
         let path = state_dir.join(RECORD_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .with_context(|| format!("{} is damaged; remove it to start over", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let raw: serde_json::Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is damaged; remove it to start over", path.display()))?;
+        let format = raw
+            .get("format")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(1);
+        if format > u64::from(RECORD_FORMAT) {
+            anyhow::bail!(
+                "{} was written by a newer fatelab (record format {format}; this one reads up to {RECORD_FORMAT}); \
+                 use that fatelab for this lab",
+                path.display()
+            );
         }
+        let mut record: LabRecord = serde_json::from_value(raw)
+            .with_context(|| format!("{} is damaged; remove it to start over", path.display()))?;
+        record.format = RECORD_FORMAT;
+        Ok(Some(record))
     }
 
     pub fn save(&self, state_dir: &Path) -> Result<()> {
@@ -94,7 +170,9 @@ impl LabRecord {
             .with_context(|| format!("creating the state dir {}", state_dir.display()))?;
         let path = state_dir.join(RECORD_FILE);
         let tmp = state_dir.join(format!("{RECORD_FILE}.tmp"));
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
+        let mut out = self.clone();
+        out.format = RECORD_FORMAT;
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&out)?)?;
         std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
     }
 
@@ -103,5 +181,47 @@ impl LabRecord {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
         }
+    }
+}
+
+/// One fatelab command at a time per lab: an exclusive `flock` on a file in the state dir,
+/// released when the process ends however it ends. The file names the holder for the next one.
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+impl StateLock {
+    pub fn acquire(state_dir: &Path, command: &str) -> Result<StateLock> {
+        use std::io::{Read, Seek, Write};
+        use std::os::fd::AsRawFd;
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("creating the state dir {}", state_dir.display()))?;
+        let path = state_dir.join("lock");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        // SAFETY: flock on a file descriptor this function owns; no memory is shared.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            anyhow::bail!(
+                "another fatelab is working on this lab ({}); wait for it to finish, or stop it, then run this again",
+                if holder.is_empty() {
+                    "holder unknown".to_string()
+                } else {
+                    holder.to_string()
+                }
+            );
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        write!(file, "`fatelab {command}`, pid {}", std::process::id())?;
+        Ok(StateLock { _file: file })
     }
 }

@@ -192,6 +192,11 @@ impl StepLine {
         self.finish("✓", format!(" ({:.1}s)", took.as_secs_f64()));
     }
 
+    /// The step found the world as declared.
+    pub fn unchanged(self, why: &str) {
+        self.finish("•", format!(" (nothing to do: {why})"));
+    }
+
     pub fn skipped(self, why: &str) {
         self.finish("•", format!(" (skipped: {why})"));
     }

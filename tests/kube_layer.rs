@@ -49,11 +49,12 @@ async fn wait_controllers(
     ns: &str,
     timeout: Duration,
 ) -> anyhow::Result<()> {
-    kube::wait_pods_running(
+    kube::wait_healthy(
         client,
         ns,
         "app.kubernetes.io/component=controller",
         timeout,
+        Duration::ZERO,
         |_| {},
     )
     .await
@@ -206,11 +207,12 @@ async fn progress_is_reported_per_pod() {
     let (_dir, client) = client_for(&fake).await;
     fake.put(pod("ns1", "a", None));
     let mut seen = Vec::new();
-    kube::wait_pods_running(
+    kube::wait_healthy(
         &client,
         "ns1",
         "app.kubernetes.io/component=controller",
         Duration::from_secs(5),
+        Duration::ZERO,
         |lines| seen.push(lines.to_vec()),
     )
     .await
@@ -231,7 +233,7 @@ async fn a_wait_that_times_out_says_which_pods_are_not_ready() {
         .unwrap_err();
     let msg = format!("{err:#}");
     assert!(
-        msg.contains("not all Running after 300ms")
+        msg.contains("not all ready after 300ms")
             && msg.contains("slow (Pending; controller: ContainerCreating)"),
         "{msg}"
     );
@@ -283,7 +285,7 @@ async fn a_crash_loop_fails_early_with_the_last_log_lines() {
             "back-off 5m0s restarting failed container",
         )),
     ));
-    fake.set_logs(
+    fake.set_previous_logs(
         "fate-9999",
         "python-5f",
         "controller",

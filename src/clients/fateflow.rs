@@ -25,7 +25,7 @@ pub struct FateFlow {
     api: FateFlowApi,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct JobResult {
     pub guest: u32,
     pub hosts: Vec<u32>,

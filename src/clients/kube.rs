@@ -172,11 +172,61 @@ fn apply_rank(kind: &str) -> u8 {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
+    pub api_version: String,
     pub kind: String,
     pub namespace: Option<String>,
     pub name: String,
+    /// The uid in the server's answer.
+    pub uid: Option<String>,
     /// False when the server kept the object as it was (same resourceVersion).
     pub changed: bool,
+}
+
+/// The API for the object a manifest document describes (any kind the server serves), with the
+/// namespace it lives in; `None` when the server does not serve the kind.
+async fn api_for(
+    client: &Client,
+    doc: &serde_json::Value,
+) -> Result<Option<(Api<DynamicObject>, Option<String>, String)>> {
+    let obj: DynamicObject =
+        serde_json::from_value(doc.clone()).context("not a Kubernetes object")?;
+    let types = obj
+        .types
+        .clone()
+        .context("an object has no apiVersion/kind")?;
+    let gvk = GroupVersionKind::try_from(&types)?;
+    let name = obj.metadata.name.clone().context("an object has no name")?;
+    let Ok((resource, caps)) = kube::discovery::pinned_kind(client, &gvk).await else {
+        return Ok(None);
+    };
+    Ok(Some(match (caps.scope, &obj.metadata.namespace) {
+        (Scope::Namespaced, ns) => {
+            let ns = ns.clone().unwrap_or_else(|| "default".into());
+            (
+                Api::namespaced_with(client.clone(), &ns, &resource),
+                Some(ns),
+                name,
+            )
+        }
+        (Scope::Cluster, _) => (Api::all_with(client.clone(), &resource), None, name),
+    }))
+}
+
+/// The live object a manifest document names, as JSON; `None` when it does not exist (or the
+/// server does not serve its kind).
+pub async fn get_object(
+    client: &Client,
+    doc: &serde_json::Value,
+) -> Result<Option<serde_json::Value>> {
+    let Some((api, ns, name)) = api_for(client, doc).await? else {
+        return Ok(None);
+    };
+    let kind = doc["kind"].as_str().unwrap_or("object");
+    let found = api.get_opt(&name).await.with_context(|| match &ns {
+        Some(ns) => format!("reading {kind} {ns}/{name}"),
+        None => format!("reading {kind} {name}"),
+    })?;
+    Ok(found.map(|o| serde_json::to_value(o).unwrap_or_default()))
 }
 
 /// Server-side applies every object (field manager `fatelab`, forced), namespaces first.
@@ -259,9 +309,11 @@ pub async fn apply_all(
             .await
             .with_context(|| format!("applying {} {name}", types.kind))?;
         applied.push(Applied {
+            api_version: types.api_version.clone(),
             kind: types.kind.clone(),
             namespace,
             name,
+            uid: after.metadata.uid.clone(),
             changed: before.is_none() || before != after.metadata.resource_version,
         });
     }
@@ -319,9 +371,11 @@ pub enum Stuck {
         image: String,
         message: String,
     },
-    CrashLoop {
+    /// In a crash loop, or restarted while the wait watched it settle.
+    Crashing {
         pod: String,
         container: String,
+        detail: String,
     },
     Unschedulable {
         pod: String,
@@ -351,9 +405,14 @@ pub fn stuck(pod: &Pod) -> Option<Stuck> {
             });
         }
         if reason == "CrashLoopBackOff" {
-            return Some(Stuck::CrashLoop {
+            return Some(Stuck::Crashing {
                 pod: name,
                 container: c.name.clone(),
+                detail: format!(
+                    "CrashLoopBackOff, restarted {} times{}",
+                    c.restart_count,
+                    crate::health::last_exit(c)
+                ),
             });
         }
     }
@@ -380,7 +439,11 @@ async fn explain(client: &Client, ns: &str, s: &Stuck) -> String {
              Pre-pull it (`fatelab images pull`), use a mirror with --registry, or load an offline bundle with --images",
             crate::images::registry_of(image)
         ),
-        Stuck::CrashLoop { pod, container } => {
+        Stuck::Crashing {
+            pod,
+            container,
+            detail,
+        } => {
             let logs: Api<Pod> = Api::namespaced(client.clone(), ns);
             let params = LogParams {
                 container: Some(container.clone()),
@@ -394,7 +457,7 @@ async fn explain(client: &Client, ns: &str, s: &Stuck) -> String {
                 Err(e) => format!("(could not read its logs: {e})"),
             };
             format!(
-                "pod {ns}/{pod} keeps crashing (container {container}, CrashLoopBackOff). Its last log lines:\n{}",
+                "pod {ns}/{pod} keeps crashing (container {container}: {detail}). The last log lines of its previous run:\n{}",
                 tail.lines()
                     .map(|l| format!("    {l}"))
                     .collect::<Vec<_>>()
@@ -407,13 +470,40 @@ async fn explain(client: &Client, ns: &str, s: &Stuck) -> String {
     }
 }
 
-/// Waits with a watch until every pod matching `selector` in `ns` is Running (at least one pod),
-/// reporting each change through `progress` and failing as soon as a pod is stuck.
-pub async fn wait_pods_running(
+/// The pods matching `selector` in `ns`, as listed now.
+pub async fn list_pods(client: &Client, ns: &str, selector: &str) -> Result<Vec<Pod>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pods = api
+        .list(&ListParams::default().labels(selector))
+        .await
+        .with_context(|| format!("listing pods {selector} in {ns}"))?;
+    Ok(pods.items)
+}
+
+/// (pod, container) → restarts so far.
+type Restarts = BTreeMap<(String, String), i32>;
+
+fn restart_counts(pods: &BTreeMap<String, Pod>) -> Restarts {
+    pods.iter()
+        .flat_map(|(name, p)| {
+            p.status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+                .map(move |c| ((name.clone(), c.name.clone()), c.restart_count))
+        })
+        .collect()
+}
+
+/// Waits with a watch until every pod matching `selector` in `ns` is Running with every
+/// container ready, then watches them for `settle` more: a restart in that window fails the
+/// wait at once (see [`crate::health`]), as does a pod stuck on a pull, a crash loop or
+/// scheduling. Every change is reported through `progress`.
+pub async fn wait_healthy(
     client: &Client,
     ns: &str,
     selector: &str,
     timeout: Duration,
+    settle: Duration,
     mut progress: impl FnMut(&[String]),
 ) -> Result<()> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
@@ -423,7 +513,19 @@ pub async fn wait_pods_running(
     let stream = watcher(api, config);
     let watch = async {
         futures::pin_mut!(stream);
-        while let Some(event) = stream.try_next().await? {
+        // Once all are ready: when the window ends, and each container's restarts at its start.
+        let mut settling: Option<(tokio::time::Instant, Restarts)> = None;
+        loop {
+            let event = match &settling {
+                Some((until, _)) => tokio::select! {
+                    e = stream.try_next() => e?,
+                    () = tokio::time::sleep_until(*until) => return Ok(None),
+                },
+                None => stream.try_next().await?,
+            };
+            let Some(event) = event else {
+                bail!("the watch on pods {selector} in {ns} ended")
+            };
             match event {
                 watcher::Event::Init => init_buffer.clear(),
                 watcher::Event::InitApply(p) => {
@@ -442,13 +544,48 @@ pub async fn wait_pods_running(
             if let Some(s) = pods.values().find_map(stuck) {
                 return Ok::<Option<Stuck>, anyhow::Error>(Some(s));
             }
-            let running =
-                |p: &Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
-            if !pods.is_empty() && pods.values().all(running) {
-                return Ok(None);
+            if let Some((_, before)) = &settling {
+                for ((pod, container), n) in restart_counts(&pods) {
+                    if before
+                        .get(&(pod.clone(), container.clone()))
+                        .is_some_and(|b| n > *b)
+                    {
+                        let status = pods[&pod]
+                            .status
+                            .iter()
+                            .flat_map(|s| s.container_statuses.iter().flatten())
+                            .find(|c| c.name == container)
+                            .cloned();
+                        let detail = format!(
+                            "restarted {n} times, again while fatelab watched it settle (within {}){}",
+                            human(settle),
+                            status
+                                .as_ref()
+                                .map(crate::health::last_exit)
+                                .unwrap_or_default()
+                        );
+                        return Ok(Some(Stuck::Crashing {
+                            pod,
+                            container,
+                            detail,
+                        }));
+                    }
+                }
+            }
+            let now = k8s_openapi::jiff::Timestamp::now();
+            let all_ready = !pods.is_empty()
+                && pods
+                    .values()
+                    .all(|p| crate::health::pod_problems(p, now, Duration::ZERO).is_empty());
+            match (all_ready, settling.is_some()) {
+                (true, false) => {
+                    settling = Some((tokio::time::Instant::now() + settle, restart_counts(&pods)))
+                }
+                // A pod went away or stopped being ready without a restart: wait for all again.
+                (false, true) => settling = None,
+                _ => {}
             }
         }
-        bail!("the watch on pods {selector} in {ns} ended")
     };
     match tokio::time::timeout(timeout, watch).await {
         Ok(Ok(None)) => Ok(()),
@@ -457,7 +594,7 @@ pub async fn wait_pods_running(
         Err(_) => {
             let waiting: Vec<String> = not_ready_pods(client, ns).await.unwrap_or_default();
             bail!(
-                "pods {selector} in {ns} were not all Running after {}{}",
+                "pods {selector} in {ns} were not all ready after {}{}",
                 human(timeout),
                 if waiting.is_empty() {
                     " (no pod matched)".to_string()
@@ -620,26 +757,27 @@ pub async fn proxy_raw(
     })
 }
 
-/// Deletes one object given as YAML/JSON (any kind the server serves); a missing one is fine.
-pub async fn delete_object(client: &Client, doc: &serde_json::Value) -> Result<bool> {
-    let obj: DynamicObject =
-        serde_json::from_value(doc.clone()).context("not a Kubernetes object")?;
-    let types = obj
-        .types
-        .clone()
-        .context("an object has no apiVersion/kind")?;
-    let gvk = GroupVersionKind::try_from(&types)?;
-    let name = obj.metadata.name.clone().context("an object has no name")?;
-    let Ok((resource, caps)) = kube::discovery::pinned_kind(client, &gvk).await else {
+/// Deletes one object given as YAML/JSON (any kind the server serves) if it is still the one with
+/// `uid` (when given): an object someone made again under the same name is left alone. A missing
+/// one is fine. Returns whether it was deleted.
+pub async fn delete_object(
+    client: &Client,
+    doc: &serde_json::Value,
+    uid: Option<&str>,
+) -> Result<bool> {
+    let Some((api, _, name)) = api_for(client, doc).await? else {
         return Ok(false);
     };
-    let api: Api<DynamicObject> = match (caps.scope, &obj.metadata.namespace) {
-        (Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
-        _ => Api::all_with(client.clone(), &resource),
+    let kind = doc["kind"].as_str().unwrap_or("object");
+    let Some(live) = api.get_opt(&name).await? else {
+        return Ok(false);
     };
+    if uid.is_some_and(|u| live.metadata.uid.as_deref() != Some(u)) {
+        return Ok(false);
+    }
     match api.delete(&name, &DeleteParams::default()).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("deleting {} {name}", types.kind)),
+        Err(e) => Err(e).with_context(|| format!("deleting {kind} {name}")),
     }
 }

@@ -86,9 +86,12 @@ pub struct Cluster {
     pub revision: Value,
     #[serde(default, rename = "Info")]
     pub info: Option<Value>,
+    /// The cluster spec the service holds (parsed from what was submitted).
+    #[serde(default, rename = "Spec")]
+    pub spec: Option<Value>,
 }
 
-/// The body of `POST /v1/cluster`, built as `kubefate cluster install -f` builds it.
+/// The body of `POST` and `PUT /v1/cluster`, built as `kubefate cluster install -f` builds it.
 pub fn cluster_args(spec: &Value, cover: bool) -> Result<Value> {
     let field = |k: &str| {
         spec.get(k)
@@ -248,6 +251,12 @@ impl KubeFate {
     pub async fn install(&self, args: &Value) -> Result<Job> {
         let v = self.call_json(Method::POST, "/v1/cluster", args).await?;
         serde_json::from_value(v["data"].clone()).context("KubeFATE's install answer has no job")
+    }
+
+    /// `PUT /v1/cluster`: a `ClusterUpdate` job (helm upgrade) for an existing cluster.
+    pub async fn update(&self, args: &Value) -> Result<Job> {
+        let v = self.call_json(Method::PUT, "/v1/cluster", args).await?;
+        serde_json::from_value(v["data"].clone()).context("KubeFATE's update answer has no job")
     }
 
     /// Clusters the service knows (soft-deleted ones only with `all`).

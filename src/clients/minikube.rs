@@ -313,6 +313,33 @@ impl Minikube {
         process::run_streaming(&self.path, &args, &self.env, on_line).await
     }
 
+    /// `addons list -o json`: `{addon: {"Profile": .., "Status": "enabled"|"disabled"}}` (v1.7.3 on).
+    pub async fn addon_enabled(&self, addon: &str) -> Result<bool> {
+        let out = self.run(&["addons", "list", "-o", "json"]).await?;
+        if !out.success() {
+            bail!(
+                "`{} addons list -o json` failed (exit {:?}): {}",
+                self.path.display(),
+                out.code,
+                out.combined().trim()
+            );
+        }
+        let list: Value = serde_json::from_str(out.stdout.trim()).with_context(|| {
+            format!(
+                "`minikube addons list -o json` printed no JSON: {}",
+                out.stdout.trim()
+            )
+        })?;
+        Ok(list
+            .pointer(&format!("/{addon}/Status"))
+            .and_then(Value::as_str)
+            == Some("enabled"))
+    }
+
+    pub async fn disable_addon(&self, addon: &str) -> Result<Output> {
+        self.run(&["addons", "disable", addon]).await
+    }
+
     pub async fn delete(&self) -> Result<Output> {
         self.run(&["delete"]).await
     }

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use super::{ctx_from_record, run_options, spec_from_record, state_dir};
 use crate::cli::{Cli, DownArgs, VersionArgs};
 use crate::clients::minikube::{self, Minikube};
-use crate::state::{self, LabRecord};
+use crate::state::{self, LabRecord, StateLock};
 use crate::steps::{Outcome, up_steps};
 use crate::ui::Ui;
 
@@ -23,8 +23,19 @@ fn inventory(record: &LabRecord, purge: bool) -> Vec<String> {
     if !record.namespaces.is_empty() {
         what.push(format!("namespaces {}", record.namespaces.join(", ")));
     }
-    if record.kubefate_applied {
+    let made: Vec<String> = record
+        .objects
+        .iter()
+        .filter(|o| o.created)
+        .map(|o| o.describe())
+        .collect();
+    if !made.is_empty() {
+        what.push(format!("the KubeFATE service ({})", made.join(", ")));
+    } else if record.legacy_kubefate_applied() {
         what.push("the KubeFATE service (namespace kube-fate and its cluster-wide RBAC)".into());
+    }
+    if record.ingress_enabled_by_fatelab {
+        what.push("the ingress addon fatelab enabled".into());
     }
     if let Some(h) = &record.hosts_file {
         what.push(format!("fatelab's block in {}", h.display()));
@@ -52,12 +63,13 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
         ));
         return Ok(());
     };
+    let _lock = StateLock::acquire(&state_dir, "down")?;
     let what = inventory(&record, args.purge);
     if !what.is_empty() && !ui.confirm(&format!("Remove {}?", what.join("; ")))? {
         bail!("nothing was removed");
     }
 
-    let spec = spec_from_record(&record)?;
+    let spec = spec_from_record(&record, &state_dir)?;
     let opts = run_options(&VersionArgs {
         minikube_version: None,
         kubernetes_version: None,
@@ -69,15 +81,10 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
     for (i, step) in steps.iter().enumerate().rev() {
         let info = step.info();
         let line = ui.step(total - i, total, &format!("Undo: {}", info.title));
-        let result = match step.undo(&ctx, &line) {
-            None => None,
-            Some(fut) => Some(fut.await),
-        };
-        match result {
-            None => line.skipped("nothing to remove"),
-            Some(Ok(Outcome::Done)) => line.done(),
-            Some(Ok(Outcome::AlreadyDone(why))) => line.skipped(&why),
-            Some(Err(e)) => {
+        match step.undo(&ctx, &line).await {
+            Ok(Outcome::Done) => line.done(),
+            Ok(Outcome::AlreadyDone(why)) => line.skipped(&why),
+            Err(e) => {
                 line.failed();
                 failures.push(format!("{}: {e:#}", info.name));
             }

@@ -100,45 +100,56 @@ fn run_options(versions: &VersionArgs) -> RunOptions {
         artifacts_dir: None,
         images_bundle: None,
         skip_test: false,
+        settle: crate::health::SETTLE_WINDOW,
     }
 }
 
-/// The spec of the lab on record, so `test`, `status` and `down` address what `up` made.
-pub fn spec_from_record(record: &crate::state::LabRecord) -> Result<LabSpec> {
-    let release = crate::catalog::find(&record.release).ok_or_else(|| {
+/// The spec of the lab on record, so `test`, `status` and `down` address what `up` made. It goes
+/// through the same validation as flags and scenario files; a damaged record is an error naming
+/// the file and the field (exit 1), never a lab with a zero port or address.
+pub fn spec_from_record(
+    record: &crate::state::LabRecord,
+    state_dir: &std::path::Path,
+) -> Result<LabSpec> {
+    let file = state_dir.join("lab.json");
+    let bad = |field: &str, why: String| {
         anyhow::anyhow!(
-            "the recorded release {} is unknown to this fatelab",
-            record.release
+            "{} is damaged (field `{field}`: {why}); fix it, or remove it to start over",
+            file.display()
         )
-    })?;
-    let parties = record
-        .parties
-        .iter()
-        .map(|&id| crate::spec::Party {
-            id,
-            ports: record
-                .ports
-                .get(&id)
-                .copied()
-                .unwrap_or(crate::spec::PartyPorts {
-                    rollsite: 0,
-                    grpc: 0,
-                    http: 0,
-                }),
-        })
-        .collect();
-    Ok(LabSpec {
-        release,
-        ip: record.ip.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
-        ip_source: crate::spec::IpSource::Given,
+    };
+    crate::spec::parse_host_ip(&record.ip).map_err(|e| bad("ip", e))?;
+    if crate::catalog::find(&record.release).is_none() {
+        return Err(bad(
+            "release",
+            format!("{} is not a release this fatelab knows", record.release),
+        ));
+    }
+    let mut parties = Vec::new();
+    for &id in &record.parties {
+        let ports = record
+            .ports
+            .get(&id)
+            .ok_or_else(|| bad("ports", format!("party {id} has no ports")))?;
+        parties.push(PartyInput {
+            id: id.into(),
+            ports: PortOverrides {
+                rollsite: Some(ports.rollsite.into()),
+                grpc: Some(ports.grpc.into()),
+                http: Some(ports.http.into()),
+            },
+        });
+    }
+    let input = SpecInput {
+        parties: Some(parties),
+        ip: Some(record.ip.clone()),
+        release: Some(record.release.clone()),
         registry: record.registry.clone(),
-        domain: if record.domain.is_empty() {
-            release.domain.clone()
-        } else {
-            record.domain.clone()
-        },
-        parties,
-    })
+        domain: (!record.domain.is_empty()).then(|| record.domain.clone()),
+    };
+    input
+        .validate()
+        .map_err(|e| bad("parties/ports/registry/domain", format!("{e:#}")))
 }
 
 /// A step context for the lab on record; `None` when there is no lab.

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::ListParams;
 use serde_json::{Value, json};
 
 use super::{ctx_from_record, print_stdout, run_options, spec_from_record, state_dir};
@@ -16,6 +14,7 @@ use crate::clients::kube::deployment_available;
 use crate::clients::minikube::{ClusterState, Minikube};
 use crate::credentials;
 use crate::exit;
+use crate::health::Health;
 use crate::state::LabRecord;
 use crate::steps::Ctx;
 
@@ -56,8 +55,8 @@ async fn ingress(ctx: &Ctx<'_>, record: &LabRecord) -> Value {
     let version = record
         .minikube
         .as_ref()
-        .map(|m| m.version.clone())
-        .unwrap_or_default();
+        .and_then(|m| crate::clients::minikube::parse_semver(&m.version).ok())
+        .unwrap_or_else(|| semver::Version::new(1, 22, 0));
     let (ns, name) = crate::steps::ingress_controller(&version);
     let result = bounded(async {
         let api: Api<Deployment> = Api::namespaced(ctx.kube().await?.clone(), ns);
@@ -100,25 +99,8 @@ async fn kubefate(
     (v, result.map(|(_, c)| c).unwrap_or_default())
 }
 
-async fn pods_ready(ctx: &Ctx<'_>, party: &crate::spec::Party) -> Result<(usize, usize)> {
-    bounded(async {
-        let api: Api<Pod> = Api::namespaced(ctx.kube().await?.clone(), &party.namespace());
-        let pods = api
-            .list(&ListParams::default().labels(&format!("name={}", party.name())))
-            .await?;
-        let ready = pods
-            .items
-            .iter()
-            .filter(|p| {
-                let s = p.status.as_ref();
-                s.and_then(|s| s.phase.as_deref()) == Some("Running")
-                    && s.and_then(|s| s.container_statuses.as_ref())
-                        .is_some_and(|cs| cs.iter().all(|c| c.ready))
-            })
-            .count();
-        Ok((ready, pods.items.len()))
-    })
-    .await
+async fn party_health(ctx: &Ctx<'_>, party: &crate::spec::Party) -> Result<Health> {
+    bounded(crate::steps::party_health(ctx, party)).await
 }
 
 pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
@@ -135,7 +117,7 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
         print_stdout(&out)?;
         return Ok(exit::NO_LAB);
     };
-    let spec = spec_from_record(&record)?;
+    let spec = spec_from_record(&record, &state_dir(cli))?;
     let opts = run_options(&VersionArgs {
         minikube_version: None,
         kubernetes_version: None,
@@ -146,23 +128,30 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
         ingress(&ctx, &record),
         kubefate(&ctx, args.show_credentials)
     );
-    let pod_counts =
-        futures::future::join_all(spec.parties.iter().map(|p| pods_ready(&ctx, p))).await;
+    let healths =
+        futures::future::join_all(spec.parties.iter().map(|p| party_health(&ctx, p))).await;
     let parties: Vec<Value> = spec
         .parties
         .iter()
-        .zip(pod_counts)
-        .map(|(p, counts)| {
+        .zip(healths)
+        .map(|(p, health)| {
             let cluster = clusters.iter().find(|c| c.name == p.name());
             let status = cluster.map(|c| c.status.clone()).unwrap_or_else(|| {
                 if kf["healthy"] == true { "Missing".into() } else { "Unknown".into() }
             });
-            let (ready, total) = counts.unwrap_or((0, 0));
+            let (ready, total) = health.as_ref().map(Health::counts).unwrap_or((0, 0));
+            let problems: Vec<String> = match &health {
+                Ok(Health::Unhealthy { problems, .. }) => problems.iter().map(|p| p.to_string()).collect(),
+                Ok(Health::NoPods) => vec!["no pods".into()],
+                Ok(Health::Healthy { .. }) => vec![],
+                Err(e) => vec![format!("{e:#}")],
+            };
+            let healthy = status == "Running" && health.as_ref().is_ok_and(Health::is_healthy);
             let (notebook, fateboard) = spec.hostnames(p);
             json!({
                 "id": p.id, "cluster": p.name(), "cluster_id": cluster.map(|c| c.uuid.clone()),
                 "cluster_status": status, "pods_ready": ready, "pods_total": total,
-                "healthy": status == "Running" && total > 0 && ready == total,
+                "healthy": healthy, "problems": problems,
                 "urls": {"notebook": format!("http://{notebook}"), "fateboard": format!("http://{fateboard}")},
                 "node_ports": p.ports,
             })
@@ -233,6 +222,9 @@ fn text(r: &Value) -> String {
             p["urls"]["notebook"].as_str().unwrap_or(""),
             p["urls"]["fateboard"].as_str().unwrap_or("")
         ));
+        for problem in p["problems"].as_array().into_iter().flatten() {
+            s.push_str(&format!("       {}\n", problem.as_str().unwrap_or("")));
+        }
     }
     match &r["last_test"] {
         Value::Null => s.push_str("     last test: none yet (`fatelab test`)\n"),

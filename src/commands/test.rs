@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{ctx_from_record, print_stdout, run_options, spec_from_record, state_dir};
 use crate::cli::{Cli, Output, TestArgs, VersionArgs};
 use crate::exit::usage;
-use crate::state::LabRecord;
+use crate::state::{LabRecord, StateLock};
 use crate::steps::smoke;
 
 pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
@@ -16,7 +16,8 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
             state_dir(cli).display()
         )));
     };
-    let spec = spec_from_record(&record)?;
+    let spec = spec_from_record(&record, &state_dir(cli))?;
+    let _lock = StateLock::acquire(&state_dir(cli), "test")?;
     let mut opts = run_options(&VersionArgs {
         minikube_version: None,
         kubernetes_version: None,
@@ -25,6 +26,30 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     let ctx = ctx_from_record(cli, &spec, record, opts);
     let pairs = smoke::pairs(&spec.parties, args.guest, args.host)?;
     let line = ctx.ui.step(1, 1, "Run FATE's toy federated job");
+    // The same meaning of healthy as `up` and `status`: a job on a broken party proves nothing.
+    let mut sick = Vec::new();
+    for id in pairs
+        .iter()
+        .flat_map(|(g, h)| [*g, *h])
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let party = spec
+            .parties
+            .iter()
+            .find(|p| p.id == id)
+            .expect("pairs are parties");
+        let health = crate::steps::party_health(&ctx, party).await?;
+        if !health.is_healthy() {
+            sick.push(format!("party {id}: {}", health.describe()));
+        }
+    }
+    if !sick.is_empty() {
+        line.failed();
+        anyhow::bail!(
+            "the lab is not healthy, so no job was submitted:\n  {}\n(`fatelab status` shows the lab; `fatelab up` mends what it can)",
+            sick.join("\n  ")
+        );
+    }
     let results = smoke::run_jobs(&ctx, &pairs, &line).await?;
     let ok = results.iter().all(|r| r.success());
     if ok {

@@ -1,4 +1,4 @@
-//! `fatelab up`: validate, then take every step, skipping what is already done.
+//! `fatelab up`: validate, then converge every step: observe, compare, act on the difference.
 
 use anyhow::Result;
 
@@ -7,8 +7,8 @@ use crate::catalog::UrlBases;
 use crate::cli::{Cli, Output, UpArgs};
 use crate::exit::usage;
 use crate::plan;
-use crate::state::LabRecord;
-use crate::steps::{Ctx, Outcome, up_steps};
+use crate::state::{LabRecord, StateLock};
+use crate::steps::{Ctx, up_steps};
 use crate::ui::Ui;
 
 pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
@@ -29,15 +29,16 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     opts.artifacts_dir = args.artifacts_dir.clone();
     opts.images_bundle = args.images_bundle.clone();
     opts.skip_test = args.no_test;
-    let record = LabRecord {
-        release: spec.release.release.clone(),
-        parties: spec.parties.iter().map(|p| p.id).collect(),
-        ip: spec.ip.to_string(),
-        domain: spec.domain.clone(),
-        registry: spec.registry.clone(),
-        ports: spec.parties.iter().map(|p| (p.id, p.ports)).collect(),
-        ..LabRecord::default()
-    };
+    opts.settle = args.settle;
+    // What the lab is comes from the spec; what fatelab made is kept from the record.
+    let previous = LabRecord::load(&state_dir)?;
+    let mut record = previous.clone().unwrap_or_else(LabRecord::new);
+    record.release = spec.release.release.clone();
+    record.parties = spec.parties.iter().map(|p| p.id).collect();
+    record.ip = spec.ip.to_string();
+    record.domain = spec.domain.clone();
+    record.registry = spec.registry.clone();
+    record.ports = spec.parties.iter().map(|p| (p.id, p.ports)).collect();
     let ctx = Ctx::new(
         &spec,
         UrlBases {
@@ -52,6 +53,10 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     );
 
     if args.dry_run {
+        if previous.is_some() {
+            let text = plan::changes(&ctx).await;
+            return print_stdout(&text);
+        }
         let plan = plan::build(&ctx)?;
         let text = plan.to_text(&args.plan_dir);
         for path in plan.write(&args.plan_dir, &text)? {
@@ -64,17 +69,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         return print_stdout(&out);
     }
 
-    // Keep what an earlier run recorded (e.g. that fatelab started minikube), for this same lab.
-    if let Some(previous) = LabRecord::load(&state_dir)? {
-        let mut r = ctx.record.lock().expect("record lock");
-        r.minikube = previous.minikube;
-        r.hosts_file = previous.hosts_file;
-        r.kubefate_applied = previous.kubefate_applied;
-        r.namespaces = previous.namespaces;
-        r.clusters = previous.clusters;
-        r.last_test = previous.last_test;
-    }
-
+    let _lock = StateLock::acquire(&state_dir, "up")?;
     let steps = up_steps();
     let total = steps.len();
     let mut times = Vec::new();
@@ -82,19 +77,24 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         let info = step.info();
         let line = ctx.ui.step(i + 1, total, info.title);
         let started = std::time::Instant::now();
-        let Some(fut) = step.run(&ctx, &line) else {
-            line.skipped("nothing to do");
-            continue;
-        };
-        let result = fut.await;
+        let result = async {
+            let diff = step.observe(&ctx).await?;
+            let unchanged = diff.is_empty().then(|| diff.summary.clone());
+            if unchanged.is_none() {
+                ctx.mark_changed();
+            }
+            step.converge(&ctx, &line, diff).await?;
+            anyhow::Ok(unchanged)
+        }
+        .await;
         times.push(format!(
             "{} {:.1}s",
             info.name,
             started.elapsed().as_secs_f64()
         ));
         match result {
-            Ok(Outcome::Done) => line.done(),
-            Ok(Outcome::AlreadyDone(why)) => line.skipped(&why),
+            Ok(None) => line.done(),
+            Ok(Some(why)) => line.unchanged(&why),
             Err(e) => {
                 line.failed();
                 return Err(e.context(format!("step {} failed", info.name)));

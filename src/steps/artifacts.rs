@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
+use super::{Ctx, Diff, Step, StepFuture, StepInfo, StepPlan};
 use crate::catalog::Artifact;
 use crate::clients::download;
 use crate::state;
@@ -28,8 +28,9 @@ fn required(a: &Artifact) -> bool {
     a.name != "chart"
 }
 
-async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
-    let mut fetched = 0;
+/// The artifacts that are missing, or whose cached copy does not match the catalog's digest.
+async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
+    let mut missing: Vec<Artifact> = Vec::new();
     for a in &ctx.spec.release.artifacts {
         let path = local_path(ctx, a);
         let user_copy = ctx
@@ -37,29 +38,47 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
             .artifacts_dir
             .as_ref()
             .is_some_and(|d| path.starts_with(d));
-        if user_copy {
-            if let Some(want) = &a.sha256 {
-                let got = download::sha256_of(&path).await?;
-                if !got.eq_ignore_ascii_case(want) {
-                    bail!(
-                        "{} does not match the catalog's sha256 {want} (it has {got})",
-                        path.display()
-                    );
-                }
-            }
-            line.note(format!("using {}", path.display()));
-            continue;
+        let verified = match (&a.sha256, path.is_file()) {
+            (_, false) => false,
+            (None, true) => true,
+            (Some(want), true) => download::sha256_of(&path).await?.eq_ignore_ascii_case(want),
+        };
+        if user_copy && !verified {
+            bail!(
+                "{} does not match the catalog's sha256 {}",
+                path.display(),
+                a.sha256.as_deref().unwrap_or("?")
+            );
         }
-        if path.is_file() && a.sha256.is_none() {
-            continue;
+        if !verified {
+            missing.push(a.clone());
         }
+    }
+    // An optional file that could not be had is tried again, but is no change to the lab.
+    let changes = missing
+        .iter()
+        .filter(|a| required(a))
+        .map(|a| format!("download {}", a.file))
+        .collect();
+    Ok(Diff::new(
+        changes,
+        "every release file is already here",
+        missing,
+    ))
+}
+
+async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+    for a in diff.observation::<Vec<Artifact>>().iter() {
+        let path = local_path(ctx, a);
         let url = a.url(&ctx.urls);
         line.note(format!("downloading {}", a.file));
         match download::fetch(&ctx.ui, &url, &path, a.sha256.as_deref()).await {
             Ok(got) => {
-                fetched += 1;
                 if a.sha256.is_none() {
-                    line.say(format!("{}: sha256 {} (recorded; the catalog has none to compare)", a.file, got.sha256));
+                    line.say(format!(
+                        "{}: sha256 {} (recorded; the catalog has none to compare)",
+                        a.file, got.sha256
+                    ));
                 }
             }
             Err(e) if !required(a) => line.say(format!(
@@ -76,11 +95,7 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
             }
         }
     }
-    Ok(if fetched == 0 {
-        Outcome::AlreadyDone("every release file is already here".into())
-    } else {
-        Outcome::Done
-    })
+    Ok(())
 }
 
 impl Step for Artifacts {
@@ -122,7 +137,11 @@ impl Step for Artifacts {
         })
     }
 
-    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(run(ctx, line)))
+    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
+        Box::pin(observe(ctx))
+    }
+
+    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
+        Box::pin(converge(ctx, line, diff))
     }
 }

@@ -2,30 +2,50 @@
 
 use anyhow::{Context, Result};
 
-use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
+use super::{Ctx, Diff, Outcome, Step, StepFuture, StepInfo, StepPlan};
 use crate::hosts_file;
 use crate::render::{RenderedFile, hosts};
 use crate::ui::StepLine;
 
 pub struct Hosts;
 
-async fn run(ctx: &Ctx<'_>, _line: &StepLine) -> Result<Outcome> {
-    let block = hosts::block(ctx.spec);
+async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
+    let path = &ctx.hosts_file;
+    let current = match std::fs::read(path) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let wanted = hosts_file::with_block(&current, &hosts::block(ctx.spec))?;
+    let changes = if wanted == current {
+        Vec::new()
+    } else {
+        vec![format!("write the lab's names into {}", path.display())]
+    };
+    Ok(Diff::new(
+        changes,
+        format!("{} already has the lab's names", path.display()),
+        (),
+    ))
+}
+
+async fn converge(ctx: &Ctx<'_>, _line: &StepLine, diff: Diff) -> Result<()> {
     let path = &ctx.hosts_file;
     // Record first: if the write is interrupted, `down` still knows where to look.
     ctx.update_record(|r| r.hosts_file = Some(path.clone()))?;
-    let changed = hosts_file::update(path, |c| hosts_file::with_block(c, &block).map(Some))
-        .with_context(|| {
+    if diff.is_empty() {
+        return Ok(());
+    }
+    let block = hosts::block(ctx.spec);
+    hosts_file::update(path, |c| hosts_file::with_block(c, &block).map(Some)).with_context(
+        || {
             format!(
                 "updating {} (fatelab needs root to write it; or pass --hosts-file)",
                 path.display()
             )
-        })?;
-    Ok(if changed {
-        Outcome::Done
-    } else {
-        Outcome::AlreadyDone(format!("{} already has the lab's names", path.display()))
-    })
+        },
+    )?;
+    Ok(())
 }
 
 async fn undo(ctx: &Ctx<'_>, _line: &StepLine) -> Result<Outcome> {
@@ -77,11 +97,15 @@ impl Step for Hosts {
         })
     }
 
-    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(run(ctx, line)))
+    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
+        Box::pin(observe(ctx))
     }
 
-    fn undo<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(undo(ctx, line)))
+    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
+        Box::pin(converge(ctx, line, diff))
+    }
+
+    fn undo<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> StepFuture<'a, Outcome> {
+        Box::pin(undo(ctx, line))
     }
 }

@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 
-use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
+use super::{Ctx, Diff, Step, StepFuture, StepInfo, StepPlan};
 use crate::catalog::ImageSource;
 use crate::clients::docker;
 use crate::images::{self, LoadOutcome};
@@ -12,46 +12,76 @@ use crate::ui::StepLine;
 
 pub struct Images;
 
-async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
+/// Archives whose images Docker lacks, and registry images it lacks.
+struct Observed {
+    archives: Vec<std::path::PathBuf>,
+    pulls: Vec<String>,
+}
+
+async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     let spec = ctx.spec;
     let docker = docker::connect()?;
-    let mut changed = false;
     let artifact = spec
         .release
         .artifact("service-image")
         .context("the catalog names no service image file")?;
-    let file = super::artifacts::local_path(ctx, artifact);
-    line.note(format!("loading {}", file.display()));
-    match images::load_file(&docker, &ctx.ui, &file).await? {
-        LoadOutcome::AlreadyPresent(_) => {}
-        LoadOutcome::Loaded(refs) => {
-            changed = true;
-            line.say(format!("loaded {}", refs.join(", ")));
+    let service = super::artifacts::local_path(ctx, artifact);
+    let mut archives = Vec::new();
+    for file in std::iter::once(service).chain(ctx.opts.images_bundle.clone()) {
+        if !images::archive_loaded(&docker, &file).await? {
+            archives.push(file);
         }
     }
-    if let Some(bundle) = &ctx.opts.images_bundle {
-        line.note(format!("loading {}", bundle.display()));
-        if let LoadOutcome::Loaded(refs) = images::load_file(&docker, &ctx.ui, bundle).await? {
-            changed = true;
+    // A bundle can hold images the registry would otherwise give: it is loaded before pulling.
+    let needed = images::needed(spec.release, spec.registry.as_deref());
+    let pulls = if archives.is_empty() {
+        images::missing(&docker, &needed).await?
+    } else {
+        Vec::new()
+    };
+    let mut changes: Vec<String> = archives
+        .iter()
+        .map(|f| format!("load {}", f.display()))
+        .collect();
+    changes.extend(pulls.iter().map(|r| format!("pull {r}")));
+    if !archives.is_empty() {
+        changes.push("pull the images still missing after loading".into());
+    }
+    Ok(Diff::new(
+        changes,
+        "every image is already in Docker",
+        Observed { archives, pulls },
+    ))
+}
+
+async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+    if diff.is_empty() {
+        return Ok(());
+    }
+    let Observed { archives, pulls } = *diff.observation::<Observed>();
+    let docker = docker::connect()?;
+    for file in &archives {
+        line.note(format!("loading {}", file.display()));
+        if let LoadOutcome::Loaded(refs) = images::load_file(&docker, &ctx.ui, file).await? {
             line.say(format!(
-                "loaded {} image(s) from {}",
-                refs.len(),
-                bundle.display()
+                "loaded {} from {}",
+                refs.join(", "),
+                file.display()
             ));
         }
     }
-    let needed = images::needed(spec.release, spec.registry.as_deref());
-    line.note("pulling what is missing");
-    let pulled = images::pull_missing(&docker, &ctx.ui, &needed).await?;
-    if !pulled.is_empty() {
-        changed = true;
+    let pulls = if archives.is_empty() {
+        pulls
+    } else {
+        let needed = images::needed(ctx.spec.release, ctx.spec.registry.as_deref());
+        images::missing(&docker, &needed).await?
+    };
+    if !pulls.is_empty() {
+        line.note("pulling what is missing");
+        let pulled = images::pull(&docker, &ctx.ui, pulls).await?;
         line.say(format!("pulled {}", pulled.join(", ")));
     }
-    Ok(if changed {
-        Outcome::Done
-    } else {
-        Outcome::AlreadyDone("every image is already in Docker".into())
-    })
+    Ok(())
 }
 
 impl Step for Images {
@@ -100,7 +130,11 @@ impl Step for Images {
         })
     }
 
-    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(run(ctx, line)))
+    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
+        Box::pin(observe(ctx))
+    }
+
+    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
+        Box::pin(converge(ctx, line, diff))
     }
 }

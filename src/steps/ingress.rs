@@ -1,56 +1,110 @@
 //! Step 3: the ingress addon, which serves the KubeFATE, notebook and FATE Board host names.
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
+use k8s_openapi::api::apps::v1::Deployment;
+use semver::Version;
 
-use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan, minor_of};
+use super::{Ctx, Diff, Outcome, Step, StepFuture, StepInfo, StepPlan};
 use crate::clients::{kube, minikube};
 use crate::ui::StepLine;
 
 pub struct Ingress;
 
 /// Namespace and name of the addon's controller Deployment, which moved twice in minikube's history.
-pub fn controller_deployment(minikube_version: &str) -> (&'static str, &'static str) {
-    match minor_of(minikube_version) {
-        Some(v) if v < (1, 10) => ("kube-system", "nginx-ingress-controller"),
-        Some(v) if v < (1, 19) => ("kube-system", "ingress-nginx-controller"),
+pub fn controller_deployment(minikube: &Version) -> (&'static str, &'static str) {
+    match (minikube.major, minikube.minor) {
+        v if v < (1, 10) => ("kube-system", "nginx-ingress-controller"),
+        v if v < (1, 19) => ("kube-system", "ingress-nginx-controller"),
         _ => ("ingress-nginx", "ingress-nginx-controller"),
     }
 }
 
-async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
+/// The addon as minikube reports it, and its controller as the cluster reports it.
+struct Observed {
+    enabled: bool,
+    available: bool,
+}
+
+async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     let mk = super::minikube::active(ctx).await?;
-    line.note("minikube addons enable ingress");
-    let out = mk
-        .client
-        .enable_addon("ingress", |l| {
-            if !l.trim().is_empty() {
-                line.note(l.trim())
-            }
-        })
-        .await?;
+    let enabled = mk.client.addon_enabled("ingress").await?;
+    let (ns, name) = controller_deployment(&mk.version);
+    let api: ::kube::Api<Deployment> = ::kube::Api::namespaced(ctx.kube().await?.clone(), ns);
+    let available = kube::deployment_available(api.get_opt(name).await?.as_ref());
+    let mut changes = Vec::new();
+    if !enabled {
+        changes.push("enable minikube's ingress addon".to_string());
+    }
+    if !available {
+        changes.push(format!("wait until Deployment {ns}/{name} is available"));
+    }
+    Ok(Diff::new(
+        changes,
+        format!("the ingress addon is enabled and {ns}/{name} is available"),
+        Observed { enabled, available },
+    ))
+}
+
+async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+    let Observed { enabled, available } = *diff.observation::<Observed>();
+    let mk = super::minikube::active(ctx).await?;
+    if !enabled {
+        ctx.update_record(|r| r.ingress_enabled_by_fatelab = true)?;
+        line.note("minikube addons enable ingress");
+        let out = mk
+            .client
+            .enable_addon("ingress", |l| {
+                if !l.trim().is_empty() {
+                    line.note(l.trim())
+                }
+            })
+            .await?;
+        if !out.success() {
+            let advice = minikube::advise(&out, &mk.version);
+            return Err(anyhow!(
+                "`minikube addons enable ingress` failed ({}): {}.\nFix: {}\nminikube said: {}",
+                advice.reason,
+                advice.what,
+                advice.fix,
+                out.combined().trim()
+            ));
+        }
+    }
+    if !available || !enabled {
+        let (ns, name) = controller_deployment(&mk.version);
+        line.note(format!(
+            "waiting for Deployment {ns}/{name} to be available"
+        ));
+        kube::wait_deployment_available(ctx.kube().await?, ns, name, ctx.opts.wait_timeout)
+            .await
+            .map_err(|e| e.context("the ingress controller did not become available"))?;
+    }
+    Ok(())
+}
+
+async fn undo(ctx: &Ctx<'_>, _line: &StepLine) -> Result<Outcome> {
+    if !ctx.record().ingress_enabled_by_fatelab {
+        return Ok(Outcome::AlreadyDone(
+            "the ingress addon was on before fatelab (left on)".into(),
+        ));
+    }
+    let mk = super::minikube::active(ctx).await?;
+    if !matches!(
+        mk.client.status().await?,
+        minikube::ClusterState::Running(_)
+    ) {
+        return Ok(Outcome::AlreadyDone(
+            "minikube does not run; the addon stays as it is".into(),
+        ));
+    }
+    let out = mk.client.disable_addon("ingress").await?;
     if !out.success() {
-        let advice = minikube::advise(&out, &mk.version);
         return Err(anyhow!(
-            "`minikube addons enable ingress` failed ({}): {}.\nFix: {}\nminikube said: {}",
-            advice.reason,
-            advice.what,
-            advice.fix,
+            "`minikube addons disable ingress` failed: {}",
             out.combined().trim()
         ));
     }
-    let (ns, name) = controller_deployment(&format!("v{}", mk.version));
-    let kubeconfig = mk
-        .client
-        .kubeconfig()
-        .context("minikube has no kubeconfig path")?
-        .to_path_buf();
-    let client = kube::connect(&kubeconfig).await?;
-    line.note(format!(
-        "waiting for Deployment {ns}/{name} to be available"
-    ));
-    kube::wait_deployment_available(&client, ns, name, ctx.opts.wait_timeout)
-        .await
-        .context("the ingress controller did not become available")?;
+    ctx.update_record(|r| r.ingress_enabled_by_fatelab = false)?;
     Ok(Outcome::Done)
 }
 
@@ -74,7 +128,7 @@ impl Step for Ingress {
             .unwrap_or_default();
         Ok(StepPlan {
             actions: vec![
-                "run `minikube addons enable ingress` (minikube v1.13-v1.17 refuse it with the none driver)".into(),
+                "unless `minikube addons list` says it is on: run `minikube addons enable ingress` (minikube v1.13-v1.17 refuse it with the none driver); `down` turns it off again".into(),
                 format!(
                     "wait until Deployment {ns}/{name} is available (minikube {minikube}), naming the pods that are not ready on timeout"
                 ),
@@ -87,8 +141,16 @@ impl Step for Ingress {
         })
     }
 
-    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(run(ctx, line)))
+    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
+        Box::pin(observe(ctx))
+    }
+
+    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
+        Box::pin(converge(ctx, line, diff))
+    }
+
+    fn undo<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> StepFuture<'a, Outcome> {
+        Box::pin(undo(ctx, line))
     }
 }
 
@@ -98,16 +160,17 @@ mod tests {
 
     #[test]
     fn controller_location_by_version() {
+        let v = |s: &str| minikube::parse_semver(s).unwrap();
         assert_eq!(
-            controller_deployment("v1.7.3"),
+            controller_deployment(&v("v1.7.3")),
             ("kube-system", "nginx-ingress-controller")
         );
         assert_eq!(
-            controller_deployment("v1.12.0"),
+            controller_deployment(&v("v1.12.0")),
             ("kube-system", "ingress-nginx-controller")
         );
         assert_eq!(
-            controller_deployment("v1.22.0"),
+            controller_deployment(&v("v1.22.0")),
             ("ingress-nginx", "ingress-nginx-controller")
         );
     }

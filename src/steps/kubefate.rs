@@ -5,13 +5,16 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use serde_json::Value;
+use k8s_openapi::api::apps::v1::Deployment;
+use serde_json::{Value, json};
 
-use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
+use super::{Ctx, Diff, Outcome, Step, StepFuture, StepInfo, StepPlan};
 use crate::clients::kube;
 use crate::clients::kubefate::NAMESPACE;
+use crate::compare;
 use crate::credentials;
 use crate::render::manifests::{self, Credentials};
+use crate::state::MadeObject;
 use crate::ui::StepLine;
 
 pub struct Kubefate;
@@ -27,77 +30,191 @@ fn describe(doc: &Value) -> String {
 /// How long the service gets to answer once its Deployment is available.
 const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 
-async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
-    let spec = ctx.spec;
-    let r = spec.release;
+const DEPLOYMENTS: [&str; 2] = ["kubefate", "mariadb"];
+
+fn identity(doc: &Value, existed: Option<&Value>) -> MadeObject {
+    let field = |p: &str| doc.pointer(p).and_then(Value::as_str).unwrap_or_default();
+    MadeObject {
+        api_version: field("/apiVersion").into(),
+        kind: field("/kind").into(),
+        namespace: doc
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .map(String::from),
+        name: field("/metadata/name").into(),
+        uid: existed
+            .and_then(|o| o.pointer("/metadata/uid"))
+            .and_then(Value::as_str)
+            .map(String::from),
+        created: existed.is_none(),
+    }
+}
+
+/// The manifests, each object as the cluster holds it, and whether the service runs.
+struct Observed {
+    rbac: Vec<Value>,
+    service: Vec<Value>,
+    /// Every object with what the cluster holds under its name (uid; `created` = it was absent).
+    found: Vec<MadeObject>,
+    apply: bool,
+    wait: bool,
+}
+
+async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     let creds = credentials::load_or_create(&ctx.state_dir)?;
     let package = Package::read(ctx);
     let (rbac, service) = match package_manifests(ctx, &package, &creds) {
         Ok(docs) => docs,
-        Err(e) => {
+        Err(_) => manifests::documents(ctx.spec, &creds)?,
+    };
+    let client = ctx.kube().await?;
+    let mut changes = Vec::new();
+    let mut found = Vec::new();
+    for doc in rbac.iter().chain(service.iter()) {
+        let live = kube::get_object(client, doc).await?;
+        match &live {
+            None => changes.push(format!("create {}", describe(doc))),
+            Some(l) => {
+                let off = compare::undeclared(&compare::as_stored(doc), l);
+                if !off.is_empty() {
+                    changes.push(format!(
+                        "apply {} again (differs at {})",
+                        describe(doc),
+                        off.join(", ")
+                    ));
+                }
+            }
+        }
+        found.push(identity(doc, live.as_ref()));
+    }
+    let apply = !changes.is_empty();
+    let api: ::kube::Api<Deployment> = ::kube::Api::namespaced(client.clone(), NAMESPACE);
+    let mut wait = false;
+    for name in DEPLOYMENTS {
+        if !kube::deployment_available(api.get_opt(name).await?.as_ref()) {
+            wait = true;
+            changes.push(format!(
+                "wait until Deployment {NAMESPACE}/{name} is available"
+            ));
+        }
+    }
+    if !wait && let Err(e) = answers(ctx).await {
+        wait = true;
+        changes.push(format!("wait until the service answers (now: {e:#})"));
+    }
+    Ok(Diff::new(
+        changes,
+        format!(
+            "KubeFATE service {} runs as declared",
+            ctx.spec.release.kubefate_service
+        ),
+        Observed {
+            rbac,
+            service,
+            found,
+            apply,
+            wait,
+        },
+    ))
+}
+
+async fn answers(ctx: &Ctx<'_>) -> Result<String> {
+    let kf = ctx.kubefate().await?;
+    kf.alive().await?;
+    kf.version().await
+}
+
+/// The inventory entry for each object about to be applied: what the record already knew of it,
+/// else what the cluster held before (an object that was there is not fatelab's to delete).
+fn inventory(recorded: &[MadeObject], found: &[MadeObject]) -> Vec<MadeObject> {
+    found
+        .iter()
+        .map(|f| {
+            match recorded.iter().find(|r| {
+                r.same_object(f) && (r.uid.is_none() || f.uid.is_none() || r.uid == f.uid)
+            }) {
+                Some(r) => r.clone(),
+                None => f.clone(),
+            }
+        })
+        .collect()
+}
+
+async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+    let r = ctx.spec.release;
+    let creds = credentials::load_or_create(&ctx.state_dir)?;
+    let package = Package::read(ctx);
+    let Observed {
+        rbac,
+        service,
+        found,
+        apply,
+        wait,
+    } = *diff.observation::<Observed>();
+    let client = ctx.kube().await?;
+    if apply {
+        if let Err(e) = &package {
             line.say(format!(
                 "using fatelab's copy of the release manifests ({e:#})"
             ));
-            manifests::documents(spec, &creds)?
         }
-    };
-    let client = ctx.kube().await?;
-    let needs = format!("KubeFATE {} needs {}", r.release, r.kubernetes.describe());
-    line.note("applying rbac-config.yaml");
-    ctx.update_record(|rec| rec.kubefate_applied = true)?;
-    let mut applied = kube::apply_all(client, &rbac, &needs).await?;
-    line.note("applying kubefate.yaml");
-    applied.extend(kube::apply_all(client, &service, &needs).await?);
-    line.note("waiting for Deployments kube-fate/kubefate and kube-fate/mariadb");
-    kube::wait_deployments_available(
-        client,
-        NAMESPACE,
-        &["kubefate", "mariadb"],
-        ctx.opts.wait_timeout,
-    )
-    .await
-    .context("the KubeFATE service did not become available")?;
-
-    let kf = ctx.kubefate().await?;
-    line.note("asking the service for its version");
-    let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
-    let version = loop {
-        // A Deployment turns available a moment before its Service routes to the pod.
-        match async {
-            kf.alive().await?;
-            kf.version().await
-        }
-        .await
-        {
-            Ok(v) => break v,
-            Err(e) if tokio::time::Instant::now() >= deadline => {
-                return Err(e.context(format!(
-                    "the KubeFATE service did not answer within {}",
-                    kube::human(ANSWER_WITHIN)
-                )));
-            }
-            Err(e) => {
-                tracing::info!("KubeFATE not answering yet: {e:#}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+        // Recorded before applying, so an interrupted run still knows what it may have made.
+        let mut made = inventory(&ctx.record().objects, &found);
+        ctx.update_record(|rec| {
+            rec.objects = made.clone();
+            rec.clear_legacy();
+        })?;
+        let needs = format!("KubeFATE {} needs {}", r.release, r.kubernetes.describe());
+        line.note("applying rbac-config.yaml");
+        let mut applied = kube::apply_all(client, &rbac, &needs).await?;
+        line.note("applying kubefate.yaml");
+        applied.extend(kube::apply_all(client, &service, &needs).await?);
+        for a in applied {
+            if let Some(m) = made
+                .iter_mut()
+                .find(|m| m.kind == a.kind && m.name == a.name && m.namespace == a.namespace)
+            {
+                m.uid = a.uid;
             }
         }
-    };
-    if version != r.kubefate_service {
+        ctx.update_record(|rec| rec.objects = made)?;
+    }
+    if apply || wait {
+        line.note("waiting for Deployments kube-fate/kubefate and kube-fate/mariadb");
+        kube::wait_deployments_available(client, NAMESPACE, &DEPLOYMENTS, ctx.opts.wait_timeout)
+            .await
+            .context("the KubeFATE service did not become available")?;
+        line.note("asking the service for its version");
+        let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
+        let version = loop {
+            // A Deployment turns available a moment before its Service routes to the pod.
+            match answers(ctx).await {
+                Ok(v) => break v,
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(e.context(format!(
+                        "the KubeFATE service did not answer within {}",
+                        kube::human(ANSWER_WITHIN)
+                    )));
+                }
+                Err(e) => {
+                    tracing::info!("KubeFATE not answering yet: {e:#}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        if version != r.kubefate_service {
+            line.say(format!(
+                "warning: the service reports {version}; KubeFATE {} ships {}",
+                r.release, r.kubefate_service
+            ));
+        }
         line.say(format!(
-            "warning: the service reports {version}; KubeFATE {} ships {}",
-            r.release, r.kubefate_service
+            "KubeFATE service {version} answers (logged in as {})",
+            creds.kubefate_username
         ));
     }
-    line.say(format!(
-        "KubeFATE service {version} answers (logged in as {})",
-        creds.kubefate_username
-    ));
     install_cli(ctx, line, &package, &creds);
-    Ok(if applied.iter().any(|a| a.changed) {
-        Outcome::Done
-    } else {
-        Outcome::AlreadyDone(format!("KubeFATE service {version} already runs"))
-    })
+    Ok(())
 }
 
 /// The files fatelab takes from the downloaded release package, read in one pass.
@@ -153,21 +270,26 @@ fn package_manifests(
 /// need the CLI.
 fn install_cli(ctx: &Ctx, line: &StepLine, package: &Result<Package>, creds: &Credentials) {
     let dir = ctx.state_dir.join("kubefate");
-    let result = (|| -> Result<()> {
+    let result = (|| -> Result<bool> {
         let package = package.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let binary = package.file("kubefate")?;
-        std::fs::create_dir_all(&dir)?;
         let target = dir.join("kubefate");
-        std::fs::write(&target, binary)?;
-        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
         let config = format!(
             "log:\n  level: info\nuser:\n  username: {}\n  password: {}\nserviceurl: {}\n",
             creds.kubefate_username,
             creds.kubefate_password,
             ctx.spec.service_host()
         );
-        // It holds the service password: readable by its owner only.
         let cfg = dir.join("config.yaml");
+        if std::fs::read(&target).is_ok_and(|b| b == binary)
+            && std::fs::read(&cfg).is_ok_and(|c| c == config.as_bytes())
+        {
+            return Ok(false);
+        }
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(&target, binary)?;
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        // It holds the service password: readable by its owner only.
         let _ = std::fs::remove_file(&cfg);
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -175,10 +297,11 @@ fn install_cli(ctx: &Ctx, line: &StepLine, package: &Result<Package>, creds: &Cr
             .mode(0o600)
             .open(&cfg)?;
         std::io::Write::write_all(&mut f, config.as_bytes())?;
-        Ok(())
+        Ok(true)
     })();
     match result {
-        Ok(()) => line.say(format!(
+        Ok(false) => {}
+        Ok(true) => line.say(format!(
             "the kubefate CLI is in {d}; it reads config.yaml from its working directory: \
              `cd {d} && ./kubefate cluster ls` (to put it on PATH: `sudo ln -s {d}/kubefate /usr/local/bin/kubefate`)",
             d = dir.display()
@@ -187,25 +310,73 @@ fn install_cli(ctx: &Ctx, line: &StepLine, package: &Result<Package>, creds: &Cr
     }
 }
 
+/// What the record says fatelab made here. A format-1 record only said "applied": then every
+/// object of the manifests counts, by name, as that fatelab removed them.
+fn recorded_objects(ctx: &Ctx) -> Result<Vec<MadeObject>> {
+    let record = ctx.record();
+    if !record.legacy_kubefate_applied() {
+        return Ok(record.objects);
+    }
+    let (rbac, service) = manifests::documents(ctx.spec, &Credentials::placeholder())?;
+    Ok(rbac
+        .iter()
+        .chain(service.iter())
+        .map(|d| identity(d, None))
+        .collect())
+}
+
+fn as_doc(m: &MadeObject) -> Value {
+    let mut doc =
+        json!({"apiVersion": m.api_version, "kind": m.kind, "metadata": {"name": m.name}});
+    if let Some(ns) = &m.namespace {
+        doc["metadata"]["namespace"] = json!(ns);
+    }
+    doc
+}
+
 async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
-    if !ctx.record.lock().expect("record lock").kubefate_applied {
+    let made = recorded_objects(ctx)?;
+    let ours: Vec<&MadeObject> = made.iter().filter(|m| m.created).collect();
+    for m in made.iter().filter(|m| !m.created) {
+        line.say(format!(
+            "leaving {} (it was there before fatelab applied over it)",
+            m.describe()
+        ));
+    }
+    if ours.is_empty() {
+        ctx.update_record(|r| {
+            r.objects.clear();
+            r.clear_legacy();
+        })?;
         return Ok(Outcome::AlreadyDone(
-            "fatelab did not deploy KubeFATE".into(),
+            "fatelab made no KubeFATE object here".into(),
         ));
     }
     let client = ctx.kube().await?;
-    let (rbac, service) = manifests::documents(ctx.spec, &Credentials::placeholder())?;
-    // Cluster-scoped objects go explicitly; the namespace takes everything inside it along.
-    for doc in rbac.iter().chain(service.iter()) {
-        let kind = doc["kind"].as_str().unwrap_or_default();
-        if doc.pointer("/metadata/namespace").is_none() && kind != "Namespace" {
-            line.note(format!("deleting {}", describe(doc)));
-            kube::delete_object(client, doc).await?;
-        }
+    let namespaces: Vec<&str> = ours
+        .iter()
+        .filter(|m| m.kind == "Namespace")
+        .map(|m| m.name.as_str())
+        .collect();
+    // Objects outside a namespace fatelab made go one by one; such a namespace takes its own along.
+    for m in ours.iter().filter(|m| {
+        m.kind != "Namespace"
+            && !m
+                .namespace
+                .as_deref()
+                .is_some_and(|ns| namespaces.contains(&ns))
+    }) {
+        line.note(format!("deleting {}", m.describe()));
+        kube::delete_object(client, &as_doc(m), m.uid.as_deref()).await?;
     }
-    line.note(format!("deleting namespace {NAMESPACE}"));
-    kube::delete_namespace(client, NAMESPACE, ctx.opts.wait_timeout).await?;
-    ctx.update_record(|r| r.kubefate_applied = false)?;
+    for m in ours.iter().filter(|m| m.kind == "Namespace") {
+        line.note(format!("deleting namespace {}", m.name));
+        kube::delete_namespace(client, &m.name, ctx.opts.wait_timeout).await?;
+    }
+    ctx.update_record(|r| {
+        r.objects.clear();
+        r.clear_legacy();
+    })?;
     Ok(Outcome::Done)
 }
 
@@ -239,11 +410,15 @@ impl Step for Kubefate {
         })
     }
 
-    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(run(ctx, line)))
+    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
+        Box::pin(observe(ctx))
     }
 
-    fn undo<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(undo(ctx, line)))
+    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
+        Box::pin(converge(ctx, line, diff))
+    }
+
+    fn undo<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> StepFuture<'a, Outcome> {
+        Box::pin(undo(ctx, line))
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow};
 use semver::Version;
 
-use super::{ActiveMinikube, Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
+use super::{ActiveMinikube, Ctx, Diff, Step, StepFuture, StepInfo, StepPlan};
 use crate::clients::download;
 use crate::clients::minikube::{self, ClusterState, Homes, Minikube};
 use crate::compat;
@@ -55,9 +55,7 @@ pub async fn locate(ctx: &Ctx<'_>, homes: &Homes) -> Result<(PathBuf, Version), 
     if let Ok(p) = which::which("minikube") {
         candidates.push(p);
     }
-    let fallback = wanted.clone().unwrap_or_else(|| {
-        minikube::parse_semver(&ctx.spec.release.recommended.minikube).expect("catalog version")
-    });
+    let fallback = catalog_version(ctx);
     candidates.push(state::bin_dir(&ctx.state_dir).join(format!("minikube-v{fallback}")));
     let mut seen = Vec::new();
     for path in candidates.into_iter().filter(|p| p.is_file()) {
@@ -96,20 +94,65 @@ async fn install(ctx: &Ctx<'_>, line: &StepLine, version: &Version) -> Result<(P
     Ok((dest, got.sha256))
 }
 
-async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
+/// What the minikube step found: a binary (or none) and, for a binary, its cluster's state.
+struct Observed {
+    homes: Homes,
+    found: Option<(PathBuf, Version)>,
+    state: Option<ClusterState>,
+}
+
+fn catalog_version(ctx: &Ctx) -> Version {
+    wanted_version(ctx).unwrap_or_else(|| ctx.spec.release.recommended.minikube.0.clone())
+}
+
+async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     let homes = Homes::detect()?;
-    let mut downloaded_sha256 = None;
-    let (path, _) = match locate(ctx, &homes).await {
-        Ok(found) => found,
+    let found = locate(ctx, &homes).await;
+    let mut changes = Vec::new();
+    let state = match &found {
+        Ok((path, _)) => Some(Minikube::new(path.clone(), &homes).status().await?),
         Err(why) => {
-            line.say(why);
-            let version = wanted_version(ctx).unwrap_or_else(|| {
-                minikube::parse_semver(&ctx.spec.release.recommended.minikube)
-                    .expect("catalog version")
-            });
+            changes.push(format!(
+                "download minikube v{} ({why})",
+                catalog_version(ctx)
+            ));
+            None
+        }
+    };
+    let summary = match (&found, &state) {
+        (Ok((path, v)), Some(ClusterState::Running(_))) => {
+            format!("minikube v{v} already runs a cluster ({})", path.display())
+        }
+        _ => {
+            changes.push("start the cluster with `minikube start`".into());
+            String::new()
+        }
+    };
+    Ok(Diff::new(
+        changes,
+        summary,
+        Observed {
+            homes,
+            found: found.ok(),
+            state,
+        },
+    ))
+}
+
+async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+    let Observed {
+        homes,
+        found,
+        state,
+    } = *diff.observation::<Observed>();
+    let mut downloaded_sha256 = None;
+    let path = match found {
+        Some((path, _)) => path,
+        None => {
+            let version = catalog_version(ctx);
             let (path, sum) = install(ctx, line, &version).await?;
             downloaded_sha256 = Some(sum);
-            (path, version)
+            path
         }
     };
     let client = Minikube::new(path.clone(), &homes);
@@ -124,26 +167,19 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
         version: version.clone(),
         kubernetes: kubernetes.clone(),
     };
+    let previous = ctx.record().minikube;
     let mut record = MinikubeRecord {
         path: path.clone(),
         version: format!("v{version}"),
         kubernetes: format!("v{kubernetes}"),
         homes: homes.clone(),
-        started_by_fatelab: false,
-        downloaded_sha256,
+        started_by_fatelab: previous.as_ref().is_some_and(|p| p.started_by_fatelab),
+        downloaded_sha256: downloaded_sha256.or_else(|| previous.and_then(|p| p.downloaded_sha256)),
     };
-    let previous = ctx.record.lock().expect("record lock").minikube.clone();
-
-    line.note("minikube status");
-    let state = client.status().await?;
-    if let ClusterState::Running(_) = state {
-        record.started_by_fatelab = previous.is_some_and(|p| p.started_by_fatelab);
+    if let Some(ClusterState::Running(_)) = state {
         ctx.update_record(|r| r.minikube = Some(record))?;
         let _ = ctx.minikube.set(active);
-        return Ok(Outcome::AlreadyDone(format!(
-            "minikube v{version} already runs a cluster ({})",
-            path.display()
-        )));
+        return Ok(());
     }
 
     if version >= REWRITES_DAEMON_JSON_SINCE {
@@ -155,6 +191,9 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
             return Err(anyhow!("minikube start was declined; nothing was changed"));
         }
     }
+    // Recorded before the start: an interrupted start still leaves a cluster `down --purge` removes.
+    record.started_by_fatelab = true;
+    ctx.update_record(|r| r.minikube = Some(record))?;
     let args = start_args(&version, &kubernetes);
     line.note(format!("minikube start {}", args.join(" ")));
     tracing::info!("running {} start {}", path.display(), args.join(" "));
@@ -178,10 +217,8 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
             advice.fix
         ));
     }
-    record.started_by_fatelab = true;
-    ctx.update_record(|r| r.minikube = Some(record))?;
     let _ = ctx.minikube.set(active);
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 /// The minikube to use in later steps: the one this run started, else the recorded one.
@@ -216,8 +253,7 @@ impl Step for MinikubeStep {
 
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
         let pins = &ctx.spec.release.recommended;
-        let mk = wanted_version(ctx)
-            .unwrap_or_else(|| minikube::parse_semver(&pins.minikube).expect("catalog"));
+        let mk = catalog_version(ctx);
         let k8s =
             compat::choose_kubernetes(ctx.spec.release, &mk, ctx.opts.kubernetes_version.as_ref());
         let mut actions = vec![
@@ -246,8 +282,12 @@ impl Step for MinikubeStep {
         })
     }
 
-    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(run(ctx, line)))
+    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
+        Box::pin(observe(ctx))
+    }
+
+    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
+        Box::pin(converge(ctx, line, diff))
     }
 }
 

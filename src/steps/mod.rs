@@ -1,8 +1,10 @@
 //! The steps of `up`, one file per tutorial step, all sharing one [`Ctx`].
 //!
-//! Each step can say what it *would* do ([`Step::plan`], printed by `up --dry-run`), do it
-//! ([`Step::run`], checking first whether it is already done), and undo what fatelab made
-//! ([`Step::undo`], for `down`). A step whose client has not landed yet has no `run`.
+//! Every step follows one contract: [`Step::observe`] reads the real world into the step's own
+//! typed observation and compares it with the spec, giving a [`Diff`]; [`Step::converge`] acts on
+//! that diff only and verifies the result. `up` runs both, `up --dry-run` on a host with a lab
+//! prints the diffs, `status` reports the same observations, and `down` runs [`Step::undo`],
+//! which removes what the record's inventory says fatelab made, through the system that made it.
 
 mod artifacts;
 mod hosts;
@@ -14,13 +16,15 @@ mod parties;
 mod preflight;
 
 pub use ingress::controller_deployment as ingress_controller;
-pub use parties::summary as party_summary;
+pub use parties::{party_health, summary as party_summary};
 pub use preflight::facts as preflight_facts;
 pub mod smoke;
 
+use std::any::Any;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -50,6 +54,8 @@ pub struct RunOptions {
     pub images_bundle: Option<PathBuf>,
     /// `up --no-test`: leave the toy job to a later `fatelab test`.
     pub skip_test: bool,
+    /// How long a party's containers must stay ready without a restart to count as healthy.
+    pub settle: Duration,
 }
 
 /// The minikube this lab runs on, once the minikube step has found or installed it.
@@ -72,6 +78,8 @@ pub struct Ctx<'a> {
     pub record: Mutex<LabRecord>,
     pub kube: tokio::sync::OnceCell<::kube::Client>,
     pub kubefate: tokio::sync::OnceCell<KubeFate>,
+    /// Set once any step of this run changed something: the lab must be proven again.
+    changed: AtomicBool,
 }
 
 impl<'a> Ctx<'a> {
@@ -95,7 +103,20 @@ impl<'a> Ctx<'a> {
             record: Mutex::new(record),
             kube: tokio::sync::OnceCell::new(),
             kubefate: tokio::sync::OnceCell::new(),
+            changed: AtomicBool::new(false),
         }
+    }
+
+    pub fn mark_changed(&self) {
+        self.changed.store(true, Ordering::SeqCst);
+    }
+
+    pub fn changed(&self) -> bool {
+        self.changed.load(Ordering::SeqCst)
+    }
+
+    pub fn record(&self) -> LabRecord {
+        self.record.lock().expect("record lock").clone()
     }
 
     /// The cluster's API, through the kubeconfig minikube wrote (connected once).
@@ -148,24 +169,65 @@ pub struct StepInfo {
     pub title: &'static str,
 }
 
+/// What `undo` did.
 pub enum Outcome {
     Done,
     /// Nothing to do: the world already is as the step would make it.
     AlreadyDone(String),
 }
 
-pub type StepFuture<'a> = Pin<Box<dyn Future<Output = Result<Outcome>> + 'a>>;
+/// What a step's observation found different from the spec, and the observation itself.
+pub struct Diff {
+    /// Each change the step would make, in words; empty when the world is as declared.
+    pub changes: Vec<String>,
+    /// What was observed, said when nothing is to change ("minikube v1.22.0 runs").
+    pub summary: String,
+    observation: Box<dyn Any>,
+}
+
+impl Diff {
+    pub fn new<T: Any>(changes: Vec<String>, summary: impl Into<String>, observation: T) -> Diff {
+        Diff {
+            changes,
+            summary: summary.into(),
+            observation: Box::new(observation),
+        }
+    }
+
+    /// Nothing to change and nothing the step needs to carry to `converge`.
+    pub fn none(summary: impl Into<String>) -> Diff {
+        Diff::new(Vec::new(), summary, ())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The step's own observation back, in its `converge`.
+    pub fn observation<T: Any>(self) -> Box<T> {
+        self.observation
+            .downcast()
+            .unwrap_or_else(|_| panic!("a step's diff carries another step's observation"))
+    }
+}
+
+pub type StepFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
 
 pub trait Step {
     fn info(&self) -> StepInfo;
+    /// Everything the step would do on a bare host (`up --dry-run` without a lab).
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan>;
-    /// `None` when this step cannot run in this build yet.
-    fn run<'a>(&'a self, _ctx: &'a Ctx, _line: &'a StepLine) -> Option<StepFuture<'a>> {
-        None
-    }
-    /// `None` when the step leaves nothing behind that `down` should remove.
-    fn undo<'a>(&'a self, _ctx: &'a Ctx, _line: &'a StepLine) -> Option<StepFuture<'a>> {
-        None
+    /// Reads the world (never changing it) and compares it with the spec.
+    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff>;
+    /// Acts on `diff` only, then verifies; with an empty diff it only keeps the record current.
+    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()>;
+    /// Removes what the record says this step made.
+    fn undo<'a>(&'a self, _ctx: &'a Ctx, _line: &'a StepLine) -> StepFuture<'a, Outcome> {
+        Box::pin(async {
+            Ok(Outcome::AlreadyDone(
+                "this step leaves nothing behind".into(),
+            ))
+        })
     }
 }
 
@@ -183,12 +245,4 @@ pub fn up_steps() -> Vec<Box<dyn Step>> {
         Box::new(parties::Parties),
         Box::new(smoke::Smoke),
     ]
-}
-
-/// `v1.22.0` → (1, 22); used to pick flags and names that changed between versions.
-pub(crate) fn minor_of(version: &str) -> Option<(u32, u32)> {
-    let mut it = version.trim_start_matches('v').split('.');
-    let major = it.next()?.parse().ok()?;
-    let minor = it.next()?.parse().ok()?;
-    Some((major, minor))
 }

@@ -1,15 +1,22 @@
-//! Step 8: one FATE cluster per party, installed through the KubeFATE REST API, all at once,
-//! each followed (its job's status and states, its pods live) until every cluster runs.
+//! Step 8: one FATE cluster per party, converged through the KubeFATE REST API: a missing
+//! party is installed, one whose spec differs from what KubeFATE holds is updated in place
+//! (`PUT /v1/cluster`), one no longer in the lab is removed, a stale record is cleared; all at
+//! once, each followed (its job, then its pods) until the party is healthy (see [`crate::health`]).
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures::future::try_join_all;
+use k8s_openapi::api::core::v1::Namespace;
+use serde_json::Value;
 
-use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
+use super::{Ctx, Diff, Outcome, Step, StepFuture, StepInfo, StepPlan};
 use crate::clients::kube;
 use crate::clients::kubefate::{self, Cluster, Job, KubeFate};
+use crate::compare;
+use crate::health::{self, Health};
 use crate::render::cluster_yaml;
 use crate::spec::Party;
 use crate::ui::{StepLine, SubLine};
@@ -20,6 +27,9 @@ pub struct Parties;
 const JOB_POLL: Duration = Duration::from_millis(500);
 /// What the service's states say when its pod cannot reach the chart repository.
 const CHART_REPO_UNREACHABLE: &str = "is not a valid chart repository or cannot be reached";
+/// helm's words when a delete finds no release: the cluster is gone already (KubeFATE removes its
+/// record all the same, reference §7.4).
+const RELEASE_GONE: &str = "not found";
 
 /// A job's states with each run of "checkout Cluster status [N]" shortened to its last entry.
 fn condense(states: &[String]) -> Vec<String> {
@@ -39,20 +49,215 @@ fn condense(states: &[String]) -> Vec<String> {
     out
 }
 
-fn selector(party: &Party) -> String {
-    format!("name={}", party.name())
+fn selector(name: &str) -> String {
+    format!("name={name}")
 }
 
-/// Polls a job until it is final, showing its status, latest state and (when given) the pods.
+/// What one party needs, from what KubeFATE and the cluster hold for it.
+#[derive(Debug)]
+enum Action {
+    Nothing,
+    Install,
+    /// KubeFATE still lists the cluster, but its namespace (and so its release) is gone.
+    ReplaceStale(Cluster),
+    /// Listed, but broken in a way only a new install mends; asked before.
+    Reinstall {
+        cluster: Cluster,
+        why: String,
+    },
+    Update {
+        cluster: Cluster,
+        changes: Vec<String>,
+        upgrade: Option<(String, String)>,
+    },
+    /// As declared, but not healthy yet: wait for it to settle (or fail naming why).
+    Settle(String),
+}
+
+struct PartyPlan {
+    party: Party,
+    namespace_exists: bool,
+    action: Action,
+}
+
+struct Observed {
+    parties: Vec<PartyPlan>,
+    /// Parties fatelab installed that the lab no longer has.
+    removals: Vec<(u32, Cluster)>,
+}
+
+fn words(party: &Party, plan: &PartyPlan, chart: &str) -> Option<String> {
+    let id = party.id;
+    let name = party.name();
+    Some(match &plan.action {
+        Action::Nothing => return None,
+        Action::Install if plan.namespace_exists => {
+            format!("party {id}: install cluster {name} ({chart})")
+        }
+        Action::Install => format!(
+            "party {id}: create namespace {}; install cluster {name} ({chart})",
+            party.namespace()
+        ),
+        Action::ReplaceStale(_) => format!(
+            "party {id}: KubeFATE still lists cluster {name} but namespace {} is gone: delete that stale record, then install",
+            party.namespace()
+        ),
+        Action::Reinstall { why, .. } => {
+            format!("party {id}: cluster {name} {why}: delete and install it again (after a yes)")
+        }
+        Action::Update {
+            changes, upgrade, ..
+        } => match upgrade {
+            Some((from, to)) => format!(
+                "party {id}: upgrade cluster {name} from chart {from} to {to}; {}",
+                changes.join("; ")
+            ),
+            None => format!("party {id}: update cluster {name}: {}", changes.join("; ")),
+        },
+        Action::Settle(why) => format!("party {id}: wait until it is healthy ({why})"),
+    })
+}
+
+async fn namespace_exists(ctx: &Ctx<'_>, ns: &str) -> Result<bool> {
+    let api: ::kube::Api<Namespace> = ::kube::Api::all(ctx.kube().await?.clone());
+    Ok(api
+        .get_opt(ns)
+        .await
+        .with_context(|| format!("reading namespace {ns}"))?
+        .is_some())
+}
+
+/// The party's health now, by the one definition `status` and `test` use too.
+pub async fn party_health(ctx: &Ctx<'_>, party: &Party) -> Result<Health> {
+    let pods = kube::list_pods(
+        ctx.kube().await?,
+        &party.namespace(),
+        &selector(&party.name()),
+    )
+    .await?;
+    Ok(health::assess(
+        &pods,
+        k8s_openapi::jiff::Timestamp::now(),
+        ctx.opts.settle,
+    ))
+}
+
+async fn observe_party(ctx: &Ctx<'_>, party: &Party, known: &[Cluster]) -> Result<PartyPlan> {
+    let kf = ctx.kubefate().await?;
+    let ns = party.namespace();
+    let namespace_exists = namespace_exists(ctx, &ns).await?;
+    let existing = known
+        .iter()
+        .find(|c| c.name == party.name() && c.namespace == ns)
+        .cloned();
+    let action = match existing {
+        None => Action::Install,
+        Some(c) if !namespace_exists => Action::ReplaceStale(c),
+        Some(c) if c.status != "Running" => Action::Reinstall {
+            why: format!("is {}", c.status),
+            cluster: c,
+        },
+        Some(c) => {
+            let want = cluster_yaml::value(ctx.spec, party)?;
+            let held = kf.cluster(&c.uuid).await?.spec.unwrap_or(Value::Null);
+            let chart = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+            let (want_chart, want_version) =
+                (chart(&want, "chartName"), chart(&want, "chartVersion"));
+            let upgrade = (c.chart_version != want_version || c.chart_name != want_chart)
+                .then(|| (c.chart_version.clone(), want_version.clone()));
+            let module = &ctx.spec.release.federation_module;
+            let changes: Vec<String> = compare::spec_changes(&held, &want, module)
+                .into_iter()
+                .filter(|ch| !ch.starts_with("chartVersion:") && !ch.starts_with("chartName:"))
+                .collect();
+            if !changes.is_empty() || upgrade.is_some() {
+                Action::Update {
+                    cluster: c,
+                    changes,
+                    upgrade,
+                }
+            } else {
+                match party_health(ctx, party).await? {
+                    Health::Healthy { .. } => Action::Nothing,
+                    Health::NoPods => Action::Reinstall {
+                        why: "is listed as Running by KubeFATE, but has no pods".into(),
+                        cluster: c,
+                    },
+                    h => Action::Settle(h.describe()),
+                }
+            }
+        }
+    };
+    Ok(PartyPlan {
+        party: party.clone(),
+        namespace_exists,
+        action,
+    })
+}
+
+async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
+    let known = ctx.kubefate().await?.clusters(false).await?;
+    let plans = try_join_all(
+        ctx.spec
+            .parties
+            .iter()
+            .map(|p| observe_party(ctx, p, &known)),
+    )
+    .await?;
+    let record = ctx.record();
+    let mut removals = Vec::new();
+    for (id, uuid) in &record.clusters {
+        if ctx.spec.parties.iter().any(|p| p.id == *id) {
+            continue;
+        }
+        let name = format!("fate-{id}");
+        if let Some(c) = known
+            .iter()
+            .find(|c| (!uuid.is_empty() && &c.uuid == uuid) || c.name == name)
+        {
+            removals.push((*id, c.clone()));
+        }
+    }
+    let r = ctx.spec.release;
+    let chart = format!("chart {} {}", r.chart.name, r.chart.version);
+    let mut changes: Vec<String> = removals
+        .iter()
+        .map(|(id, c)| {
+            format!(
+                "party {id}: no longer in the lab: delete cluster {} through KubeFATE (after a yes)",
+                c.name
+            )
+        })
+        .collect();
+    changes.extend(plans.iter().filter_map(|p| words(&p.party, p, &chart)));
+    let n = plans.len();
+    Ok(Diff::new(
+        changes,
+        format!("all {n} parties run as declared and are healthy"),
+        Observed {
+            parties: plans,
+            removals,
+        },
+    ))
+}
+
+/// Polls a job until it is final, showing its status, latest state and (when given) the pods;
+/// `on_cluster` hears the cluster ID as soon as the job names it.
 async fn follow_job(
     kf: &KubeFate,
     id: &str,
     line: &SubLine,
     what: &str,
     pods: Option<&Mutex<String>>,
+    mut on_cluster: impl FnMut(&str) -> Result<()>,
 ) -> Result<Job> {
+    let mut named = String::new();
     loop {
         let job = kf.job(id).await?;
+        if !job.cluster_id.is_empty() && job.cluster_id != named {
+            named = job.cluster_id.clone();
+            on_cluster(&named)?;
+        }
         let last = job.states().last().cloned().unwrap_or_default();
         let pods = pods
             .map(|p| p.lock().expect("pods lock").clone())
@@ -70,66 +275,85 @@ async fn follow_job(
     }
 }
 
+/// Deletes a cluster through KubeFATE and follows the job. A release helm no longer finds counts
+/// as gone: the service removes the record anyway. Fails only when the record stays.
 async fn delete_cluster(kf: &KubeFate, cluster: &Cluster, line: &SubLine) -> Result<()> {
-    let job = kf.delete_cluster(&cluster.uuid).await?;
-    let done = follow_job(kf, &job.uuid, line, "delete", None).await?;
-    if done.status != "Success" {
+    let job = kf
+        .delete_cluster(&cluster.uuid)
+        .await
+        .with_context(|| format!("deleting cluster {} through KubeFATE", cluster.name))?;
+    let done = follow_job(kf, &job.uuid, line, "delete", None, |_| Ok(())).await?;
+    if done.status == "Success" {
+        return Ok(());
+    }
+    let states = done.states().join("; ");
+    let still_listed = kf
+        .clusters(false)
+        .await?
+        .iter()
+        .any(|c| c.uuid == cluster.uuid);
+    if !still_listed && states.contains(RELEASE_GONE) {
+        line.set(format!(
+            "cluster {}'s release was already gone; KubeFATE removed its record",
+            cluster.name
+        ));
+        return Ok(());
+    }
+    if still_listed {
         bail!(
-            "deleting cluster {} failed (job {}): {}",
+            "deleting cluster {} failed (job {}): {states}",
             cluster.name,
-            done.status,
-            done.states().join("; ")
+            done.status
         );
     }
+    line.set(format!(
+        "KubeFATE removed cluster {}'s record; its delete job said: {states}",
+        cluster.name
+    ));
     Ok(())
 }
 
-/// Installs one party's cluster and follows it to Running, failing early when a pod is stuck.
-async fn install(
+/// Follows an install or update job and the party's pods together (a stuck pod fails at once),
+/// then watches the pods settle. Returns the cluster ID.
+async fn follow_to_healthy(
     ctx: &Ctx<'_>,
     party: &Party,
+    job: &Job,
     line: &SubLine,
-    allow_chart_upload: bool,
-) -> Result<String> {
+    what: &str,
+) -> Result<Job> {
     let kf = ctx.kubefate().await?;
     let client = ctx.kube().await?;
-    let spec = cluster_yaml::value(ctx.spec, party)?;
-    let args = kubefate::cluster_args(&spec, false)?;
-    line.set("submitting the install");
-    let job = kf
-        .install(&args)
-        .await
-        .with_context(|| format!("installing {}", party.name()))?;
-    ctx.update_record(|r| {
-        r.clusters.insert(party.id, job.cluster_id.clone());
-    })?;
-
+    let ns = party.namespace();
+    let sel = selector(&party.name());
     let pod_view = Mutex::new(String::new());
     // Every pod's latest line, kept after the pod is gone.
-    let last_pods: Mutex<std::collections::BTreeMap<String, String>> = Mutex::default();
-    let pods = async {
-        let sel = selector(party);
-        kube::wait_pods_running(
-            client,
-            &party.namespace(),
-            &sel,
-            ctx.opts.wait_timeout,
-            |lines| {
-                let running = lines.iter().filter(|l| l.contains(" Running")).count();
-                *pod_view.lock().expect("pods lock") =
-                    format!("{running}/{} pods Running", lines.len());
-                let mut seen = last_pods.lock().expect("pods lock");
-                for l in lines {
-                    seen.insert(
-                        l.split(' ').next().unwrap_or_default().to_string(),
-                        l.clone(),
-                    );
-                }
-            },
-        )
-        .await
+    let last_pods: Mutex<BTreeMap<String, String>> = Mutex::default();
+    let show = |lines: &[String]| {
+        let running = lines.iter().filter(|l| l.contains(" Running")).count();
+        *pod_view.lock().expect("pods lock") = format!("{running}/{} pods Running", lines.len());
+        let mut seen = last_pods.lock().expect("pods lock");
+        for l in lines {
+            seen.insert(
+                l.split(' ').next().unwrap_or_default().to_string(),
+                l.clone(),
+            );
+        }
     };
-    let finished = async { follow_job(kf, &job.uuid, line, "install", Some(&pod_view)).await };
+    let pods = kube::wait_healthy(
+        client,
+        &ns,
+        &sel,
+        ctx.opts.wait_timeout,
+        Duration::ZERO,
+        show,
+    );
+    let record_id = |id: &str| {
+        ctx.update_record(|r| {
+            r.clusters.insert(party.id, id.to_string());
+        })
+    };
+    let finished = follow_job(kf, &job.uuid, line, what, Some(&pod_view), record_id);
     tokio::pin!(pods, finished);
     let mut pods_done = false;
     let done = loop {
@@ -141,47 +365,107 @@ async fn install(
             j = &mut finished => break j?,
         }
     };
-    if done.status == "Success" {
-        return Ok(done.cluster_id);
-    }
-    let states = condense(done.states()).join("; ");
-    if allow_chart_upload && states.contains(CHART_REPO_UNREACHABLE) {
-        line.set("the service cannot reach its chart repository: uploading the chart");
-        upload_chart(ctx).await?;
-        if let Some(failed) = kf
-            .clusters(false)
-            .await?
-            .into_iter()
-            .find(|c| c.name == party.name())
-        {
-            delete_cluster(kf, &failed, line).await?;
-        }
-        return Box::pin(install(ctx, party, line, false)).await;
-    }
-    let now = kube::not_ready_pods(client, &party.namespace())
-        .await
-        .unwrap_or_default();
-    let pods = if now.is_empty() {
-        // KubeFATE removes a cluster whose install timed out: show the pods as last seen.
-        let seen: Vec<String> = last_pods
-            .lock()
-            .expect("pods lock")
-            .values()
-            .cloned()
-            .collect();
-        if seen.is_empty() {
-            String::new()
+    if done.status != "Success" {
+        let states = condense(done.states()).join("; ");
+        let now = kube::not_ready_pods(client, &ns).await.unwrap_or_default();
+        let pods = if now.is_empty() {
+            // KubeFATE removes a cluster whose install timed out: show the pods as last seen.
+            let seen: Vec<String> = last_pods
+                .lock()
+                .expect("pods lock")
+                .values()
+                .cloned()
+                .collect();
+            if seen.is_empty() {
+                String::new()
+            } else {
+                format!("\npods not ready when last seen: {}", seen.join("; "))
+            }
         } else {
-            format!("\npods not ready when last seen: {}", seen.join("; "))
+            format!("\npods not ready: {}", now.join("; "))
+        };
+        bail!(
+            "{what} of {} failed (job {}): {states}{pods}",
+            party.name(),
+            done.status
+        );
+    }
+    line.set(format!(
+        "{what} job Success; watching the pods settle for {}",
+        kube::human(ctx.opts.settle)
+    ));
+    kube::wait_healthy(
+        client,
+        &ns,
+        &sel,
+        ctx.opts.wait_timeout,
+        ctx.opts.settle,
+        |_| {},
+    )
+    .await
+    .with_context(|| format!("party {}'s pods after the {what}", party.id))?;
+    Ok(done)
+}
+
+/// Installs one party's cluster and follows it until the party is healthy.
+async fn install(
+    ctx: &Ctx<'_>,
+    party: &Party,
+    line: &SubLine,
+    allow_chart_upload: bool,
+) -> Result<()> {
+    let kf = ctx.kubefate().await?;
+    let spec = cluster_yaml::value(ctx.spec, party)?;
+    let args = kubefate::cluster_args(&spec, false)?;
+    line.set("submitting the install");
+    let job = kf
+        .install(&args)
+        .await
+        .with_context(|| format!("installing {}", party.name()))?;
+    match follow_to_healthy(ctx, party, &job, line, "install").await {
+        Ok(done) => {
+            if done.cluster_id.is_empty()
+                && let Some(c) = kf
+                    .clusters(false)
+                    .await?
+                    .into_iter()
+                    .find(|c| c.name == party.name())
+            {
+                ctx.update_record(|r| {
+                    r.clusters.insert(party.id, c.uuid.clone());
+                })?;
+            }
+            Ok(())
         }
-    } else {
-        format!("\npods not ready: {}", now.join("; "))
-    };
-    Err(anyhow!(
-        "installing {} failed (job {}): {states}{pods}",
-        party.name(),
-        done.status
-    ))
+        Err(e) if allow_chart_upload && format!("{e:#}").contains(CHART_REPO_UNREACHABLE) => {
+            line.set("the service cannot reach its chart repository: uploading the chart");
+            upload_chart(ctx).await?;
+            if let Some(failed) = kf
+                .clusters(false)
+                .await?
+                .into_iter()
+                .find(|c| c.name == party.name())
+            {
+                delete_cluster(kf, &failed, line).await?;
+            }
+            Box::pin(install(ctx, party, line, false)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn update(ctx: &Ctx<'_>, party: &Party, line: &SubLine, upgrade: bool) -> Result<()> {
+    let kf = ctx.kubefate().await?;
+    let spec = cluster_yaml::value(ctx.spec, party)?;
+    let args = kubefate::cluster_args(&spec, false)?;
+    let what = if upgrade { "upgrade" } else { "update" };
+    line.set(format!("submitting the {what}"));
+    let job = kf
+        .update(&args)
+        .await
+        .with_context(|| format!("updating {}", party.name()))?;
+    follow_to_healthy(ctx, party, &job, line, what).await?;
+    Ok(())
 }
 
 async fn upload_chart(ctx: &Ctx<'_>) -> Result<()> {
@@ -205,109 +489,156 @@ async fn upload_chart(ctx: &Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
-/// KubeFATE's database can outlive the pods (its mariadb keeps data on the host): a cluster it
-/// calls Running counts only when its pods really run.
-async fn pods_all_running(ctx: &Ctx<'_>, party: &Party) -> bool {
-    let Ok(client) = ctx.kube().await else {
-        return false;
-    };
-    let api: ::kube::Api<k8s_openapi::api::core::v1::Pod> =
-        ::kube::Api::namespaced(client.clone(), &party.namespace());
-    let params = ::kube::api::ListParams::default().labels(&selector(party));
-    match api.list(&params).await {
-        Ok(pods) => {
-            !pods.items.is_empty()
-                && pods
-                    .items
-                    .iter()
-                    .all(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-        }
-        Err(_) => false,
+async fn ensure_namespace(ctx: &Ctx<'_>, ns: &str) -> Result<()> {
+    if kube::ensure_namespace(ctx.kube().await?, ns).await? {
+        ctx.update_record(|r| {
+            if !r.namespaces.iter().any(|n| n == ns) {
+                r.namespaces.push(ns.to_string());
+            }
+        })?;
     }
+    Ok(())
 }
 
-/// One party: already running (nothing to do), half there (cleaned after a yes), or new.
-async fn ensure_party(ctx: &Ctx<'_>, party: &Party, existing: Option<Cluster>) -> Result<bool> {
+/// One party, converged as its plan says.
+async fn converge_party(ctx: &Ctx<'_>, plan: PartyPlan) -> Result<()> {
+    let party = &plan.party;
     let line = ctx.ui.sub_line(&format!("party {}", party.id));
     let result = async {
-        if let Some(c) = &existing {
-            if c.status == "Running" && pods_all_running(ctx, party).await {
-                ctx.update_record(|r| {
-                    r.clusters.entry(party.id).or_insert_with(|| c.uuid.clone());
-                })?;
-                return Ok(false);
+        let kf = ctx.kubefate().await?;
+        match plan.action {
+            Action::Nothing => {
+                if let Some(c) = kf
+                    .clusters(false)
+                    .await?
+                    .into_iter()
+                    .find(|c| c.name == party.name())
+                {
+                    ctx.update_record(|r| {
+                        r.clusters.insert(party.id, c.uuid.clone());
+                    })?;
+                }
+                Ok("healthy, as declared")
             }
-            let state = if c.status == "Running" {
-                "listed as Running by KubeFATE, but its pods do not run".to_string()
-            } else {
-                c.status.clone()
-            };
-            if !ctx.ui.confirm(&format!(
-                "Party {}'s cluster {} is {state}. Delete it and install it again?",
-                party.id, c.name
-            ))? {
-                bail!(
-                    "party {}'s cluster is {} and was left as it is",
+            Action::Install => {
+                ensure_namespace(ctx, &party.namespace()).await?;
+                install(ctx, party, &line, true).await?;
+                Ok("installed, healthy")
+            }
+            Action::ReplaceStale(c) => {
+                line.set("deleting KubeFATE's stale record");
+                delete_cluster(kf, &c, &line).await?;
+                ensure_namespace(ctx, &party.namespace()).await?;
+                install(ctx, party, &line, true).await?;
+                Ok("installed, healthy")
+            }
+            Action::Reinstall { cluster, why } => {
+                if !ctx.ui.confirm(&format!(
+                    "Party {}'s cluster {} {why}. Delete it and install it again?",
+                    party.id, cluster.name
+                ))? {
+                    bail!(
+                        "party {}'s cluster {} {why}, and was left as it is",
+                        party.id,
+                        cluster.name
+                    );
+                }
+                delete_cluster(kf, &cluster, &line).await?;
+                ensure_namespace(ctx, &party.namespace()).await?;
+                install(ctx, party, &line, true).await?;
+                Ok("installed again, healthy")
+            }
+            Action::Update {
+                cluster,
+                changes,
+                upgrade,
+            } => {
+                ctx.ui.println(format!(
+                    "    party {}: {} {}: {}",
                     party.id,
-                    c.status
-                );
+                    if upgrade.is_some() {
+                        "upgrading"
+                    } else {
+                        "updating"
+                    },
+                    cluster.name,
+                    changes.join("; ")
+                ));
+                update(ctx, party, &line, upgrade.is_some()).await?;
+                Ok(if upgrade.is_some() {
+                    "upgraded, healthy"
+                } else {
+                    "updated, healthy"
+                })
             }
-            delete_cluster(ctx.kubefate().await?, c, &line).await?;
+            Action::Settle(why) => {
+                line.set(format!("not healthy yet ({why}); watching it settle"));
+                kube::wait_healthy(
+                    ctx.kube().await?,
+                    &party.namespace(),
+                    &selector(&party.name()),
+                    ctx.opts.wait_timeout,
+                    ctx.opts.settle,
+                    |_| {},
+                )
+                .await
+                .with_context(|| format!("party {} is not healthy", party.id))?;
+                Ok("healthy")
+            }
         }
-        install(ctx, party, &line, true).await?;
-        Ok(true)
     }
     .await;
     match &result {
-        Ok(true) => line.finish("Running"),
-        Ok(false) => line.finish("already Running"),
+        Ok(what) => line.finish(what),
         Err(_) => line.finish("failed"),
     }
-    result
+    result.map(|_| ())
 }
 
-async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
-    let client = ctx.kube().await?;
-    for party in &ctx.spec.parties {
-        let ns = party.namespace();
-        if kube::ensure_namespace(client, &ns).await? {
-            ctx.update_record(|r| {
-                if !r.namespaces.contains(&ns) {
-                    r.namespaces.push(ns.clone());
-                }
-            })?;
-        }
+async fn remove_party(ctx: &Ctx<'_>, id: u32, cluster: &Cluster) -> Result<()> {
+    if !ctx.ui.confirm(&format!(
+        "Party {id} is no longer in the lab. Delete its cluster {} (and the namespace fatelab made for it)?",
+        cluster.name
+    ))? {
+        bail!("party {id} is no longer in the lab, and its cluster {} was left", cluster.name);
     }
-    line.note("asking KubeFATE which clusters exist");
-    let known = ctx.kubefate().await?.clusters(false).await?;
-    let installs = ctx.spec.parties.iter().map(|party| {
-        let existing = known
-            .iter()
-            .find(|c| c.name == party.name() && c.namespace == party.namespace())
-            .cloned();
-        ensure_party(ctx, party, existing)
-    });
-    let changed = try_join_all(installs).await?;
-    Ok(if changed.iter().any(|c| *c) {
-        Outcome::Done
-    } else {
-        Outcome::AlreadyDone("every party's cluster already runs".into())
-    })
+    let line = ctx.ui.sub_line(&format!("party {id}"));
+    delete_cluster(ctx.kubefate().await?, cluster, &line).await?;
+    let ns = cluster.namespace.clone();
+    if ctx.record().namespaces.contains(&ns) {
+        kube::delete_namespace(ctx.kube().await?, &ns, ctx.opts.wait_timeout).await?;
+    }
+    ctx.update_record(|r| {
+        r.clusters.remove(&id);
+        r.namespaces.retain(|n| n != &ns);
+    })?;
+    line.finish("removed");
+    Ok(())
+}
+
+async fn converge(ctx: &Ctx<'_>, _line: &StepLine, diff: Diff) -> Result<()> {
+    let Observed { parties, removals } = *diff.observation::<Observed>();
+    for (id, cluster) in &removals {
+        remove_party(ctx, *id, cluster).await?;
+    }
+    try_join_all(parties.into_iter().map(|p| converge_party(ctx, p))).await?;
+    Ok(())
 }
 
 async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
-    let recorded = ctx.record.lock().expect("record lock").clone();
+    let recorded = ctx.record();
     if recorded.clusters.is_empty() && recorded.namespaces.is_empty() {
         return Ok(Outcome::AlreadyDone("fatelab installed no party".into()));
     }
     if !recorded.clusters.is_empty() {
-        if let Err(e) = delete_recorded_clusters(ctx, &recorded.clusters).await {
-            // Deleting the namespaces below removes the parties' pods all the same.
-            line.say(format!(
+        match delete_recorded_clusters(ctx, &recorded.clusters).await {
+            Ok(()) => ctx.update_record(|r| r.clusters.clear())?,
+            // Deleting the namespaces below removes the parties' pods all the same; KubeFATE's
+            // records of them stay, and the next `up` clears them as stale.
+            Err(e) => line.say(format!(
                 "could not delete the clusters through KubeFATE ({e:#}); removing their namespaces"
-            ));
+            )),
         }
-        ctx.update_record(|r| r.clusters.clear())?;
     }
     let client = ctx.kube().await?;
     for ns in &recorded.namespaces {
@@ -318,18 +649,36 @@ async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-async fn delete_recorded_clusters(
-    ctx: &Ctx<'_>,
-    clusters: &std::collections::BTreeMap<u32, String>,
-) -> Result<()> {
+/// `DELETE /v1/cluster/:id` for each cluster fatelab installed (found by its ID, or by its name
+/// when the record has none), each job followed to its end; afterwards KubeFATE lists none.
+async fn delete_recorded_clusters(ctx: &Ctx<'_>, clusters: &BTreeMap<u32, String>) -> Result<()> {
     let kf = ctx.kubefate().await?;
     let live = kf.clusters(false).await?;
     for (party, id) in clusters {
-        if let Some(c) = live.iter().find(|c| &c.uuid == id) {
-            let sub = ctx.ui.sub_line(&format!("party {party}"));
-            delete_cluster(kf, c, &sub).await?;
-            sub.finish("cluster deleted");
-        }
+        let name = format!("fate-{party}");
+        let Some(c) = live
+            .iter()
+            .find(|c| (!id.is_empty() && &c.uuid == id) || c.name == name)
+        else {
+            continue;
+        };
+        let sub = ctx.ui.sub_line(&format!("party {party}"));
+        delete_cluster(kf, c, &sub).await?;
+        sub.finish("cluster deleted through KubeFATE");
+    }
+    let left: Vec<String> = kf
+        .clusters(false)
+        .await?
+        .into_iter()
+        .filter(|c| {
+            clusters
+                .iter()
+                .any(|(p, id)| &c.uuid == id || c.name == format!("fate-{p}"))
+        })
+        .map(|c| c.name)
+        .collect();
+    if !left.is_empty() {
+        return Err(anyhow!("KubeFATE still lists {}", left.join(", ")));
     }
     Ok(())
 }
@@ -369,7 +718,7 @@ impl Step for Parties {
     fn info(&self) -> StepInfo {
         StepInfo {
             name: "parties",
-            title: "Install every party's FATE cluster and wait until all run",
+            title: "Converge every party's FATE cluster and wait until all are healthy",
         }
     }
 
@@ -416,15 +765,25 @@ impl Step for Parties {
             "if the service cannot reach its chart repository, upload the chart {} {} and retry",
             r.chart.name, r.chart.version
         ));
-        actions.push("clusters already Running are left alone; a Failed one is deleted and installed again after a yes".into());
+        actions.push(format!(
+            "on a host with a lab: a cluster whose spec differs from the one KubeFATE holds is updated in place \
+             (PUT /v1/cluster; a chart change is an upgrade); a party no longer listed is removed after a yes; \
+             a healthy party as declared is left alone. Healthy = every pod Running, every container ready, \
+             and no restart for {} after that",
+            kube::human(ctx.opts.settle)
+        ));
         Ok(StepPlan { actions, files })
     }
 
-    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(run(ctx, line)))
+    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
+        Box::pin(observe(ctx))
     }
 
-    fn undo<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(undo(ctx, line)))
+    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
+        Box::pin(converge(ctx, line, diff))
+    }
+
+    fn undo<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> StepFuture<'a, Outcome> {
+        Box::pin(undo(ctx, line))
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 
-use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan, minor_of};
+use super::{Ctx, Diff, Step, StepFuture, StepInfo, StepPlan};
 use crate::clients::minikube::{Homes, Minikube};
 use crate::compat;
 use crate::doctor::{
@@ -23,10 +23,7 @@ pub async fn facts<'a>(ctx: &'a Ctx<'a>) -> Facts<'a> {
     let version_for_k8s = wanted
         .clone()
         .or_else(|| minikube.as_ref().ok().map(|(_, v)| v.clone()))
-        .unwrap_or_else(|| {
-            crate::clients::minikube::parse_semver(&ctx.spec.release.recommended.minikube)
-                .expect("catalog")
-        });
+        .unwrap_or_else(|| ctx.spec.release.recommended.minikube.0.clone());
     let kubernetes = compat::choose_kubernetes(
         ctx.spec.release,
         &version_for_k8s,
@@ -46,10 +43,26 @@ pub async fn facts<'a>(ctx: &'a Ctx<'a>) -> Facts<'a> {
     }
 }
 
-async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
-    line.note("checking the host");
+/// The checks are the observation: nothing on the host changes in this step.
+async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     let facts = facts(ctx).await;
     let report = doctor::run(&facts).await;
+    let failing: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail && !c.fixed_by_up)
+        .map(|c| c.name)
+        .collect();
+    let summary = if failing.is_empty() {
+        "the host passes the checks".to_string()
+    } else {
+        format!("checks failing: {}", failing.join(", "))
+    };
+    Ok(Diff::new(Vec::new(), summary, report))
+}
+
+async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+    let report = diff.observation::<doctor::Report>();
     let mut blocking = Vec::new();
     for c in &report.checks {
         let ignored = ctx.opts.ignore_checks.iter().any(|n| n == c.name);
@@ -95,7 +108,7 @@ async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
             lines.join("\n")
         );
     }
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 impl Step for Preflight {
@@ -109,7 +122,7 @@ impl Step for Preflight {
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
         let r = ctx.spec.release;
         let k8s = &r.recommended.kubernetes;
-        let k8s_minor = minor_of(k8s).unwrap_or((1, 0)).1;
+        let k8s_minor = k8s.minor;
         let mut actions = vec![
             "OS is Linux".to_string(),
             format!(
@@ -155,7 +168,11 @@ impl Step for Preflight {
         })
     }
 
-    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(run(ctx, line)))
+    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
+        Box::pin(observe(ctx))
+    }
+
+    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
+        Box::pin(converge(ctx, line, diff))
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 
-use super::{Ctx, Outcome, Step, StepFuture, StepInfo, StepPlan};
+use super::{Ctx, Diff, Step, StepFuture, StepInfo, StepPlan};
 use crate::catalog::FateFlowApi;
 use crate::clients::fateflow::{FateFlow, JobResult};
 use crate::spec::Party;
@@ -99,16 +99,60 @@ pub fn describe(ctx: &Ctx, r: &JobResult) -> String {
     }
 }
 
-async fn run(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
+/// "proven at <time>, job <id>" when the record's last test passed for exactly these pairs.
+fn proven(ctx: &Ctx, pairs: &[(u32, u32)]) -> Option<String> {
+    let last = ctx.record().last_test?;
+    if last["ok"] != true {
+        return None;
+    }
+    let jobs: Vec<JobResult> = serde_json::from_value(last["jobs"].clone()).ok()?;
+    let tested: Vec<(u32, u32)> = jobs
+        .iter()
+        .flat_map(|j| j.hosts.iter().map(move |h| (j.guest, *h)))
+        .collect();
+    if tested != pairs {
+        return None;
+    }
+    let at = last["at"]
+        .as_i64()
+        .and_then(|s| k8s_openapi::jiff::Timestamp::from_second(s).ok())
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "?".into());
+    let ids: Vec<&str> = jobs.iter().filter_map(|j| j.job_id.as_deref()).collect();
+    Some(format!(
+        "proven at {at}, job {}; `fatelab test` runs it again",
+        ids.join(", ")
+    ))
+}
+
+/// A lab this run did not change and whose last test passed is proven already.
+async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     if ctx.opts.skip_test {
-        return Ok(Outcome::AlreadyDone("--no-test".into()));
+        return Ok(Diff::none("--no-test"));
     }
     let pairs = pairs(&ctx.spec.parties, None, None)?;
+    if !ctx.changed()
+        && let Some(why) = proven(ctx, &pairs)
+    {
+        return Ok(Diff::none(why));
+    }
+    let changes = pairs
+        .iter()
+        .map(|(g, h)| format!("run the toy job with guest {g} and host {h}"))
+        .collect();
+    Ok(Diff::new(changes, "", pairs))
+}
+
+async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+    if diff.is_empty() {
+        return Ok(());
+    }
+    let pairs = diff.observation::<Vec<(u32, u32)>>();
     let results = run_jobs(ctx, &pairs, line).await?;
     if let Some(bad) = results.iter().find(|r| !r.success()) {
         bail!("the toy job failed: {}", describe(ctx, bad));
     }
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 impl Step for Smoke {
@@ -147,7 +191,11 @@ impl Step for Smoke {
         })
     }
 
-    fn run<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> Option<StepFuture<'a>> {
-        Some(Box::pin(run(ctx, line)))
+    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
+        Box::pin(observe(ctx))
+    }
+
+    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
+        Box::pin(converge(ctx, line, diff))
     }
 }

@@ -49,7 +49,8 @@ struct Store {
     /// (namespace, service, port) → upstream base URL for the service proxy.
     services: BTreeMap<(String, String, u16), String>,
     /// (namespace, pod, container) → log text.
-    logs: BTreeMap<(String, String, String), String>,
+    /// (namespace, pod, container, previous run) → log text, as the kubelet keeps it.
+    logs: BTreeMap<(String, String, String, bool), String>,
     /// When true, deleted namespaces stay Terminating until `finish_deletions`.
     slow_namespace_deletion: bool,
     /// Headers the service proxy received, per forwarded request.
@@ -450,14 +451,22 @@ impl FakeKube {
         match (method, name) {
             (Method::GET, Some(name)) if sub.first().map(String::as_str) == Some("log") => {
                 let container = q.get("container").cloned().unwrap_or_default();
+                let previous = q.get("previous").is_some_and(|v| v == "true");
                 let text = self
                     .store
                     .lock()
                     .unwrap()
                     .logs
-                    .get(&(ns, name, container))
-                    .cloned()
-                    .unwrap_or_default();
+                    .get(&(ns, name.clone(), container.clone(), previous))
+                    .cloned();
+                let Some(text) = text.or_else(|| (!previous).then(String::new)) else {
+                    // The kubelet keeps one earlier run; a container that never restarted has none.
+                    return full(
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 400, "reason": "BadRequest",
+                               "message": format!("previous terminated container \"{container}\" in pod \"{name}\" not found")}),
+                        StatusCode::BAD_REQUEST,
+                    );
+                };
                 Response::builder()
                     .status(StatusCode::OK)
                     .header("content-type", "text/plain")
@@ -687,11 +696,19 @@ impl FakeKube {
     }
 
     pub fn set_logs(&self, ns: &str, pod: &str, container: &str, text: &str) {
+        self.store.lock().unwrap().logs.insert(
+            (ns.into(), pod.into(), container.into(), false),
+            text.into(),
+        );
+    }
+
+    /// The log of the container's previous run (what `--previous` reads after a restart).
+    pub fn set_previous_logs(&self, ns: &str, pod: &str, container: &str, text: &str) {
         self.store
             .lock()
             .unwrap()
             .logs
-            .insert((ns.into(), pod.into(), container.into()), text.into());
+            .insert((ns.into(), pod.into(), container.into(), true), text.into());
     }
 
     /// Routes `services/NAME:PORT/proxy/...` in `ns` to `upstream` (an http:// base URL).

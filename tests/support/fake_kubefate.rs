@@ -35,6 +35,9 @@ pub enum Kubelet {
     LeavePending,
     /// This pod cannot pull its image; the others run.
     ImagePullFails(String),
+    /// This module's first container turns ready, then crashes right after the job succeeds
+    /// and stays in CrashLoopBackOff (as a chart without probes lets it).
+    CrashAfterReady(String),
 }
 
 struct State {
@@ -54,8 +57,10 @@ struct State {
     /// Restart (void every token) once, after this many authenticated requests.
     restart_after: Option<u32>,
     authenticated: u32,
-    /// The next `helm install` fails with this error, leaving the cluster Failed.
+    /// The next `helm install` fails with this error (the record is cleaned, as upstream does).
     helm_fails_once: Option<String>,
+    /// Clusters whose helm release was installed (it lives in the cluster's namespace).
+    releases: std::collections::BTreeSet<String>,
 }
 
 #[derive(Clone)]
@@ -90,6 +95,11 @@ fn now() -> String {
     "2026-11-28T12:00:00Z".to_string()
 }
 
+/// The wall-clock time, for the kubelet's container timestamps (fatelab reads their age).
+fn k8s_now() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
 /// The pods chart fate v1.6.0 runs for one eggroll party (reference §3.2), by module.
 const PARTY_PODS: [(&str, &[&str]); 6] = [
     ("clustermanager", &["clustermanager"]),
@@ -121,6 +131,7 @@ impl FakeKubeFate {
                 restart_after: None,
                 authenticated: 0,
                 helm_fails_once: None,
+                releases: Default::default(),
             })),
             kube: kube.clone(),
             url: url.clone(),
@@ -138,7 +149,7 @@ impl FakeKubeFate {
         s.key_generation += 1;
     }
 
-    /// The next install's `helm install` fails (the cluster stays, Failed).
+    /// The next install's `helm install` fails (the job ends Failed, the record is removed).
     pub fn helm_fails_once(&self, error: &str) {
         self.state.lock().unwrap().helm_fails_once = Some(error.into());
     }
@@ -146,6 +157,26 @@ impl FakeKubeFate {
     /// The pod restarts in the middle of a run, after `n` authenticated requests.
     pub fn restart_after(&self, n: u32) {
         self.state.lock().unwrap().restart_after = Some(n);
+    }
+
+    /// Sets a cluster's status in the database, as an interrupted job can leave it.
+    pub fn set_cluster_status(&self, name: &str, status: &str) {
+        let mut s = self.state.lock().unwrap();
+        for c in s
+            .clusters
+            .iter_mut()
+            .filter(|c| c["name"] == name && c["DeletedAt"].is_null())
+        {
+            c["status"] = json!(status);
+        }
+    }
+
+    /// Clusters not deleted (what `GET /v1/cluster/` lists).
+    pub fn live_clusters(&self) -> Vec<Value> {
+        self.clusters()
+            .into_iter()
+            .filter(|c| c["DeletedAt"].is_null())
+            .collect()
     }
 
     pub fn set_chart_repo_reachable(&self, reachable: bool) {
@@ -393,6 +424,10 @@ impl FakeKubeFate {
                 let body = req.into_body().collect().await.unwrap().to_bytes();
                 self.install(&body)
             }
+            (Method::PUT, ["v1", "cluster"]) => {
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                self.update(&body)
+            }
             (Method::GET, ["v1", "cluster", id]) => self.describe(id),
             (Method::DELETE, ["v1", "cluster", id]) => self.delete(id),
             (Method::GET, ["v1", "job", ""]) => {
@@ -501,33 +536,45 @@ impl FakeKubeFate {
         format!("{prefix}-{:08}-0000-4000-8000-{:012}", s.next_id, s.next_id)
     }
 
-    fn install(&self, body: &[u8]) -> Response<Full<Bytes>> {
+    /// The ClusterArgs of a POST/PUT: name, namespace, chart, and the decoded spec.
+    #[allow(clippy::type_complexity, clippy::result_large_err)]
+    fn cluster_args(
+        body: &[u8],
+    ) -> Result<(String, String, String, String, Value, Value), Response<Full<Bytes>>> {
         let Ok(args) = serde_json::from_slice::<Value>(body) else {
-            return reply(StatusCode::BAD_REQUEST, json!({"error": "invalid JSON"}));
+            return Err(reply(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid JSON"}),
+            ));
         };
-        let name = args["name"].as_str().unwrap_or_default().to_string();
-        let namespace = args["namespace"].as_str().unwrap_or_default().to_string();
-        let chart_name = args["chart_name"].as_str().unwrap_or_default().to_string();
-        let chart_version = args["chart_version"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let field = |k: &str| args[k].as_str().unwrap_or_default().to_string();
+        let (name, namespace) = (field("name"), field("namespace"));
+        let (chart_name, chart_version) = (field("chart_name"), field("chart_version"));
         if chart_version.is_empty() || chart_name.is_empty() {
-            return reply(
+            return Err(reply(
                 StatusCode::BAD_REQUEST,
                 json!({"error": "chartVersion cannot be empty"}),
-            );
+            ));
         }
         let spec: Option<Value> = args["data"]
             .as_str()
             .and_then(|d| base64::engine::general_purpose::STANDARD.decode(d).ok())
             .and_then(|b| serde_json::from_slice(&b).ok());
         let Some(spec) = spec else {
-            return reply(
+            return Err(reply(
                 StatusCode::BAD_REQUEST,
                 json!({"error": "data is not base64 of a cluster spec"}),
-            );
+            ));
         };
+        Ok((name, namespace, chart_name, chart_version, spec, args))
+    }
+
+    fn install(&self, body: &[u8]) -> Response<Full<Bytes>> {
+        let (name, namespace, chart_name, chart_version, spec, args) =
+            match Self::cluster_args(body) {
+                Ok(a) => a,
+                Err(r) => return r,
+            };
         let mut s = self.state.lock().unwrap();
         if s.clusters
             .iter()
@@ -538,19 +585,12 @@ impl FakeKubeFate {
                 json!({"error": format!("name={name} & namespace={namespace} Cluster already existed")}),
             );
         }
-        let cluster_id = Self::new_id(&mut s, "c");
         let job_id = Self::new_id(&mut s, "j");
-        let row_id = s.clusters.len() + 1;
         let job_row = s.jobs.len() + 1;
-        s.clusters.push(json!({
-            "uuid": cluster_id, "name": name, "namespaces": namespace, "chart_name": chart_name,
-            "chart_version": chart_version, "values": serde_json::to_string(&spec).unwrap(), "Spec": spec,
-            "revision": 1, "helm_revision": 1, "chart_values": {}, "status": "Pending", "Info": null,
-            "ID": row_id, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
-        }));
+        // The job names its cluster only once the job has created the record.
         let job = json!({
             "uuid": job_id, "start_time": now(), "end_time": UNSET_TIME, "method": "ClusterInstall",
-            "cluster_id": cluster_id, "creator": "admin", "sub_jobs": {}, "status": "Pending",
+            "cluster_id": "", "creator": "admin", "sub_jobs": {}, "status": "Pending",
             "time_limit": 3_600_000_000_000u64, "meta_data": args, "states": null,
             "ID": job_row, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
         });
@@ -561,17 +601,65 @@ impl FakeKubeFate {
         tokio::spawn(async move {
             me.run_install(
                 job_for_task,
-                cluster_id,
                 name,
                 namespace,
                 chart_name,
                 chart_version,
+                spec,
             )
             .await
         });
         reply(
             StatusCode::OK,
             json!({"msg": "createCluster Success", "data": job}),
+        )
+    }
+
+    fn update(&self, body: &[u8]) -> Response<Full<Bytes>> {
+        let (name, namespace, chart_name, chart_version, spec, args) =
+            match Self::cluster_args(body) {
+                Ok(a) => a,
+                Err(r) => return r,
+            };
+        let mut s = self.state.lock().unwrap();
+        let Some(c) = s
+            .clusters
+            .iter()
+            .find(|c| c["name"] == name && c["namespaces"] == namespace && c["DeletedAt"].is_null())
+            .cloned()
+        else {
+            return reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": format!("name={name} Cluster is not existed")}),
+            );
+        };
+        if c["Spec"] == spec && c["chart_name"] == chart_name && c["chart_version"] == chart_version
+        {
+            return reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "the configuration file did not change"}),
+            );
+        }
+        let uuid = c["uuid"].as_str().unwrap().to_string();
+        let job_id = Self::new_id(&mut s, "j");
+        let job_row = s.jobs.len() + 1;
+        let job = json!({
+            "uuid": job_id, "start_time": now(), "end_time": UNSET_TIME, "method": "ClusterUpdate",
+            "cluster_id": uuid, "creator": "admin", "sub_jobs": {}, "status": "Pending",
+            "time_limit": 3_600_000_000_000u64, "meta_data": args, "states": null,
+            "ID": job_row, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
+        });
+        s.jobs.push(job.clone());
+        drop(s);
+        let me = self.clone();
+        let job_for_task = job_id.clone();
+        tokio::spawn(async move {
+            me.run_update(job_for_task, uuid, c, chart_version, spec)
+                .await
+        });
+        reply(
+            StatusCode::OK,
+            json!({"msg": "setCluster Success", "data": job}),
         )
     }
 
@@ -598,13 +686,112 @@ impl FakeKubeFate {
         }
     }
 
-    fn fail(&self, job: &str, cluster: &str, why: &str) {
-        self.push_state(job, why);
+    fn end_job(&self, job: &str, status: &str) {
         self.update_job(job, |j| {
-            j["status"] = json!("Failed");
+            j["status"] = json!(status);
             j["end_time"] = json!(now());
         });
-        self.set_cluster(cluster, |c| c["status"] = json!("Failed"));
+    }
+
+    /// A failed install: the job ends Failed and `clean` removes the record (and any release).
+    fn fail_install(&self, job: &str, cluster: &str, ns: &str, why: &str) {
+        self.push_state(job, why);
+        self.end_job(job, "Failed");
+        self.set_cluster(cluster, |c| {
+            c["status"] = json!("Failed");
+            c["DeletedAt"] = json!(now());
+        });
+        self.state.lock().unwrap().releases.remove(cluster);
+        for p in self.pod_names(cluster) {
+            self.kube.delete("v1", "Pod", ns, &p);
+        }
+    }
+
+    fn release_exists(&self, cluster: &Value) -> bool {
+        let ns = cluster["namespaces"].as_str().unwrap_or_default();
+        let uuid = cluster["uuid"].as_str().unwrap_or_default();
+        self.state.lock().unwrap().releases.contains(uuid)
+            && self.kube.get("v1", "Namespace", "", ns).is_some()
+    }
+
+    /// helm install / upgrade: the chart's pods, created, then moved by the fake kubelet.
+    fn helm_render(&self, cluster: &str, name: &str, ns: &str, kubelet: &Kubelet) {
+        for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(cluster)) {
+            self.kube.put(party_pod(
+                ns,
+                &pod_name,
+                name,
+                module,
+                containers,
+                PodState::Creating,
+            ));
+        }
+        if *kubelet == Kubelet::LeavePending {
+            return;
+        }
+        for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(cluster)) {
+            let state = match kubelet {
+                Kubelet::ImagePullFails(m) if m == module => PodState::ImagePullBackOff,
+                _ => PodState::Running,
+            };
+            self.kube
+                .put(party_pod(ns, &pod_name, name, module, containers, state));
+        }
+    }
+
+    /// Waits (on the fake API server's events) until every pod of the cluster is Running.
+    async fn checkout_status(&self, job: &str, cluster: &str, ns: &str, limit: Duration) -> bool {
+        let mut events = self.kube.subscribe();
+        let all_running = || {
+            self.pod_names(cluster).iter().all(|p| {
+                self.kube
+                    .get("v1", "Pod", ns, p)
+                    .is_some_and(|o| o.pointer("/status/phase") == Some(&json!("Running")))
+            })
+        };
+        let wait = async {
+            let mut n = 0;
+            loop {
+                n += 1;
+                if all_running() {
+                    return;
+                }
+                self.push_state(job, &format!("checkout Cluster status [{n}]"));
+                if events.recv().await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(limit, wait).await.is_ok()
+    }
+
+    /// After a successful job: the module that crashes does so now, and keeps crashing.
+    fn crash_if_asked(&self, cluster: &str, name: &str, ns: &str, kubelet: &Kubelet) {
+        let Kubelet::CrashAfterReady(module) = kubelet else {
+            return;
+        };
+        let Some(((_, containers), pod_name)) = PARTY_PODS
+            .iter()
+            .zip(self.pod_names(cluster))
+            .find(|((m, _), _)| m == module)
+        else {
+            return;
+        };
+        let mut pod = party_pod(ns, &pod_name, name, module, containers, PodState::Running);
+        let crashed = &mut pod["status"]["containerStatuses"][0];
+        crashed["ready"] = json!(false);
+        crashed["restartCount"] = json!(2);
+        crashed["state"] = json!({"waiting": {"reason": "CrashLoopBackOff",
+            "message": format!("back-off 20s restarting failed container={} pod={pod_name}", containers[0])}});
+        crashed["lastState"] = json!({"terminated": {"exitCode": 1, "reason": "Error",
+            "finishedAt": k8s_now(), "startedAt": k8s_now()}});
+        self.kube.put(pod);
+        self.kube.set_previous_logs(
+            ns,
+            &pod_name,
+            containers[0],
+            "[ERROR] InnoDB: No data dictionary version number found\n[ERROR] Aborting\n",
+        );
     }
 
     fn pod_names(&self, cluster: &str) -> Vec<String> {
@@ -617,14 +804,28 @@ impl FakeKubeFate {
     async fn run_install(
         &self,
         job: String,
-        cluster: String,
         name: String,
         ns: String,
         chart: String,
         version: String,
+        spec: Value,
     ) {
         self.update_job(&job, |j| j["status"] = json!("Running"));
         self.push_state(&job, "update job status to Running");
+        // createCluster: the record, then the job learns its cluster ID.
+        let cluster = {
+            let mut s = self.state.lock().unwrap();
+            let id = Self::new_id(&mut s, "c");
+            let row_id = s.clusters.len() + 1;
+            s.clusters.push(json!({
+                "uuid": id, "name": name, "namespaces": ns, "chart_name": chart,
+                "chart_version": version, "values": serde_json::to_string(&spec).unwrap(), "Spec": spec,
+                "revision": 0, "helm_revision": 0, "chart_values": {}, "status": "Creating", "Info": null,
+                "ID": row_id, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
+            }));
+            id
+        };
+        self.update_job(&job, |j| j["cluster_id"] = json!(cluster));
         self.push_state(&job, "create Cluster in DB Success");
         let (known, reachable, kubelet, limit) = {
             let s = self.state.lock().unwrap();
@@ -636,7 +837,7 @@ impl FakeKubeFate {
             )
         };
         if !known && !reachable {
-            self.fail(&job, &cluster, "Looks like \"https://federatedai.github.io/KubeFATE\" is not a valid chart repository or cannot be reached");
+            self.fail_install(&job, &cluster, &ns, "helm install error, Looks like \"https://federatedai.github.io/KubeFATE\" is not a valid chart repository or cannot be reached");
             return;
         }
         if !known {
@@ -647,92 +848,102 @@ impl FakeKubeFate {
                 .push((chart.clone(), version.clone()));
         }
         if self.kube.get("v1", "Namespace", "", &ns).is_none() {
-            self.fail(
+            self.fail_install(
                 &job,
                 &cluster,
+                &ns,
                 &format!(
-                    "helm install error: create: failed to create: namespaces \"{ns}\" not found"
+                    "helm install error, create: failed to create: namespaces \"{ns}\" not found"
                 ),
             );
             return;
         }
         let helm_error = self.state.lock().unwrap().helm_fails_once.take();
         if let Some(e) = helm_error {
-            self.fail(&job, &cluster, &format!("helm install error: {e}"));
+            self.fail_install(&job, &cluster, &ns, &format!("helm install error, {e}"));
             return;
         }
-        self.set_cluster(&cluster, |c| c["status"] = json!("Creating"));
-        // helm install: the chart's Deployments come up as pods labelled name=<cluster>.
-        for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(&cluster)) {
-            self.kube.put(party_pod(
-                &ns,
-                &pod_name,
-                &name,
-                module,
-                containers,
-                PodState::Creating,
-            ));
-        }
+        self.state.lock().unwrap().releases.insert(cluster.clone());
+        self.helm_render(&cluster, &name, &ns, &kubelet);
         self.push_state(&job, "helm install Success");
-        if kubelet != Kubelet::LeavePending {
-            for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(&cluster))
-            {
-                let state = match &kubelet {
-                    Kubelet::ImagePullFails(m) if m == module => PodState::ImagePullBackOff,
-                    _ => PodState::Running,
-                };
-                self.kube
-                    .put(party_pod(&ns, &pod_name, &name, module, containers, state));
-            }
-        }
-        // checkout Cluster status: every pod labelled name=<cluster> must be Running.
-        let mut events = self.kube.subscribe();
-        let all_running = || {
-            let pods = self.pod_names(&cluster);
-            pods.iter().all(|p| {
-                self.kube
-                    .get("v1", "Pod", &ns, p)
-                    .is_some_and(|o| o.pointer("/status/phase") == Some(&json!("Running")))
-            })
-        };
-        let wait = async {
-            let mut n = 0;
-            loop {
-                n += 1;
-                if all_running() {
-                    return;
-                }
-                self.push_state(&job, &format!("checkout Cluster status [{n}]"));
-                if events.recv().await.is_err() {
-                    return;
-                }
-            }
-        };
-        if tokio::time::timeout(limit, wait).await.is_err() {
+        if !self.checkout_status(&job, &cluster, &ns, limit).await {
             // The real service gives up after the job's time limit and removes the cluster.
-            self.fail(
+            self.push_state(&job, "checkout Cluster status timeOut!");
+            self.fail_install(
                 &job,
                 &cluster,
+                &ns,
                 "Cluster install timeout; helm uninstall and delete the Cluster in DB",
             );
-            self.set_cluster(&cluster, |c| c["DeletedAt"] = json!(now()));
-            for p in self.pod_names(&cluster) {
-                self.kube.delete("v1", "Pod", &ns, &p);
-            }
             return;
         }
-        self.set_cluster(&cluster, |c| c["status"] = json!("Running"));
+        self.set_cluster(&cluster, |c| {
+            c["status"] = json!("Running");
+            c["revision"] = json!(1);
+            c["helm_revision"] = json!(1);
+        });
         let subs: BTreeMap<String, Value> = PARTY_PODS
             .iter()
             .zip(self.pod_names(&cluster))
             .map(|((m, _), p)| (p, json!({"ModuleName": m, "Status": "Success", "ModulesPodStatus": "Running", "StartTime": now(), "EndTime": now()})))
             .collect();
-        self.update_job(&job, |j| {
-            j["sub_jobs"] = json!(subs);
-            j["status"] = json!("Success");
-            j["end_time"] = json!(now());
-        });
+        self.update_job(&job, |j| j["sub_jobs"] = json!(subs));
         self.push_state(&job, "job run Success");
+        self.end_job(&job, "Success");
+        self.crash_if_asked(&cluster, &name, &ns, &kubelet);
+    }
+
+    /// ClusterUpdate: new values and spec, helm upgrade, then the same pod check as an install;
+    /// a failed upgrade rolls the record back (job and cluster `Rollback`).
+    async fn run_update(
+        &self,
+        job: String,
+        cluster: String,
+        old: Value,
+        version: String,
+        spec: Value,
+    ) {
+        let name = old["name"].as_str().unwrap_or_default().to_string();
+        let ns = old["namespaces"].as_str().unwrap_or_default().to_string();
+        self.update_job(&job, |j| j["status"] = json!("Running"));
+        self.set_cluster(&cluster, |c| {
+            c["status"] = json!("Updating");
+            c["values"] = json!(serde_json::to_string(&spec).unwrap());
+            c["Spec"] = spec.clone();
+            c["chart_version"] = json!(version);
+        });
+        let (kubelet, limit) = {
+            let s = self.state.lock().unwrap();
+            (s.kubelet.clone(), s.time_limit)
+        };
+        if !self.release_exists(&old) {
+            self.push_state(
+                &job,
+                &format!("UPGRADE FAILED: \"{name}\" has no deployed releases"),
+            );
+            self.set_cluster(&cluster, |c| {
+                c["values"] = old["values"].clone();
+                c["Spec"] = old["Spec"].clone();
+                c["chart_version"] = old["chart_version"].clone();
+                c["status"] = json!("Rollback");
+            });
+            self.push_state(&job, "Cluster run rollback Success");
+            self.end_job(&job, "Rollback");
+            return;
+        }
+        self.helm_render(&cluster, &name, &ns, &kubelet);
+        self.push_state(&job, "Cluster update Success");
+        if !self.checkout_status(&job, &cluster, &ns, limit).await {
+            self.push_state(&job, "Checkout Cluster status timeOut!");
+            self.end_job(&job, "Failed");
+            return;
+        }
+        self.set_cluster(&cluster, |c| {
+            c["status"] = json!("Running");
+            c["revision"] = json!(c["revision"].as_i64().unwrap_or(0) + 1);
+        });
+        self.end_job(&job, "Success");
+        self.crash_if_asked(&cluster, &name, &ns, &kubelet);
     }
 
     fn describe(&self, id: &str) -> Response<Full<Bytes>> {
@@ -798,26 +1009,35 @@ impl FakeKubeFate {
         let job = json!({
             "uuid": job_id, "start_time": now(), "end_time": UNSET_TIME, "method": "ClusterDelete",
             "cluster_id": id, "creator": "admin", "sub_jobs": {}, "status": "Running",
-            "time_limit": 3_600_000_000_000u64, "meta_data": null, "states": ["update job status to Running"],
+            "time_limit": 3_600_000_000_000u64, "meta_data": null, "states": null,
             "ID": job_row, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
         });
         s.jobs.push(job.clone());
         drop(s);
         self.set_cluster(id, |c| c["status"] = json!("Deleting"));
         let ns = c["namespaces"].as_str().unwrap_or_default().to_string();
-        for p in self.pod_names(id) {
-            self.kube.delete("v1", "Pod", &ns, &p);
-        }
+        let name = c["name"].as_str().unwrap_or_default().to_string();
+        // helm uninstall; the record goes whether or not it worked (the success guard is
+        // commented out upstream).
+        let status = if self.release_exists(&c) {
+            self.state.lock().unwrap().releases.remove(id);
+            for p in self.pod_names(id) {
+                self.kube.delete("v1", "Pod", &ns, &p);
+            }
+            self.push_state(&job_id, "uninstall Success");
+            "Success"
+        } else {
+            self.push_state(
+                &job_id,
+                &format!("uninstall: Release not loaded: {name}: release: not found"),
+            );
+            "Failed"
+        };
         self.set_cluster(id, |c| {
             c["status"] = json!("Deleted");
             c["DeletedAt"] = json!(now());
         });
-        self.push_state(&job_id, "helm delete Success");
-        self.push_state(&job_id, "job run Success");
-        self.update_job(&job_id, |j| {
-            j["status"] = json!("Success");
-            j["end_time"] = json!(now());
-        });
+        self.end_job(&job_id, status);
         reply(
             StatusCode::OK,
             json!({"msg": "deleteCluster Success", "data": job}),

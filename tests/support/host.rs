@@ -143,13 +143,24 @@ impl Host {
                 (id.to_string(), serde_json::json!({"rollsite": 30091 + 10 * i, "grpc": 30092 + 10 * i, "http": 30097 + 10 * i}))
             })
             .collect();
+        // Each party's pods run, as a healthy lab's would.
+        for id in parties {
+            kube.put(super::fake_kubefate::party_pod(
+                &format!("fate-{id}"),
+                &format!("python-{id}"),
+                &format!("fate-{id}"),
+                "python",
+                &["python", "client", "fateboard"],
+                super::fake_kubefate::PodState::Running,
+            ));
+        }
         let record = serde_json::json!({
-            "release": release, "parties": parties, "ip": "192.168.100.123", "domain": "", "registry": null,
+            "format": 2, "release": release, "parties": parties, "ip": "192.168.100.123", "domain": "", "registry": null,
             "ports": ports, "hosts_file": null,
             "minikube": {"path": self.bin.join("minikube"), "version": "v1.22.0", "kubernetes": "v1.21.2",
                          "homes": {"minikube_home": home.join(".minikube"), "kubeconfig": kubeconfig, "owner": null},
                          "started_by_fatelab": false, "downloaded_sha256": null},
-            "kubefate_applied": false, "namespaces": [], "clusters": {}, "last_test": null
+            "objects": [], "namespaces": [], "clusters": {}, "last_test": null
         });
         std::fs::create_dir_all(self.state()).unwrap();
         std::fs::write(

@@ -161,7 +161,16 @@ spec:",
         } else {
             &["--until", "test"]
         };
-        let base = ["--yes", "--registry", &self.registry, "--images", bundle];
+        // A short settle window: the fake kubelet crashes a container at once or never.
+        let base = [
+            "--yes",
+            "--registry",
+            &self.registry,
+            "--images",
+            bundle,
+            "--settle",
+            "500ms",
+        ];
         let mut cmd = self
             .host
             .up(&self.kube, &[&base[..], extra, until].concat());

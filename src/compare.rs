@@ -1,0 +1,242 @@
+//! What differs between what the lab declares and what the world holds: a Kubernetes object
+//! against its manifest, and a party's cluster spec against the one KubeFATE keeps.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde_json::Value;
+
+/// Numbers compare by value: KubeFATE (Go) hands back every number as a float.
+fn same_scalar(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
+        _ => a == b,
+    }
+}
+
+/// Where `have` does not hold what `want` declares, as paths (`spec.replicas`). Fields the
+/// server adds (status, defaults, uid) are not differences; a list must match item for item.
+pub fn undeclared(want: &Value, have: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(want, have, "", &mut out);
+    out
+}
+
+fn walk(want: &Value, have: &Value, path: &str, out: &mut Vec<String>) {
+    let at = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match (want, have) {
+        (Value::Object(w), Value::Object(h)) => {
+            for (k, wv) in w {
+                match h.get(k) {
+                    Some(hv) => walk(wv, hv, &at(k), out),
+                    None if wv.is_null() => {}
+                    None => out.push(at(k)),
+                }
+            }
+        }
+        (Value::Array(w), Value::Array(h)) if w.len() == h.len() => {
+            for (i, (wv, hv)) in w.iter().zip(h).enumerate() {
+                walk(wv, hv, &format!("{path}[{i}]"), out);
+            }
+        }
+        (w, h) if same_scalar(w, h) => {}
+        _ => out.push(if path.is_empty() {
+            "(whole)".into()
+        } else {
+            path.into()
+        }),
+    }
+}
+
+/// A manifest as the API server stores it: a Secret's `stringData` lives base64-encoded in `data`.
+pub fn as_stored(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    if doc["kind"] == "Secret"
+        && let Some(Value::Object(plain)) = doc.as_object_mut().and_then(|d| d.remove("stringData"))
+    {
+        let data = doc["data"].as_object().cloned().unwrap_or_default();
+        let mut data = data;
+        for (k, v) in plain {
+            let text = v
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string());
+            data.insert(
+                k,
+                Value::String(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
+        }
+        doc["data"] = Value::Object(data);
+    }
+    doc
+}
+
+/// A value as a person reads it: `30101`, not Go's float `30101.0`.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// A route of one party: (address, port) for each peer party ID.
+fn routes(spec: &Value, module: &str) -> BTreeMap<String, (String, String)> {
+    spec.pointer(&format!("/{module}/partyList"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                shown(&p["partyId"]),
+                (shown(&p["partyIp"]), shown(&p["partyPort"])),
+            )
+        })
+        .collect()
+}
+
+fn flatten(v: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, v) in m {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                flatten(v, &p, out);
+            }
+        }
+        other => {
+            out.insert(path.to_string(), other.clone());
+        }
+    }
+}
+
+/// Strings quoted, numbers as integers where they are whole.
+fn quoted(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?}"),
+        other => shown(other),
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    undeclared(a, b).is_empty() && undeclared(b, a).is_empty()
+}
+
+/// How a party's cluster spec changes from `old` (what KubeFATE holds) to `new` (what the lab
+/// declares), in words: the route table by peer, every other key by its path. Empty: the same.
+pub fn spec_changes(old: &Value, new: &Value, module: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (before, after) = (routes(old, module), routes(new, module));
+    let gained: Vec<&str> = after
+        .keys()
+        .filter(|k| !before.contains_key(*k))
+        .map(String::as_str)
+        .collect();
+    let lost: Vec<&str> = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .map(String::as_str)
+        .collect();
+    if !gained.is_empty() {
+        out.push(format!("partyList gains {}", gained.join(", ")));
+    }
+    if !lost.is_empty() {
+        out.push(format!("partyList loses {}", lost.join(", ")));
+    }
+    for (id, (ip, port)) in &after {
+        if let Some((old_ip, old_port)) = before.get(id)
+            && (old_ip, old_port) != (ip, port)
+        {
+            out.push(format!("route to {id}: {old_ip}:{old_port} → {ip}:{port}"));
+        }
+    }
+    let list_key = format!("{module}.partyList");
+    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+    flatten(old, "", &mut a);
+    flatten(new, "", &mut b);
+    for (k, nv) in &b {
+        if k == &list_key {
+            continue;
+        }
+        match a.get(k) {
+            None => out.push(format!("{k} set to {}", quoted(nv))),
+            Some(ov) if !same(ov, nv) => out.push(format!("{k}: {} → {}", quoted(ov), quoted(nv))),
+            _ => {}
+        }
+    }
+    for (k, ov) in &a {
+        if k != &list_key && !b.contains_key(k) {
+            out.push(format!("{k} removed (was {})", quoted(ov)));
+        }
+    }
+    if !out.is_empty() {
+        let port = format!("{module}.nodePort");
+        if a.get(&port)
+            .zip(b.get(&port))
+            .is_some_and(|(x, y)| same(x, y))
+        {
+            out.push(format!("{module} NodePort unchanged"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn what_the_server_adds_is_no_difference() {
+        let want = json!({"spec": {"replicas": 1, "ports": [{"port": 80}]}});
+        let have = json!({"spec": {"replicas": 1.0, "ports": [{"port": 80, "protocol": "TCP"}]}, "status": {}});
+        assert!(undeclared(&want, &have).is_empty());
+        let changed = json!({"spec": {"replicas": 2, "ports": [{"port": 80}]}});
+        assert_eq!(undeclared(&want, &changed), ["spec.replicas"]);
+        assert_eq!(
+            undeclared(&want, &json!({"spec": {}})),
+            ["spec.replicas", "spec.ports"]
+        );
+    }
+
+    #[test]
+    fn secrets_compare_as_stored() {
+        let doc = json!({"kind": "Secret", "stringData": {"user": "admin"}});
+        let stored = as_stored(&doc);
+        assert_eq!(stored["data"]["user"], "YWRtaW4=");
+        assert!(stored.get("stringData").is_none());
+    }
+
+    #[test]
+    fn spec_changes_speak_of_peers_and_keys() {
+        let old = json!({"partyId": 9999.0, "registry": "a", "rollsite": {"nodePort": 30091.0,
+            "partyList": [{"partyId": 10000.0, "partyIp": "10.0.0.1", "partyPort": 30101.0}]}});
+        let new = json!({"partyId": 9999, "registry": "b", "rollsite": {"nodePort": 30091,
+            "partyList": [{"partyId": 10000, "partyIp": "10.0.0.2", "partyPort": 30101},
+                          {"partyId": 10001, "partyIp": "10.0.0.2", "partyPort": 30111}]}});
+        let c = spec_changes(&old, &new, "rollsite");
+        assert_eq!(
+            c,
+            [
+                "partyList gains 10001",
+                "route to 10000: 10.0.0.1:30101 → 10.0.0.2:30101",
+                "registry: \"a\" → \"b\"",
+                "rollsite NodePort unchanged"
+            ]
+        );
+        assert!(spec_changes(&new, &new, "rollsite").is_empty());
+        assert!(spec_changes(&old, &old.clone(), "rollsite").is_empty());
+    }
+}
