@@ -225,3 +225,58 @@ impl StateLock {
         Ok(StateLock { _file: file })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_format_one_record_is_read_and_a_newer_one_refused() {
+        let dir = tempfile_dir();
+        let old = r#"{"release": "v1.6.0", "parties": [9999, 10000], "ip": "192.168.100.123",
+            "hosts_file": null, "minikube": null, "kubefate_applied": true, "namespaces": ["fate-9999"], "clusters": {}}"#;
+        std::fs::write(dir.join(RECORD_FILE), old).unwrap();
+        let r = LabRecord::load(&dir).unwrap().unwrap();
+        assert_eq!(r.format, RECORD_FORMAT);
+        assert!(r.legacy_kubefate_applied());
+        r.save(&dir).unwrap();
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(RECORD_FILE)).unwrap()).unwrap();
+        assert_eq!(saved["format"], RECORD_FORMAT);
+        assert!(saved.get("kubefate_applied").is_none());
+
+        std::fs::write(dir.join(RECORD_FILE), r#"{"format": 99, "release": "v9"}"#).unwrap();
+        let err = format!("{:#}", LabRecord::load(&dir).unwrap_err());
+        assert!(
+            err.contains("written by a newer fatelab (record format 99"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_second_command_on_the_same_lab_is_refused_naming_the_first() {
+        let dir = tempfile_dir();
+        let held = StateLock::acquire(&dir, "up").unwrap();
+        let err = format!("{:#}", StateLock::acquire(&dir, "down").err().unwrap());
+        assert!(
+            err.contains("another fatelab is working on this lab (`fatelab up`, pid"),
+            "{err}"
+        );
+        drop(held);
+        assert!(StateLock::acquire(&dir, "down").is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "fatelab-state-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

@@ -5,8 +5,9 @@
 //!     sudo -E cargo test --release --test e2e -- --ignored --nocapture
 //!
 //! FATELAB_E2E_ARGS adds flags to `up` (e.g. "--registry hub.c.163.com/federatedai --ip 10.0.0.5").
-//! It runs doctor, up, test, status, up again (no change), down, down again, and checks that the
-//! hosts file and the namespaces are as before.
+//! It runs doctor, up, test, status, `up --dry-run` and up again (no change, the test not rerun),
+//! down (through KubeFATE), down again, up and down once more (KubeFATE's hostPath database
+//! outlives the lab), and checks that the hosts file and the namespaces are as before.
 
 use std::process::Command;
 
@@ -55,18 +56,32 @@ async fn the_tutorial_on_a_real_host() {
     let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(report["healthy"], true);
 
-    let again = fatelab(&[&["up", "--yes", "--no-test"], &extra[..]].concat());
+    let plan = fatelab(&[&["up", "--dry-run"], &extra[..]].concat());
+    assert!(
+        String::from_utf8_lossy(&plan.stdout).contains("Nothing would change"),
+        "a dry run on the lab found changes"
+    );
+    let again = fatelab(&[&["up", "--yes"], &extra[..]].concat());
     assert!(again.status.success());
     let stderr = String::from_utf8_lossy(&again.stderr);
-    assert!(
-        stderr.contains("every party's cluster already runs"),
-        "a second up changed the parties"
-    );
-    assert!(
-        stderr.contains("already runs a cluster"),
-        "a second up restarted minikube"
-    );
+    for (said, why) in [
+        (
+            "run as declared and are healthy",
+            "a second up changed the parties",
+        ),
+        ("already runs a cluster", "a second up restarted minikube"),
+        (
+            "nothing to do: proven at",
+            "a second up ran the toy job again",
+        ),
+    ] {
+        assert!(stderr.contains(said), "{why}");
+    }
 
+    assert!(fatelab(&["down", "--yes"]).status.success());
+    // The service's database keeps its records on the host: a new lab must still come up.
+    let up_again = fatelab(&[&["up", "--yes", "--no-test"], &extra[..]].concat());
+    assert!(up_again.status.success(), "up after down failed");
     assert!(fatelab(&["down", "--yes"]).status.success());
     let second = fatelab(&["down", "--yes"]);
     assert!(second.status.success());

@@ -155,3 +155,29 @@ fn status_without_a_lab_exits_3() {
         .code(3)
         .stdout(contains("There is no lab"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_is_an_error_naming_the_file_and_field() {
+    let host = Host::new(None);
+    let kube = support::fake_kube::FakeKube::start().await;
+    host.record_lab(&kube, "v1.6.0", &[9999, 10000]);
+    let path = host.state().join("lab.json");
+    let mut record: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    record["ip"] = serde_json::json!("0.0.0.0");
+    std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+    let mut cmd = host.fatelab(None);
+    cmd.arg("status");
+    run(cmd)
+        .await
+        .code(1)
+        .stderr(contains("lab.json is damaged (field `ip`").and(contains("unspecified address")));
+
+    record["ip"] = serde_json::json!("192.168.100.123");
+    record["ports"]["10000"]["http"] = serde_json::json!(0);
+    std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+    let mut cmd = host.fatelab(None);
+    cmd.arg("down").arg("--yes");
+    run(cmd).await.code(1).stderr(contains(
+        "lab.json is damaged (field `parties/ports/registry/domain`",
+    ));
+}

@@ -212,21 +212,61 @@ async fn api_for(
     }))
 }
 
-/// The live object a manifest document names, as JSON; `None` when it does not exist (or the
-/// server does not serve its kind).
-pub async fn get_object(
+/// The live objects that manifest documents name, as JSON (one discovery for all); `None` for
+/// one that does not exist or whose kind the server does not serve.
+pub async fn get_objects(
     client: &Client,
-    doc: &serde_json::Value,
-) -> Result<Option<serde_json::Value>> {
-    let Some((api, ns, name)) = api_for(client, doc).await? else {
-        return Ok(None);
-    };
-    let kind = doc["kind"].as_str().unwrap_or("object");
-    let found = api.get_opt(&name).await.with_context(|| match &ns {
-        Some(ns) => format!("reading {kind} {ns}/{name}"),
-        None => format!("reading {kind} {name}"),
-    })?;
-    Ok(found.map(|o| serde_json::to_value(o).unwrap_or_default()))
+    docs: &[serde_json::Value],
+) -> Result<Vec<Option<serde_json::Value>>> {
+    let groups: BTreeSet<String> = docs
+        .iter()
+        .filter_map(|d| d["apiVersion"].as_str())
+        .map(|v| {
+            v.split_once('/')
+                .map_or(String::new(), |(g, _)| g.to_string())
+        })
+        .collect();
+    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let discovery = Discovery::new(client.clone())
+        .filter(&group_refs)
+        .run()
+        .await
+        .context("discovering the API server's resources")?;
+    let mut out = Vec::with_capacity(docs.len());
+    for doc in docs {
+        let obj: DynamicObject =
+            serde_json::from_value(doc.clone()).context("not a Kubernetes object")?;
+        let types = obj
+            .types
+            .clone()
+            .context("an object has no apiVersion/kind")?;
+        let gvk = GroupVersionKind::try_from(&types)?;
+        let name = obj.metadata.name.clone().context("an object has no name")?;
+        let Some((resource, caps)) = discovery.resolve_gvk(&gvk) else {
+            out.push(None);
+            continue;
+        };
+        let (api, shown): (Api<DynamicObject>, String) = match caps.scope {
+            Scope::Namespaced => {
+                let ns = obj
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into());
+                (
+                    Api::namespaced_with(client.clone(), &ns, &resource),
+                    format!("{ns}/{name}"),
+                )
+            }
+            Scope::Cluster => (Api::all_with(client.clone(), &resource), name.clone()),
+        };
+        let found = api
+            .get_opt(&name)
+            .await
+            .with_context(|| format!("reading {} {shown}", types.kind))?;
+        out.push(found.map(|o| serde_json::to_value(o).unwrap_or_default()));
+    }
+    Ok(out)
 }
 
 /// Server-side applies every object (field manager `fatelab`, forced), namespaces first.

@@ -92,6 +92,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
             info.name,
             started.elapsed().as_secs_f64()
         ));
+        let acted = matches!(result, Ok(None));
         match result {
             Ok(None) => line.done(),
             Ok(Some(why)) => line.unchanged(&why),
@@ -100,7 +101,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
                 return Err(e.context(format!("step {} failed", info.name)));
             }
         }
-        if info.name == "parties" {
+        if info.name == "parties" && acted {
             print_summary(&ctx, &times).await;
         }
         if args.until.as_deref() == Some(info.name) && i + 1 < total {

@@ -52,6 +52,7 @@ fn identity(doc: &Value, existed: Option<&Value>) -> MadeObject {
 
 /// The manifests, each object as the cluster holds it, and whether the service runs.
 struct Observed {
+    package: Result<Package>,
     rbac: Vec<Value>,
     service: Vec<Value>,
     /// Every object with what the cluster holds under its name (uid; `created` = it was absent).
@@ -70,8 +71,9 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     let client = ctx.kube().await?;
     let mut changes = Vec::new();
     let mut found = Vec::new();
-    for doc in rbac.iter().chain(service.iter()) {
-        let live = kube::get_object(client, doc).await?;
+    let docs: Vec<Value> = rbac.iter().chain(service.iter()).cloned().collect();
+    let lives = kube::get_objects(client, &docs).await?;
+    for (doc, live) in docs.iter().zip(lives) {
         match &live {
             None => changes.push(format!("create {}", describe(doc))),
             Some(l) => {
@@ -109,6 +111,7 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
             ctx.spec.release.kubefate_service
         ),
         Observed {
+            package,
             rbac,
             service,
             found,
@@ -118,10 +121,9 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     ))
 }
 
+/// A login and `GET /v1/version/` prove the service and its database answer.
 async fn answers(ctx: &Ctx<'_>) -> Result<String> {
-    let kf = ctx.kubefate().await?;
-    kf.alive().await?;
-    kf.version().await
+    ctx.kubefate().await?.version().await
 }
 
 /// The inventory entry for each object about to be applied: what the record already knew of it,
@@ -143,8 +145,8 @@ fn inventory(recorded: &[MadeObject], found: &[MadeObject]) -> Vec<MadeObject> {
 async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
     let r = ctx.spec.release;
     let creds = credentials::load_or_create(&ctx.state_dir)?;
-    let package = Package::read(ctx);
     let Observed {
+        package,
         rbac,
         service,
         found,

@@ -56,7 +56,8 @@ fn selector(name: &str) -> String {
 /// What one party needs, from what KubeFATE and the cluster hold for it.
 #[derive(Debug)]
 enum Action {
-    Nothing,
+    /// As declared and healthy: the cluster's ID, for the record.
+    Nothing(String),
     Install,
     /// KubeFATE still lists the cluster, but its namespace (and so its release) is gone.
     ReplaceStale(Cluster),
@@ -90,7 +91,7 @@ fn words(party: &Party, plan: &PartyPlan, chart: &str) -> Option<String> {
     let id = party.id;
     let name = party.name();
     Some(match &plan.action {
-        Action::Nothing => return None,
+        Action::Nothing(_) => return None,
         Action::Install if plan.namespace_exists => {
             format!("party {id}: install cluster {name} ({chart})")
         }
@@ -159,7 +160,11 @@ async fn observe_party(ctx: &Ctx<'_>, party: &Party, known: &[Cluster]) -> Resul
         },
         Some(c) => {
             let want = cluster_yaml::value(ctx.spec, party)?;
-            let held = kf.cluster(&c.uuid).await?.spec.unwrap_or(Value::Null);
+            // The list carries each spec; an older service that leaves it out is asked per cluster.
+            let held = match &c.spec {
+                Some(spec) => spec.clone(),
+                None => kf.cluster(&c.uuid).await?.spec.unwrap_or(Value::Null),
+            };
             let chart = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
             let (want_chart, want_version) =
                 (chart(&want, "chartName"), chart(&want, "chartVersion"));
@@ -178,7 +183,7 @@ async fn observe_party(ctx: &Ctx<'_>, party: &Party, known: &[Cluster]) -> Resul
                 }
             } else {
                 match party_health(ctx, party).await? {
-                    Health::Healthy { .. } => Action::Nothing,
+                    Health::Healthy { .. } => Action::Nothing(c.uuid.clone()),
                     Health::NoPods => Action::Reinstall {
                         why: "is listed as Running by KubeFATE, but has no pods".into(),
                         cluster: c,
@@ -507,17 +512,10 @@ async fn converge_party(ctx: &Ctx<'_>, plan: PartyPlan) -> Result<()> {
     let result = async {
         let kf = ctx.kubefate().await?;
         match plan.action {
-            Action::Nothing => {
-                if let Some(c) = kf
-                    .clusters(false)
-                    .await?
-                    .into_iter()
-                    .find(|c| c.name == party.name())
-                {
-                    ctx.update_record(|r| {
-                        r.clusters.insert(party.id, c.uuid.clone());
-                    })?;
-                }
+            Action::Nothing(uuid) => {
+                ctx.update_record(|r| {
+                    r.clusters.insert(party.id, uuid);
+                })?;
                 Ok("healthy, as declared")
             }
             Action::Install => {

@@ -662,6 +662,12 @@ impl FakeKube {
         }
     }
 
+    /// `kubectl delete namespace NS` with the namespace controller done: NS and all in it are gone.
+    pub fn remove_namespace(&self, ns: &str) {
+        self.delete_contents(ns);
+        self.delete("v1", "Namespace", "", ns);
+    }
+
     /// Lets every Terminating namespace go, as the namespace controller would.
     pub fn finish_deletions(&self) {
         let terminating: Vec<String> = self
