@@ -154,7 +154,10 @@ async fn a_second_up_on_an_unchanged_lab_changes_nothing() {
     );
 
     let started = Instant::now();
-    run(status(&lab)).await.success();
+    run(status(&lab))
+        .await
+        .success()
+        .stdout(contains("as declared: `fatelab up` would change nothing"));
     let status_time = started.elapsed();
     eprintln!(
         "wall time: no-op up {noop_up:?}, status {status_time:?}, ratio {:.2}",
@@ -303,7 +306,9 @@ async fn a_container_that_crashes_after_turning_ready_fails_up_and_status_names_
     run(status(&lab)).await.code(1).stdout(
         contains("FAIL party")
             .and(contains("container mysql: CrashLoopBackOff"))
-            .and(contains("restarted 2 times (last exit: Error, code 1)")),
+            .and(contains("restarted 2 times (last exit: Error, code 1)"))
+            .and(contains("not as declared; `fatelab up` would:"))
+            .and(contains("parties: party")),
     );
 }
 
@@ -352,4 +357,26 @@ async fn down_leaves_an_object_that_existed_before_up() {
         .expect("the binding that existed before up is still there");
     assert_eq!(still["metadata"]["uid"], uid);
     assert!(lab.kube.get("v1", "Namespace", "", "kube-fate").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubefate_object_edited_after_up_is_applied_again() {
+    let lab = Lab::start("drift").await;
+    run(lab.up(&["--no-test"])).await.success();
+    let mut deployment = lab
+        .kube
+        .get("apps/v1", "Deployment", "kube-fate", "kubefate")
+        .unwrap();
+    deployment["spec"]["replicas"] = json!(0);
+    lab.kube.put(deployment);
+    run(lab.up(&["--dry-run"])).await.success().stdout(
+        contains("would apply Deployment kube-fate/kubefate again (differs at spec.replicas)")
+            .and(contains("`fatelab up` would make the changes above.")),
+    );
+    run(lab.up(&["--no-test"])).await.success();
+    let fixed = lab
+        .kube
+        .get("apps/v1", "Deployment", "kube-fate", "kubefate")
+        .unwrap();
+    assert_eq!(fixed["spec"]["replicas"], 1);
 }

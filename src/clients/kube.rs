@@ -182,34 +182,115 @@ pub struct Applied {
     pub changed: bool,
 }
 
-/// The API for the object a manifest document describes (any kind the server serves), with the
-/// namespace it lives in; `None` when the server does not serve the kind.
-async fn api_for(
-    client: &Client,
-    doc: &serde_json::Value,
-) -> Result<Option<(Api<DynamicObject>, Option<String>, String)>> {
-    let obj: DynamicObject =
-        serde_json::from_value(doc.clone()).context("not a Kubernetes object")?;
+/// Where one object of a manifest lives: the API for its kind (in its namespace, for a
+/// namespaced kind) and its name.
+struct Target {
+    api: Api<DynamicObject>,
+    api_version: String,
+    kind: String,
+    namespace: Option<String>,
+    name: String,
+}
+
+impl Target {
+    fn shown(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// The object's apiVersion/kind and name, or why it is no Kubernetes object.
+fn identify(obj: &DynamicObject) -> Result<(GroupVersionKind, kube::core::TypeMeta, String)> {
     let types = obj
         .types
         .clone()
         .context("an object has no apiVersion/kind")?;
-    let gvk = GroupVersionKind::try_from(&types)?;
-    let name = obj.metadata.name.clone().context("an object has no name")?;
+    let gvk = GroupVersionKind::try_from(&types).context("an object has a malformed apiVersion")?;
+    let name = obj
+        .metadata
+        .name
+        .clone()
+        .context("an object has no metadata.name")?;
+    Ok((gvk, types, name))
+}
+
+fn target(
+    client: &Client,
+    obj: &DynamicObject,
+    types: kube::core::TypeMeta,
+    name: String,
+    resource: &kube::discovery::ApiResource,
+    scope: &Scope,
+) -> Target {
+    let namespace = match scope {
+        Scope::Cluster => None,
+        Scope::Namespaced => Some(
+            obj.metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+        ),
+    };
+    let api = match &namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
+    };
+    Target {
+        api,
+        api_version: types.api_version,
+        kind: types.kind,
+        namespace,
+        name,
+    }
+}
+
+/// The target of one manifest document, found by asking the server for its kind alone; `None`
+/// when the server does not serve the kind.
+async fn target_of(client: &Client, doc: &serde_json::Value) -> Result<Option<Target>> {
+    let obj: DynamicObject =
+        serde_json::from_value(doc.clone()).context("not a Kubernetes object")?;
+    let (gvk, types, name) = identify(&obj)?;
     let Ok((resource, caps)) = kube::discovery::pinned_kind(client, &gvk).await else {
         return Ok(None);
     };
-    Ok(Some(match (caps.scope, &obj.metadata.namespace) {
-        (Scope::Namespaced, ns) => {
-            let ns = ns.clone().unwrap_or_else(|| "default".into());
-            (
-                Api::namespaced_with(client.clone(), &ns, &resource),
-                Some(ns),
-                name,
-            )
-        }
-        (Scope::Cluster, _) => (Api::all_with(client.clone(), &resource), None, name),
-    }))
+    Ok(Some(target(
+        client,
+        &obj,
+        types,
+        name,
+        &resource,
+        &caps.scope,
+    )))
+}
+
+/// One discovery run for the API groups these objects belong to.
+async fn discover(client: &Client, objects: &[DynamicObject]) -> Result<Discovery> {
+    let groups: BTreeSet<String> = objects
+        .iter()
+        .filter_map(|o| o.types.as_ref())
+        .map(|t| {
+            t.api_version
+                .split_once('/')
+                .map_or(String::new(), |(g, _)| g.to_string())
+        })
+        .collect();
+    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+    Discovery::new(client.clone())
+        .filter(&group_refs)
+        .run()
+        .await
+        .context("discovering the API server's resources")
+}
+
+fn objects_of(docs: &[serde_json::Value]) -> Result<Vec<DynamicObject>> {
+    docs.iter()
+        .map(|d| {
+            serde_json::from_value(d.clone())
+                .context("a manifest document is not a Kubernetes object")
+        })
+        .collect()
 }
 
 /// The live objects that manifest documents name, as JSON (one discovery for all); `None` for
@@ -218,52 +299,21 @@ pub async fn get_objects(
     client: &Client,
     docs: &[serde_json::Value],
 ) -> Result<Vec<Option<serde_json::Value>>> {
-    let groups: BTreeSet<String> = docs
-        .iter()
-        .filter_map(|d| d["apiVersion"].as_str())
-        .map(|v| {
-            v.split_once('/')
-                .map_or(String::new(), |(g, _)| g.to_string())
-        })
-        .collect();
-    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
-    let discovery = Discovery::new(client.clone())
-        .filter(&group_refs)
-        .run()
-        .await
-        .context("discovering the API server's resources")?;
+    let objects = objects_of(docs)?;
+    let discovery = discover(client, &objects).await?;
     let mut out = Vec::with_capacity(docs.len());
-    for doc in docs {
-        let obj: DynamicObject =
-            serde_json::from_value(doc.clone()).context("not a Kubernetes object")?;
-        let types = obj
-            .types
-            .clone()
-            .context("an object has no apiVersion/kind")?;
-        let gvk = GroupVersionKind::try_from(&types)?;
-        let name = obj.metadata.name.clone().context("an object has no name")?;
+    for obj in &objects {
+        let (gvk, types, name) = identify(obj)?;
         let Some((resource, caps)) = discovery.resolve_gvk(&gvk) else {
             out.push(None);
             continue;
         };
-        let (api, shown): (Api<DynamicObject>, String) = match caps.scope {
-            Scope::Namespaced => {
-                let ns = obj
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into());
-                (
-                    Api::namespaced_with(client.clone(), &ns, &resource),
-                    format!("{ns}/{name}"),
-                )
-            }
-            Scope::Cluster => (Api::all_with(client.clone(), &resource), name.clone()),
-        };
-        let found = api
-            .get_opt(&name)
+        let t = target(client, obj, types, name, &resource, &caps.scope);
+        let found = t
+            .api
+            .get_opt(&t.name)
             .await
-            .with_context(|| format!("reading {} {shown}", types.kind))?;
+            .with_context(|| format!("reading {}", t.shown()))?;
         out.push(found.map(|o| serde_json::to_value(o).unwrap_or_default()));
     }
     Ok(out)
@@ -276,29 +326,9 @@ pub async fn apply_all(
     docs: &[serde_json::Value],
     needs: &str,
 ) -> Result<Vec<Applied>> {
-    let mut objects: Vec<DynamicObject> = docs
-        .iter()
-        .map(|d| {
-            serde_json::from_value(d.clone())
-                .context("a manifest document is not a Kubernetes object")
-        })
-        .collect::<Result<_>>()?;
+    let mut objects = objects_of(docs)?;
     objects.sort_by_key(|o| apply_rank(o.types.as_ref().map_or("", |t| t.kind.as_str())));
-    let groups: BTreeSet<String> = objects
-        .iter()
-        .filter_map(|o| o.types.as_ref())
-        .map(|t| {
-            t.api_version
-                .split_once('/')
-                .map_or(String::new(), |(g, _)| g.to_string())
-        })
-        .collect();
-    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
-    let discovery = Discovery::new(client.clone())
-        .filter(&group_refs)
-        .run()
-        .await
-        .context("discovering the API server's resources")?;
+    let discovery = discover(client, &objects).await?;
     let server = client
         .apiserver_version()
         .await
@@ -308,17 +338,7 @@ pub async fn apply_all(
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut applied = Vec::new();
     for obj in objects {
-        let types = obj
-            .types
-            .clone()
-            .context("an object has no apiVersion/kind")?;
-        let gvk =
-            GroupVersionKind::try_from(&types).context("an object has a malformed apiVersion")?;
-        let name = obj
-            .metadata
-            .name
-            .clone()
-            .context("an object has no metadata.name")?;
+        let (gvk, types, name) = identify(&obj)?;
         let Some((resource, caps)) = discovery.resolve_gvk(&gvk) else {
             bail!(
                 "the cluster (Kubernetes {server}) does not serve {} {} (object {name}); {needs}",
@@ -326,33 +346,23 @@ pub async fn apply_all(
                 types.kind
             );
         };
-        let namespace = match caps.scope {
-            Scope::Cluster => None,
-            Scope::Namespaced => Some(
-                obj.metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
-            ),
-        };
-        let api: Api<DynamicObject> = match &namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
-        let before = api
-            .get_opt(&name)
+        let t = target(client, &obj, types, name, &resource, &caps.scope);
+        let before = t
+            .api
+            .get_opt(&t.name)
             .await
-            .with_context(|| format!("reading {} {name}", types.kind))?
+            .with_context(|| format!("reading {}", t.shown()))?
             .and_then(|o| o.metadata.resource_version);
-        let after = api
-            .patch(&name, &params, &Patch::Apply(&obj))
+        let after = t
+            .api
+            .patch(&t.name, &params, &Patch::Apply(&obj))
             .await
-            .with_context(|| format!("applying {} {name}", types.kind))?;
+            .with_context(|| format!("applying {}", t.shown()))?;
         applied.push(Applied {
-            api_version: types.api_version.clone(),
-            kind: types.kind.clone(),
-            namespace,
-            name,
+            api_version: t.api_version,
+            kind: t.kind,
+            namespace: t.namespace,
+            name: t.name,
             uid: after.metadata.uid.clone(),
             changed: before.is_none() || before != after.metadata.resource_version,
         });
@@ -805,19 +815,18 @@ pub async fn delete_object(
     doc: &serde_json::Value,
     uid: Option<&str>,
 ) -> Result<bool> {
-    let Some((api, _, name)) = api_for(client, doc).await? else {
+    let Some(t) = target_of(client, doc).await? else {
         return Ok(false);
     };
-    let kind = doc["kind"].as_str().unwrap_or("object");
-    let Some(live) = api.get_opt(&name).await? else {
+    let Some(live) = t.api.get_opt(&t.name).await? else {
         return Ok(false);
     };
     if uid.is_some_and(|u| live.metadata.uid.as_deref() != Some(u)) {
         return Ok(false);
     }
-    match api.delete(&name, &DeleteParams::default()).await {
+    match t.api.delete(&t.name, &DeleteParams::default()).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("deleting {kind} {name}")),
+        Err(e) => Err(e).with_context(|| format!("deleting {}", t.shown())),
     }
 }

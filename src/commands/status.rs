@@ -103,6 +103,28 @@ async fn party_health(ctx: &Ctx<'_>, party: &crate::spec::Party) -> Result<Healt
     bounded(crate::steps::party_health(ctx, party)).await
 }
 
+/// The steps whose world is the lab itself, observed as `up` observes them: what `up` would change.
+const OBSERVED: [&str; 4] = ["ingress", "hosts", "kubefate", "parties"];
+
+async fn drift(ctx: &Ctx<'_>) -> Vec<String> {
+    let steps: Vec<_> = crate::steps::up_steps()
+        .into_iter()
+        .filter(|s| OBSERVED.contains(&s.info().name))
+        .collect();
+    let observed = futures::future::join_all(steps.iter().map(|s| bounded(s.observe(ctx)))).await;
+    steps
+        .iter()
+        .zip(observed)
+        .flat_map(|(step, diff)| {
+            let name = step.info().name;
+            match diff {
+                Ok(d) => d.changes.iter().map(|c| format!("{name}: {c}")).collect(),
+                Err(e) => vec![format!("{name}: cannot tell now ({e:#})")],
+            }
+        })
+        .collect()
+}
+
 pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
     let Some(record) = LabRecord::load(&state_dir(cli))? else {
         let out = match cli.output {
@@ -161,8 +183,10 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
         && ing["healthy"] == true
         && kf["healthy"] == true
         && parties.iter().all(|p| p["healthy"] == true);
+    let changes = drift(&ctx).await;
     let report = json!({
         "lab": true, "healthy": healthy, "release": spec.release.release,
+        "as_declared": changes.is_empty(), "changes": changes,
         "minikube": mk, "ingress": ing, "kubefate": kf, "parties": parties, "last_test": record.last_test,
     });
     let out = match cli.output {
@@ -224,6 +248,20 @@ fn text(r: &Value) -> String {
         ));
         for problem in p["problems"].as_array().into_iter().flatten() {
             s.push_str(&format!("       {}\n", problem.as_str().unwrap_or("")));
+        }
+    }
+    let changes: Vec<&str> = r["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if changes.is_empty() {
+        s.push_str("     as declared: `fatelab up` would change nothing\n");
+    } else {
+        s.push_str("     not as declared; `fatelab up` would:\n");
+        for c in changes {
+            s.push_str(&format!("       {c}\n"));
         }
     }
     match &r["last_test"] {

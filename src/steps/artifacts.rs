@@ -137,11 +137,5 @@ impl Step for Artifacts {
         })
     }
 
-    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
-        Box::pin(observe(ctx))
-    }
-
-    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
-        Box::pin(converge(ctx, line, diff))
-    }
+    super::step_fns!();
 }

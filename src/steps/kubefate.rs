@@ -412,15 +412,5 @@ impl Step for Kubefate {
         })
     }
 
-    fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
-        Box::pin(observe(ctx))
-    }
-
-    fn converge<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine, diff: Diff) -> StepFuture<'a, ()> {
-        Box::pin(converge(ctx, line, diff))
-    }
-
-    fn undo<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> StepFuture<'a, Outcome> {
-        Box::pin(undo(ctx, line))
-    }
+    super::step_fns!(undo);
 }

@@ -231,6 +231,33 @@ pub trait Step {
     }
 }
 
+/// The trait's boxed methods for a step whose module has `async fn observe(ctx)` and
+/// `async fn converge(ctx, line, diff)` (and, with `undo`, `async fn undo(ctx, line)`).
+macro_rules! step_fns {
+    () => {
+        fn observe<'a>(&'a self, ctx: &'a Ctx) -> StepFuture<'a, Diff> {
+            Box::pin(observe(ctx))
+        }
+
+        fn converge<'a>(
+            &'a self,
+            ctx: &'a Ctx,
+            line: &'a StepLine,
+            diff: Diff,
+        ) -> StepFuture<'a, ()> {
+            Box::pin(converge(ctx, line, diff))
+        }
+    };
+    (undo) => {
+        $crate::steps::step_fns!();
+
+        fn undo<'a>(&'a self, ctx: &'a Ctx, line: &'a StepLine) -> StepFuture<'a, Outcome> {
+            Box::pin(undo(ctx, line))
+        }
+    };
+}
+pub(crate) use step_fns;
+
 /// The steps of `up`, in the order it takes them: the host half first (the tutorial's order),
 /// then images early so no pod waits on a pull.
 pub fn up_steps() -> Vec<Box<dyn Step>> {

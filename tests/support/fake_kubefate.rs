@@ -531,6 +531,25 @@ impl FakeKubeFate {
         }
     }
 
+    /// A new job row (Pending, or Running for a delete), stored; returns its ID and its JSON.
+    fn new_job(
+        s: &mut State,
+        method: &str,
+        cluster: &str,
+        status: &str,
+        meta: Value,
+    ) -> (String, Value) {
+        let job_id = Self::new_id(s, "j");
+        let job = json!({
+            "uuid": job_id, "start_time": now(), "end_time": UNSET_TIME, "method": method,
+            "cluster_id": cluster, "creator": "admin", "sub_jobs": {}, "status": status,
+            "time_limit": 3_600_000_000_000u64, "meta_data": meta, "states": null,
+            "ID": s.jobs.len() + 1, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
+        });
+        s.jobs.push(job.clone());
+        (job_id, job)
+    }
+
     fn new_id(s: &mut State, prefix: &str) -> String {
         s.next_id += 1;
         format!("{prefix}-{:08}-0000-4000-8000-{:012}", s.next_id, s.next_id)
@@ -585,16 +604,8 @@ impl FakeKubeFate {
                 json!({"error": format!("name={name} & namespace={namespace} Cluster already existed")}),
             );
         }
-        let job_id = Self::new_id(&mut s, "j");
-        let job_row = s.jobs.len() + 1;
         // The job names its cluster only once the job has created the record.
-        let job = json!({
-            "uuid": job_id, "start_time": now(), "end_time": UNSET_TIME, "method": "ClusterInstall",
-            "cluster_id": "", "creator": "admin", "sub_jobs": {}, "status": "Pending",
-            "time_limit": 3_600_000_000_000u64, "meta_data": args, "states": null,
-            "ID": job_row, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
-        });
-        s.jobs.push(job.clone());
+        let (job_id, job) = Self::new_job(&mut s, "ClusterInstall", "", "Pending", args);
         drop(s);
         let me = self.clone();
         let job_for_task = job_id.clone();
@@ -641,15 +652,7 @@ impl FakeKubeFate {
             );
         }
         let uuid = c["uuid"].as_str().unwrap().to_string();
-        let job_id = Self::new_id(&mut s, "j");
-        let job_row = s.jobs.len() + 1;
-        let job = json!({
-            "uuid": job_id, "start_time": now(), "end_time": UNSET_TIME, "method": "ClusterUpdate",
-            "cluster_id": uuid, "creator": "admin", "sub_jobs": {}, "status": "Pending",
-            "time_limit": 3_600_000_000_000u64, "meta_data": args, "states": null,
-            "ID": job_row, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
-        });
-        s.jobs.push(job.clone());
+        let (job_id, job) = Self::new_job(&mut s, "ClusterUpdate", &uuid, "Pending", args);
         drop(s);
         let me = self.clone();
         let job_for_task = job_id.clone();
@@ -1004,15 +1007,7 @@ impl FakeKubeFate {
                 json!({"error": "record not found"}),
             );
         };
-        let job_id = Self::new_id(&mut s, "j");
-        let job_row = s.jobs.len() + 1;
-        let job = json!({
-            "uuid": job_id, "start_time": now(), "end_time": UNSET_TIME, "method": "ClusterDelete",
-            "cluster_id": id, "creator": "admin", "sub_jobs": {}, "status": "Running",
-            "time_limit": 3_600_000_000_000u64, "meta_data": null, "states": null,
-            "ID": job_row, "CreatedAt": now(), "UpdatedAt": now(), "DeletedAt": null
-        });
-        s.jobs.push(job.clone());
+        let (job_id, job) = Self::new_job(&mut s, "ClusterDelete", id, "Running", Value::Null);
         drop(s);
         self.set_cluster(id, |c| c["status"] = json!("Deleting"));
         let ns = c["namespaces"].as_str().unwrap_or_default().to_string();
