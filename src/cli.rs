@@ -24,7 +24,8 @@ pub const DEFAULT_CHART_REPO: &str = "https://federatedai.github.io/KubeFATE";
         3 no lab (status)."
 )]
 pub struct Cli {
-    /// More log output on stderr: -v for info, -vv for debug
+    /// More log output on stderr: -v fatelab's info (and library warnings), -vv fatelab's debug,
+    /// -vvv the libraries' debug too. Secrets never appear at any level
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 

@@ -10,23 +10,24 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::render::manifests::Credentials;
+use crate::secret::Secret;
 
 const FILE: &str = "credentials.json";
 
 #[derive(Serialize, Deserialize)]
 struct Stored {
     kubefate_username: String,
-    kubefate_password: String,
+    kubefate_password: Secret,
     mariadb_username: String,
-    mariadb_password: String,
+    mariadb_password: Secret,
 }
 
-fn random_secret() -> Result<String> {
+fn random_secret() -> Result<Secret> {
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut bytes))
         .context("reading /dev/urandom for a password")?;
-    Ok(hex::encode(bytes))
+    Ok(Secret::new(hex::encode(bytes)))
 }
 
 pub fn load_or_create(state_dir: &Path) -> Result<Credentials> {
@@ -74,9 +75,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = load_or_create(dir.path()).unwrap();
         assert_eq!(a.kubefate_username, "admin");
-        assert_eq!(a.kubefate_password.len(), 32);
+        assert_eq!(a.kubefate_password.expose().len(), 32);
         assert_ne!(a.kubefate_password, a.mariadb_password);
-        assert_ne!(a.kubefate_password, "admin");
+        assert_ne!(a.kubefate_password.expose(), "admin");
         let mode = std::fs::metadata(dir.path().join(FILE))
             .unwrap()
             .permissions()

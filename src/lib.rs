@@ -18,6 +18,7 @@ pub mod package;
 pub mod plan;
 pub mod render;
 pub mod scenario;
+pub mod secret;
 pub mod spec;
 pub mod state;
 pub mod steps;

@@ -25,9 +25,9 @@ async fn client_for(fake: &FakeKube) -> (tempfile::TempDir, ::kube::Client) {
 fn creds() -> Credentials {
     Credentials {
         kubefate_username: "admin".into(),
-        kubefate_password: "k-secret-1".into(),
+        kubefate_password: fatelab::secret::Secret::new("k-secret-1"),
         mariadb_username: "kubefate".into(),
-        mariadb_password: "m-secret-2".into(),
+        mariadb_password: fatelab::secret::Secret::new("m-secret-2"),
     }
 }
 

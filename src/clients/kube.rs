@@ -752,10 +752,22 @@ pub async fn proxy(
         Some(b) => Some(("application/json".to_string(), serde_json::to_vec(b)?)),
         None => None,
     };
-    proxy_raw(client, ns, service, port, method, path_and_query, payload).await
+    proxy_raw(
+        client,
+        ns,
+        service,
+        port,
+        method,
+        path_and_query,
+        payload,
+        None,
+    )
+    .await
 }
 
-/// The same with any body: `(content type, bytes)`.
+/// The same with any body (`(content type, bytes)`) and an optional `Cookie` header, which the
+/// API server's proxy forwards (unlike `Authorization`, which it strips).
+#[allow(clippy::too_many_arguments)]
 pub async fn proxy_raw(
     client: &Client,
     ns: &str,
@@ -764,12 +776,19 @@ pub async fn proxy_raw(
     method: http::Method,
     path_and_query: &str,
     body: Option<(String, Vec<u8>)>,
+    cookie: Option<&str>,
 ) -> Result<ProxyResponse> {
     let uri = format!(
         "/api/v1/namespaces/{ns}/services/{service}:{port}/proxy/{}",
         path_and_query.trim_start_matches('/')
     );
     let mut req = http::Request::builder().method(method.clone()).uri(&uri);
+    if let Some(c) = cookie {
+        let mut value =
+            http::HeaderValue::from_str(c).context("a cookie that is no header value")?;
+        value.set_sensitive(true);
+        req = req.header(http::header::COOKIE, value);
+    }
     let bytes = match body {
         Some((content_type, bytes)) => {
             req = req.header(http::header::CONTENT_TYPE, content_type);
@@ -778,13 +797,7 @@ pub async fn proxy_raw(
         None => Vec::new(),
     };
     let req = req.body(kube::client::Body::from(bytes))?;
-    // A token in the query must not end up in an error message.
-    let shown = uri
-        .split("token=")
-        .next()
-        .unwrap_or(&uri)
-        .trim_end_matches(['?', '&'])
-        .to_string();
+    let shown = crate::secret::redact_url(&uri);
     let resp = client
         .send(req)
         .await

@@ -1,8 +1,9 @@
 //! The KubeFATE service's REST API (service v1.4.x), reached through the API server's service
 //! proxy. Quirks it follows (shared/reference/kubefate.md §2): the exact registered paths (gin
-//! redirects any other trailing-slash form), the JWT sent as `?token=` (the API server strips
-//! `Authorization` from proxied requests), one re-login on 401 (tokens die with the pod), and
-//! `data` = base64 of the cluster spec as JSON.
+//! redirects any other trailing-slash form), the JWT sent as gin-jwt's `jwt` cookie (the API
+//! server strips `Authorization` from proxied requests, and a `?token=` would put the secret in
+//! every URL that is logged), one re-login on 401 (tokens die with the pod), and `data` = base64
+//! of the cluster spec as JSON.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::kube::{self, ProxyResponse};
+use crate::secret::Secret;
 
 pub const NAMESPACE: &str = "kube-fate";
 pub const SERVICE: &str = "kubefate";
@@ -112,16 +114,16 @@ pub fn cluster_args(spec: &Value, cover: bool) -> Result<Value> {
 pub struct KubeFate {
     kube: ::kube::Client,
     username: String,
-    password: String,
-    token: Mutex<Option<String>>,
+    password: Secret,
+    token: Mutex<Option<Secret>>,
 }
 
 impl KubeFate {
-    pub fn new(kube: ::kube::Client, username: &str, password: &str) -> Self {
+    pub fn new(kube: ::kube::Client, username: &str, password: Secret) -> Self {
         KubeFate {
             kube,
             username: username.into(),
-            password: password.into(),
+            password,
             token: Mutex::new(None),
         }
     }
@@ -131,8 +133,20 @@ impl KubeFate {
         method: Method,
         path: &str,
         body: Option<(String, Vec<u8>)>,
+        token: Option<&Secret>,
     ) -> Result<ProxyResponse> {
-        kube::proxy_raw(&self.kube, NAMESPACE, SERVICE, PORT, method, path, body).await
+        let cookie = token.map(|t| format!("jwt={}", t.expose()));
+        kube::proxy_raw(
+            &self.kube,
+            NAMESPACE,
+            SERVICE,
+            PORT,
+            method,
+            path,
+            body,
+            cookie.as_deref(),
+        )
+        .await
     }
 
     fn check(path: &str, resp: ProxyResponse) -> Result<Value> {
@@ -162,30 +176,26 @@ impl KubeFate {
         json.with_context(|| format!("KubeFATE's answer to {path} is not JSON"))
     }
 
-    async fn fetch_token(&self) -> Result<String> {
-        let body = json!({"username": self.username, "password": self.password});
+    async fn fetch_token(&self) -> Result<Secret> {
+        let body = json!({"username": self.username, "password": self.password.expose()});
         let resp = self
             .send(
                 Method::POST,
                 "/v1/user/login",
                 Some(("application/json".into(), serde_json::to_vec(&body)?)),
+                None,
             )
             .await?;
         let v = Self::check("/v1/user/login", resp).context("logging in to KubeFATE")?;
-        Ok(v["token"]
-            .as_str()
-            .context("KubeFATE's login answer has no token")?
-            .to_string())
-    }
-
-    pub async fn login(&self) -> Result<String> {
-        let token = self.fetch_token().await?;
-        *self.token.lock().await = Some(token.clone());
-        Ok(token)
+        Ok(Secret::new(
+            v["token"]
+                .as_str()
+                .context("KubeFATE's login answer has no token")?,
+        ))
     }
 
     /// The current token; concurrent callers wait for one login instead of each logging in.
-    async fn token(&self) -> Result<String> {
+    async fn token(&self) -> Result<Secret> {
         let mut guard = self.token.lock().await;
         if let Some(t) = guard.clone() {
             return Ok(t);
@@ -204,18 +214,13 @@ impl KubeFate {
     ) -> Result<Value> {
         for attempt in 0..2 {
             let token = self.token().await?;
-            let sep = if path.contains('?') { '&' } else { '?' };
             let resp = self
-                .send(
-                    method.clone(),
-                    &format!("{path}{sep}token={token}"),
-                    body.clone(),
-                )
+                .send(method.clone(), path, body.clone(), Some(&token))
                 .await?;
             if resp.status == 401 && attempt == 0 {
                 // Drop the dead token unless another call already replaced it.
                 let mut guard = self.token.lock().await;
-                if guard.as_deref() == Some(token.as_str()) {
+                if guard.as_ref() == Some(&token) {
                     *guard = None;
                 }
                 continue;
@@ -236,7 +241,7 @@ impl KubeFate {
 
     /// `GET /` needs no login: it only says the service runs.
     pub async fn alive(&self) -> Result<String> {
-        let v = Self::check("/", self.send(Method::GET, "/", None).await?)?;
+        let v = Self::check("/", self.send(Method::GET, "/", None, None).await?)?;
         Ok(v["msg"].as_str().unwrap_or_default().to_string())
     }
 

@@ -94,7 +94,7 @@ async fn kubefate(
     };
     if show_credentials && let Ok(c) = credentials::load_or_create(&ctx.state_dir) {
         v["credentials"] =
-            json!({"username": c.kubefate_username, "password": c.kubefate_password});
+            json!({"username": c.kubefate_username, "password": c.kubefate_password.expose()});
     }
     (v, result.map(|(_, c)| c).unwrap_or_default())
 }

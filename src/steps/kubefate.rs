@@ -279,7 +279,7 @@ fn install_cli(ctx: &Ctx, line: &StepLine, package: &Result<Package>, creds: &Cr
         let config = format!(
             "log:\n  level: info\nuser:\n  username: {}\n  password: {}\nserviceurl: {}\n",
             creds.kubefate_username,
-            creds.kubefate_password,
+            creds.kubefate_password.expose(),
             ctx.spec.service_host()
         );
         let cfg = dir.join("config.yaml");

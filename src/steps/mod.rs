@@ -143,7 +143,7 @@ impl<'a> Ctx<'a> {
                 Ok::<_, anyhow::Error>(KubeFate::new(
                     kube,
                     &creds.kubefate_username,
-                    &creds.kubefate_password,
+                    creds.kubefate_password.clone(),
                 ))
             })
             .await
