@@ -29,6 +29,11 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Deadline of one attempt of one call to the cluster, KubeFATE or FATE Flow (until the
+    /// answer starts); safe calls are tried again with backoff (e.g. 30s, 5s)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg, global = true)]
+    pub call_timeout: std::time::Duration,
+
     /// Format of what a command prints on stdout: text for people, json for scripts
     #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
     pub output: Output,
@@ -223,8 +228,8 @@ pub struct UpArgs {
     #[arg(long, value_name = "STEP", value_parser = parse_step_arg)]
     pub until: Option<String>,
 
-    /// Longest wait for anything to become ready (e.g. 90s, 10m)
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration_arg)]
+    /// Time for the whole run: every wait and every retry draws from it (e.g. 20m, 1h)
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration_arg)]
     pub timeout: std::time::Duration,
 
     /// How long every container of a party must stay ready without a restart before the party

@@ -94,9 +94,12 @@ async fn the_tutorial_on_a_real_host() {
 
     fatelab::clients::ensure_crypto_provider();
     let home = std::env::var("HOME").unwrap();
-    let client = fatelab::clients::kube::connect(&std::path::Path::new(&home).join(".kube/config"))
-        .await
-        .unwrap();
+    let client = fatelab::clients::kube::connect(
+        &std::path::Path::new(&home).join(".kube/config"),
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     let api: kube::Api<Namespace> = kube::Api::all(client);
     for ns in ["kube-fate", "fate-9999", "fate-10000"] {
         assert!(

@@ -18,7 +18,7 @@ async fn client_for(fake: &FakeKube) -> (tempfile::TempDir, ::kube::Client) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kubeconfig");
     fake.write_kubeconfig(&path);
-    let client = kube::connect(&path).await.unwrap();
+    let client = kube::connect(&path, Duration::from_secs(10)).await.unwrap();
     (dir, client)
 }
 
@@ -423,4 +423,13 @@ async fn services_are_reached_through_the_api_server_proxy() {
     .await
     .unwrap();
     assert_eq!(missing.status, 503);
+    let tries = fake
+        .requests()
+        .iter()
+        .filter(|r| r.contains("services/nothing:80/proxy"))
+        .count();
+    assert_eq!(
+        tries, 5,
+        "a 503 on a read is tried again, four times at most"
+    );
 }

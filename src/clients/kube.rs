@@ -9,21 +9,34 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::runtime::wait::await_condition;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::wait::Condition;
 use kube::{Api, Client, Config};
 
-pub async fn connect(kubeconfig: &Path) -> Result<Client> {
+/// A client for the cluster in `kubeconfig`, each attempt of each call bounded by
+/// `call_timeout` (until the answer's headers) and retried as [`super::transport`] says.
+pub async fn connect(kubeconfig: &Path, call_timeout: Duration) -> Result<Client> {
     super::ensure_crypto_provider();
     let raw = Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("reading the kubeconfig {}", kubeconfig.display()))?;
     let mut config = Config::from_custom_kubeconfig(raw, &KubeConfigOptions::default())
         .await
         .with_context(|| format!("using the kubeconfig {}", kubeconfig.display()))?;
-    // kube's default retry repeats 503s up to 15 times with a backoff growing to minutes; the
-    // service proxy answers 503 while a service has no ready pod, which fatelab must see at once
-    // (its waits are watches with their own backoff).
+    config.connect_timeout = Some(call_timeout);
+    // kube's own retry repeats 503s up to 15 times with a backoff growing to minutes, and any
+    // method; fatelab's is bounded and repeats only what is safe to repeat.
     config.default_retry = false;
-    Client::try_from(config).context("creating the Kubernetes client")
+    let stack = tower::ServiceBuilder::new()
+        .layer(tower::retry::RetryLayer::new(
+            super::transport::RetryPolicy::new(),
+        ))
+        .layer(tower::timeout::TimeoutLayer::new(call_timeout))
+        .layer(super::transport::TrackLayer)
+        .layer(tower::buffer::BufferLayer::new(1024));
+    Ok(kube::client::ClientBuilder::try_from(config)
+        .context("creating the Kubernetes client")?
+        .with_layer(&stack)
+        .build())
 }
 
 /// `90s`, `10m`, `350ms`: how long a wait lasted, for messages.
@@ -32,6 +45,25 @@ pub fn human(d: Duration) -> String {
         0 => format!("{}ms", d.as_millis()),
         s if s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
+    }
+}
+
+/// Waits (watching) until `cond` holds for the named object. A watch that breaks — a dropped
+/// connection, a 5xx, a 410 Gone — is set up again with backoff (the watcher lists afresh
+/// after a 410): a passing error ends no wait; the caller's timeout bounds it.
+async fn wait_for<K>(api: Api<K>, name: &str, cond: impl Condition<K>) -> Result<Option<K>>
+where
+    K: Clone + std::fmt::Debug + Send + serde::de::DeserializeOwned + kube::Resource + 'static,
+{
+    let stream = watcher::watch_object(api, name).default_backoff();
+    futures::pin_mut!(stream);
+    loop {
+        match stream.next().await {
+            Some(Ok(obj)) if cond.matches_object(obj.as_ref()) => return Ok(obj),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => tracing::info!("the watch on {name} broke ({e}); watching again"),
+            None => bail!("the watch on {name} ended"),
+        }
     }
 }
 
@@ -57,8 +89,7 @@ pub async fn wait_deployment_available(
     timeout: Duration,
 ) -> Result<()> {
     let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let waited =
-        tokio::time::timeout(timeout, await_condition(api, name, deployment_available)).await;
+    let waited = tokio::time::timeout(timeout, wait_for(api, name, deployment_available)).await;
     match waited {
         Ok(result) => {
             result.with_context(|| format!("watching Deployment {ns}/{name}"))?;
@@ -146,7 +177,7 @@ pub fn describe_if_not_ready(pod: &Pod) -> Option<String> {
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::TryStreamExt;
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, DynamicObject, LogParams, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
@@ -560,7 +591,7 @@ pub async fn wait_healthy(
     let mut pods: BTreeMap<String, Pod> = BTreeMap::new();
     let mut init_buffer: BTreeMap<String, Pod> = BTreeMap::new();
     let config = watcher::Config::default().labels(selector);
-    let stream = watcher(api, config);
+    let stream = watcher(api, config).default_backoff();
     let watch = async {
         futures::pin_mut!(stream);
         // Once all are ready: when the window ends, and each container's restarts at its start.
@@ -568,13 +599,21 @@ pub async fn wait_healthy(
         loop {
             let event = match &settling {
                 Some((until, _)) => tokio::select! {
-                    e = stream.try_next() => e?,
+                    e = stream.next() => e,
                     () = tokio::time::sleep_until(*until) => return Ok(None),
                 },
-                None => stream.try_next().await?,
+                None => stream.next().await,
             };
-            let Some(event) = event else {
-                bail!("the watch on pods {selector} in {ns} ended")
+            let event = match event {
+                Some(Ok(event)) => event,
+                // The watcher sets itself up again (relisting after a 410) when polled next.
+                Some(Err(e)) => {
+                    tracing::info!(
+                        "the watch on pods {selector} in {ns} broke ({e}); watching again"
+                    );
+                    continue;
+                }
+                None => bail!("the watch on pods {selector} in {ns} ended"),
             };
             match event {
                 watcher::Event::Init => init_buffer.clear(),
@@ -700,18 +739,15 @@ pub async fn delete_namespace(client: &Client, name: &str, timeout: Duration) ->
         Err(kube::Error::Api(s)) if s.code == 404 => return Ok(false),
         Err(e) => return Err(e).with_context(|| format!("deleting namespace {name}")),
     }
-    tokio::time::timeout(
-        timeout,
-        await_condition(api, name, conditions::is_deleted(&uid)),
-    )
-    .await
-    .with_context(|| {
-        format!(
-            "namespace {name} was still terminating after {}",
-            human(timeout)
-        )
-    })?
-    .with_context(|| format!("watching namespace {name}"))?;
+    tokio::time::timeout(timeout, wait_for(api, name, conditions::is_deleted(&uid)))
+        .await
+        .with_context(|| {
+            format!(
+                "namespace {name} was still terminating after {}",
+                human(timeout)
+            )
+        })?
+        .with_context(|| format!("watching namespace {name}"))?;
     Ok(true)
 }
 

@@ -58,6 +58,9 @@ pub struct Job {
     pub end_time: String,
     #[serde(default)]
     pub sub_jobs: Option<BTreeMap<String, Value>>,
+    /// The ClusterArgs the job was made from (none for a delete).
+    #[serde(default)]
+    pub meta_data: Option<Value>,
 }
 
 impl Job {

@@ -7,6 +7,7 @@ pub mod kube;
 pub mod kubefate;
 pub mod minikube;
 pub mod process;
+pub mod transport;
 
 /// reqwest and kube share rustls, which needs exactly one process-wide crypto provider; this
 /// installs ring's (a no-op when one is already installed).

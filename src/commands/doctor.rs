@@ -21,7 +21,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> Result<i32> {
         },
         state_dir(cli),
         "/etc/hosts".into(),
-        run_options(&args.versions),
+        run_options(cli, &args.versions),
         Ui::new(cli.yes, cli.verbose),
         LabRecord::default(),
     );

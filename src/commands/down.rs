@@ -70,10 +70,13 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
     }
 
     let spec = spec_from_record(&record, &state_dir)?;
-    let opts = run_options(&VersionArgs {
-        minikube_version: None,
-        kubernetes_version: None,
-    });
+    let opts = run_options(
+        cli,
+        &VersionArgs {
+            minikube_version: None,
+            kubernetes_version: None,
+        },
+    );
     let ctx = ctx_from_record(cli, &spec, record.clone(), opts);
     let steps = up_steps();
     let total = steps.len();

@@ -36,7 +36,7 @@ pub fn main(cli: Cli) -> i32 {
                 exit::USAGE => "invalid input",
                 _ => "failed",
             };
-            eprintln!("fatelab: {label}: {err:#}");
+            eprintln!("fatelab: {label}: {}", readable(&err));
             code
         }
     }
@@ -45,6 +45,44 @@ pub fn main(cli: Cli) -> i32 {
 /// fatelab's own logs at warn (`-v` info, `-vv` debug); the libraries' (kube, hyper, reqwest)
 /// not at all by default, at warn from `-v`, at debug from `-vvv`. Colour only on a terminal
 /// and without `NO_COLOR`.
+/// The error chain on one line, each cause in words: an API error as its HTTP status, reason and
+/// the server's message (not kube's debug dump), and advice when the cause was passing.
+fn readable(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let said = match cause.downcast_ref::<kube::Error>() {
+            // Its sources only say the same again.
+            Some(kube::Error::Api(s)) => {
+                parts.push(format!("HTTP {} {}: {}", s.code, s.reason, s.message));
+                break;
+            }
+            Some(kube::Error::Service(e)) => format!("no answer ({e})"),
+            _ => cause.to_string(),
+        };
+        // kube repeats its source in its own message; say each thing once.
+        if parts
+            .last()
+            .is_some_and(|p| p.ends_with(&said) || said.is_empty())
+        {
+            continue;
+        }
+        let inner_of_last = parts
+            .last()
+            .is_some_and(|p| said.len() > 8 && p.contains(&said));
+        if !inner_of_last {
+            parts.push(said);
+        }
+    }
+    let mut line = parts.join(": ");
+    if crate::clients::transport::is_transient(err) {
+        line.push_str(
+            "\n(the cluster or a service failed to answer for a moment, even after retries; \
+             nothing was judged broken because of it: run the command again)",
+        );
+    }
+    line
+}
+
 fn init_logging(verbose: u8) {
     use std::io::IsTerminal;
     use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -104,7 +142,7 @@ pub fn lab_spec(args: &LabArgs) -> Result<LabSpec> {
     input.validate()
 }
 
-fn run_options(versions: &VersionArgs) -> RunOptions {
+fn run_options(cli: &Cli, versions: &VersionArgs) -> RunOptions {
     RunOptions {
         minikube_version: versions.minikube_version.clone(),
         kubernetes_version: versions.kubernetes_version.clone(),
@@ -114,6 +152,8 @@ fn run_options(versions: &VersionArgs) -> RunOptions {
         images_bundle: None,
         skip_test: false,
         settle: crate::health::SETTLE_WINDOW,
+        call_timeout: cli.call_timeout,
+        budget_ends: None,
     }
 }
 

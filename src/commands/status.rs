@@ -140,10 +140,13 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
         return Ok(exit::NO_LAB);
     };
     let spec = spec_from_record(&record, &state_dir(cli))?;
-    let opts = run_options(&VersionArgs {
-        minikube_version: None,
-        kubernetes_version: None,
-    });
+    let opts = run_options(
+        cli,
+        &VersionArgs {
+            minikube_version: None,
+            kubernetes_version: None,
+        },
+    );
     let ctx = ctx_from_record(cli, &spec, record.clone(), opts);
     let (mk, ing, (kf, clusters)) = tokio::join!(
         minikube(&record),

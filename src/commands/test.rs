@@ -18,10 +18,13 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     };
     let spec = spec_from_record(&record, &state_dir(cli))?;
     let _lock = StateLock::acquire(&state_dir(cli), "test")?;
-    let mut opts = run_options(&VersionArgs {
-        minikube_version: None,
-        kubernetes_version: None,
-    });
+    let mut opts = run_options(
+        cli,
+        &VersionArgs {
+            minikube_version: None,
+            kubernetes_version: None,
+        },
+    );
     opts.wait_timeout = args.timeout;
     let ctx = ctx_from_record(cli, &spec, record, opts);
     let pairs = smoke::pairs(&spec.parties, args.guest, args.host)?;

@@ -23,13 +23,17 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         )));
     }
     let state_dir = state_dir(cli);
-    let mut opts = run_options(&args.versions);
+    let mut opts = run_options(cli, &args.versions);
     opts.ignore_checks = args.ignore_check.clone();
     opts.wait_timeout = args.timeout;
     opts.artifacts_dir = args.artifacts_dir.clone();
     opts.images_bundle = args.images_bundle.clone();
     opts.skip_test = args.no_test;
     opts.settle = args.settle;
+    // One budget for the whole run: every wait draws from it. The run itself stops a moment
+    // after it, so a wait that runs out first can say what it waited for.
+    let budget_ends = tokio::time::Instant::now() + args.timeout + BUDGET_GRACE;
+    opts.budget_ends = Some(budget_ends);
     // What the lab is comes from the spec; what fatelab made is kept from the record.
     let previous = LabRecord::load(&state_dir)?;
     let mut record = previous.clone().unwrap_or_else(LabRecord::new);
@@ -77,16 +81,23 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         let info = step.info();
         let line = ctx.ui.step(i + 1, total, info.title);
         let started = std::time::Instant::now();
-        let result = async {
-            let diff = step.observe(&ctx).await?;
-            let unchanged = diff.is_empty().then(|| diff.summary.clone());
-            if unchanged.is_none() {
-                ctx.mark_changed();
+        let result = {
+            let work = async {
+                let diff = step.observe(&ctx).await?;
+                let unchanged = diff.is_empty().then(|| diff.summary.clone());
+                if unchanged.is_none() {
+                    ctx.mark_changed();
+                }
+                step.converge(&ctx, &line, diff).await?;
+                anyhow::Ok(unchanged)
+            };
+            tokio::pin!(work);
+            // The step is still alive in the second branch, so its calls in flight can be named.
+            tokio::select! {
+                r = &mut work => r,
+                () = tokio::time::sleep_until(budget_ends) => Err(out_of_time(args.timeout)),
             }
-            step.converge(&ctx, &line, diff).await?;
-            anyhow::Ok(unchanged)
-        }
-        .await;
+        };
         times.push(format!(
             "{} {:.1}s",
             info.name,
@@ -115,6 +126,24 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     kubectl_hint(&ctx);
     ctx.ui.println("The lab is up.");
     Ok(())
+}
+
+const BUDGET_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The run's budget is spent: say what it was waiting for, and for how long.
+fn out_of_time(budget: std::time::Duration) -> anyhow::Error {
+    let waiting = match crate::clients::transport::oldest_in_flight() {
+        Some((call, for_how_long)) => format!(
+            ", waiting for {call} (no answer for {})",
+            crate::clients::kube::human(for_how_long)
+        ),
+        None => String::new(),
+    };
+    anyhow::anyhow!(
+        "ran out of time: `up --timeout {}` was spent{waiting}. Run `fatelab up` again to go on (it resumes), \
+         with a larger --timeout if the lab is just slow",
+        crate::clients::kube::human(budget)
+    )
 }
 
 /// What `kubefate cluster describe` tells for each party, and how long each step took.

@@ -75,7 +75,7 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
         line.note(format!(
             "waiting for Deployment {ns}/{name} to be available"
         ));
-        kube::wait_deployment_available(ctx.kube().await?, ns, name, ctx.opts.wait_timeout)
+        kube::wait_deployment_available(ctx.kube().await?, ns, name, ctx.wait_timeout())
             .await
             .map_err(|e| e.context("the ingress controller did not become available"))?;
     }

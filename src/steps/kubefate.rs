@@ -183,7 +183,7 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
     }
     if apply || wait {
         line.note("waiting for Deployments kube-fate/kubefate and kube-fate/mariadb");
-        kube::wait_deployments_available(client, NAMESPACE, &DEPLOYMENTS, ctx.opts.wait_timeout)
+        kube::wait_deployments_available(client, NAMESPACE, &DEPLOYMENTS, ctx.wait_timeout())
             .await
             .context("the KubeFATE service did not become available")?;
         line.note("asking the service for its version");
@@ -373,7 +373,7 @@ async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
     }
     for m in ours.iter().filter(|m| m.kind == "Namespace") {
         line.note(format!("deleting namespace {}", m.name));
-        kube::delete_namespace(client, &m.name, ctx.opts.wait_timeout).await?;
+        kube::delete_namespace(client, &m.name, ctx.wait_timeout()).await?;
     }
     ctx.update_record(|r| {
         r.objects.clear();

@@ -56,6 +56,10 @@ pub struct RunOptions {
     pub skip_test: bool,
     /// How long a party's containers must stay ready without a restart to count as healthy.
     pub settle: Duration,
+    /// The deadline of one attempt of one call to the cluster (until its answer's headers).
+    pub call_timeout: Duration,
+    /// When the whole run's budget ends (`up --timeout`), if it has one.
+    pub budget_ends: Option<tokio::time::Instant>,
 }
 
 /// The minikube this lab runs on, once the minikube step has found or installed it.
@@ -107,6 +111,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// How long a wait may take: `--timeout`, and never past the run's budget.
+    pub fn wait_timeout(&self) -> Duration {
+        match self.opts.budget_ends {
+            Some(ends) => self
+                .opts
+                .wait_timeout
+                .min(ends.saturating_duration_since(tokio::time::Instant::now())),
+            None => self.opts.wait_timeout,
+        }
+    }
+
     pub fn mark_changed(&self) {
         self.changed.store(true, Ordering::SeqCst);
     }
@@ -129,7 +144,7 @@ impl<'a> Ctx<'a> {
                     .kubeconfig()
                     .ok_or_else(|| anyhow::anyhow!("minikube has no kubeconfig path"))?
                     .to_path_buf();
-                crate::clients::kube::connect(&path).await
+                crate::clients::kube::connect(&path, self.opts.call_timeout).await
             })
             .await
     }

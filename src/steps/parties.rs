@@ -280,13 +280,51 @@ async fn follow_job(
     }
 }
 
+/// Sends a request that starts a KubeFATE job, once. When it gets no answer (a timeout, a lost
+/// connection), it may still have reached the service: the job list says whether a `method`
+/// job for `target` (a cluster's name, or its ID for a delete) is there; only if none is, the
+/// request is sent again.
+async fn send_once<F, Fut>(
+    kf: &KubeFate,
+    line: &SubLine,
+    method: &str,
+    target: &str,
+    send: F,
+) -> Result<Job>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Job>>,
+{
+    let since = kf.jobs().await?.len();
+    match send().await {
+        Ok(job) => Ok(job),
+        Err(e) if crate::clients::transport::is_transient(&e) => {
+            line.set(format!(
+                "no answer to the request ({e:#}); looking whether it reached KubeFATE"
+            ));
+            let jobs = kf.jobs().await?;
+            let made = jobs.into_iter().skip(since).find(|j| {
+                j.method == method
+                    && (j.cluster_id == target
+                        || j.meta_data.as_ref().and_then(|m| m["name"].as_str()) == Some(target))
+            });
+            match made {
+                Some(job) => Ok(job),
+                None => send().await,
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Deletes a cluster through KubeFATE and follows the job. A release helm no longer finds counts
 /// as gone: the service removes the record anyway. Fails only when the record stays.
 async fn delete_cluster(kf: &KubeFate, cluster: &Cluster, line: &SubLine) -> Result<()> {
-    let job = kf
-        .delete_cluster(&cluster.uuid)
-        .await
-        .with_context(|| format!("deleting cluster {} through KubeFATE", cluster.name))?;
+    let job = send_once(kf, line, "ClusterDelete", &cluster.uuid, || {
+        kf.delete_cluster(&cluster.uuid)
+    })
+    .await
+    .with_context(|| format!("deleting cluster {} through KubeFATE", cluster.name))?;
     let done = follow_job(kf, &job.uuid, line, "delete", None, |_| Ok(())).await?;
     if done.status == "Success" {
         return Ok(());
@@ -345,14 +383,7 @@ async fn follow_to_healthy(
             );
         }
     };
-    let pods = kube::wait_healthy(
-        client,
-        &ns,
-        &sel,
-        ctx.opts.wait_timeout,
-        Duration::ZERO,
-        show,
-    );
+    let pods = kube::wait_healthy(client, &ns, &sel, ctx.wait_timeout(), Duration::ZERO, show);
     let record_id = |id: &str| {
         ctx.update_record(|r| {
             r.clusters.insert(party.id, id.to_string());
@@ -403,7 +434,7 @@ async fn follow_to_healthy(
         client,
         &ns,
         &sel,
-        ctx.opts.wait_timeout,
+        ctx.wait_timeout(),
         ctx.opts.settle,
         |_| {},
     )
@@ -423,10 +454,11 @@ async fn install(
     let spec = cluster_yaml::value(ctx.spec, party)?;
     let args = kubefate::cluster_args(&spec, false)?;
     line.set("submitting the install");
-    let job = kf
-        .install(&args)
-        .await
-        .with_context(|| format!("installing {}", party.name()))?;
+    let job = send_once(kf, line, "ClusterInstall", &party.name(), || {
+        kf.install(&args)
+    })
+    .await
+    .with_context(|| format!("installing {}", party.name()))?;
     match follow_to_healthy(ctx, party, &job, line, "install").await {
         Ok(done) => {
             if done.cluster_id.is_empty()
@@ -465,10 +497,11 @@ async fn update(ctx: &Ctx<'_>, party: &Party, line: &SubLine, upgrade: bool) -> 
     let args = kubefate::cluster_args(&spec, false)?;
     let what = if upgrade { "upgrade" } else { "update" };
     line.set(format!("submitting the {what}"));
-    let job = kf
-        .update(&args)
-        .await
-        .with_context(|| format!("updating {}", party.name()))?;
+    let job = send_once(kf, line, "ClusterUpdate", &party.name(), || {
+        kf.update(&args)
+    })
+    .await
+    .with_context(|| format!("updating {}", party.name()))?;
     follow_to_healthy(ctx, party, &job, line, what).await?;
     Ok(())
 }
@@ -575,7 +608,7 @@ async fn converge_party(ctx: &Ctx<'_>, plan: PartyPlan) -> Result<()> {
                     ctx.kube().await?,
                     &party.namespace(),
                     &selector(&party.name()),
-                    ctx.opts.wait_timeout,
+                    ctx.wait_timeout(),
                     ctx.opts.settle,
                     |_| {},
                 )
@@ -604,7 +637,7 @@ async fn remove_party(ctx: &Ctx<'_>, id: u32, cluster: &Cluster) -> Result<()> {
     delete_cluster(ctx.kubefate().await?, cluster, &line).await?;
     let ns = cluster.namespace.clone();
     if ctx.record().namespaces.contains(&ns) {
-        kube::delete_namespace(ctx.kube().await?, &ns, ctx.opts.wait_timeout).await?;
+        kube::delete_namespace(ctx.kube().await?, &ns, ctx.wait_timeout()).await?;
     }
     ctx.update_record(|r| {
         r.clusters.remove(&id);
@@ -641,7 +674,7 @@ async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
     let client = ctx.kube().await?;
     for ns in &recorded.namespaces {
         line.note(format!("deleting namespace {ns}"));
-        kube::delete_namespace(client, ns, ctx.opts.wait_timeout).await?;
+        kube::delete_namespace(client, ns, ctx.wait_timeout()).await?;
         ctx.update_record(|r| r.namespaces.retain(|n| n != ns))?;
     }
     Ok(Outcome::Done)

@@ -39,7 +39,7 @@ pub async fn run_jobs(
         let ns = format!("fate-{guest}");
         let flow = FateFlow::new(client.clone(), &ns, ctx.spec.release.fate_flow_api);
         let result = flow
-            .run_toy(guest, &[host], ctx.opts.wait_timeout, |p| {
+            .run_toy(guest, &[host], ctx.wait_timeout(), |p| {
                 line.note(format!("guest {guest}, host {host}: {p}"))
             })
             .await;

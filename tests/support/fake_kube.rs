@@ -24,6 +24,8 @@ use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
+
+use super::faults::Fault;
 use tokio::sync::{broadcast, mpsc};
 
 /// (group/version path, namespace or "", plural, name)
@@ -61,6 +63,8 @@ struct Store {
 
 #[derive(Clone)]
 pub struct FakeKube {
+    /// Faults the next requests show (see [`super::faults`]).
+    pub faults: super::faults::Faults,
     store: Arc<Mutex<Store>>,
     tx: broadcast::Sender<Event>,
     pub addr: SocketAddr,
@@ -192,6 +196,7 @@ impl FakeKube {
         let addr = listener.local_addr().expect("local addr");
         let (tx, _) = broadcast::channel(1024);
         let fake = FakeKube {
+            faults: Default::default(),
             store: Arc::new(Mutex::new(Store::default())),
             tx,
             addr,
@@ -409,6 +414,20 @@ impl FakeKube {
             .unwrap()
             .requests
             .push(format!("{method} {uri}"));
+        match self.faults.take(method.as_str(), uri.path()) {
+            Some(Fault::Status(code)) => {
+                let status = StatusCode::from_u16(code).unwrap();
+                return full(
+                    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                           "message": "Internal error occurred: the fake was told to fail", "reason": "InternalError",
+                           "code": code}),
+                    status,
+                );
+            }
+            Some(Fault::Reset) => return super::faults::reset(),
+            Some(Fault::Stall | Fault::AnswerLost) => return super::faults::stall().await,
+            None => {}
+        }
         if uri.path() == "/version" {
             let (major, minor) = &self.version;
             return full(

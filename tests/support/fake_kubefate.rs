@@ -25,6 +25,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::fake_kube::FakeKube;
+use super::faults::Fault;
 
 /// What the fake "kubelet" does with the pods an install creates.
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +66,8 @@ struct State {
 
 #[derive(Clone)]
 pub struct FakeKubeFate {
+    /// Faults the next requests show (see [`super::faults`]).
+    pub faults: super::faults::Faults,
     state: Arc<Mutex<State>>,
     kube: FakeKube,
     pub url: String,
@@ -116,6 +119,7 @@ impl FakeKubeFate {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let fake = FakeKubeFate {
+            faults: Default::default(),
             state: Arc::new(Mutex::new(State {
                 key_generation: 1,
                 tokens: BTreeMap::new(),
@@ -255,6 +259,7 @@ impl FakeKubeFate {
             })
     }
 
+    /// Logs the request, then shows the fault it is told to, or answers.
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
@@ -272,6 +277,25 @@ impl FakeKubeFate {
             } else {
                 format!("{method} {path}?{}", shown_query.join("&"))
             });
+        match self.faults.take(method.as_str(), &path) {
+            Some(Fault::Status(code)) => reply(
+                StatusCode::from_u16(code).unwrap(),
+                json!({"error": "the fake was told to fail"}),
+            ),
+            Some(Fault::Reset) => super::faults::reset(),
+            Some(Fault::Stall) => super::faults::stall().await,
+            Some(Fault::AnswerLost) => {
+                let _ = self.answer(req).await;
+                super::faults::stall().await
+            }
+            None => self.answer(req).await,
+        }
+    }
+
+    async fn answer(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().unwrap_or("").to_string();
 
         // gin's RedirectTrailingSlash: a path registered only in the other form is redirected.
         let registered_with_slash = [

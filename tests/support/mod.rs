@@ -50,6 +50,7 @@ pub fn fake_minikube_script() -> std::path::PathBuf {
 }
 pub mod fake_fateflow;
 pub mod fake_kubefate;
+pub mod faults;
 pub mod host;
 pub mod images;
 pub mod lab;
@@ -79,7 +80,17 @@ where
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
                     let fut = handle(server.clone(), req);
-                    async move { Ok::<_, std::convert::Infallible>(fut.await) }
+                    async move {
+                        let resp = fut.await;
+                        if resp.extensions().get::<faults::ResetConnection>().is_some() {
+                            // An error from the service makes hyper drop the connection unanswered.
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::ConnectionReset,
+                                "fault: connection reset",
+                            ));
+                        }
+                        Ok(resp)
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
