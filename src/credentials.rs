@@ -62,6 +62,8 @@ pub fn load_or_create(state_dir: &Path) -> Result<Credentials> {
         .with_context(|| format!("creating {}", path.display()))?;
     f.write_all(&serde_json::to_vec_pretty(&stored)?)?;
     f.sync_all()?;
+    // Under sudo they are the invoking user's, still 0600: their later runs reuse them.
+    crate::invoker::Invoker::current().hand_over(&path);
     load_or_create(state_dir)
 }
 

@@ -14,6 +14,7 @@ pub mod health;
 pub mod hostip;
 pub mod hosts_file;
 pub mod images;
+pub mod invoker;
 pub mod package;
 pub mod plan;
 pub mod render;

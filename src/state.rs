@@ -7,20 +7,23 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::clients::minikube::Homes;
+use crate::invoker::Invoker;
 
 const RECORD_FILE: &str = "lab.json";
 
 /// `$XDG_STATE_HOME/fatelab`, else `~/.local/state/fatelab` (the XDG default), else `./.fatelab`.
+/// Under sudo it is the invoking user's `~/.local/state/fatelab` (root's environment, and so its
+/// XDG_STATE_HOME, says nothing about that user's).
 pub fn default_dir() -> PathBuf {
-    let from_env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(xdg) = from_env("XDG_STATE_HOME").filter(|p| p.is_absolute()) {
+    let who = Invoker::current();
+    let xdg = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    if let Some(xdg) = xdg.filter(|_| !who.under_sudo()) {
         return xdg.join("fatelab");
     }
-    match from_env("HOME") {
+    match who.home {
         Some(home) => home.join(".local/state/fatelab"),
         None => PathBuf::from(".fatelab"),
     }
@@ -173,7 +176,11 @@ impl LabRecord {
         let mut out = self.clone();
         out.format = RECORD_FORMAT;
         std::fs::write(&tmp, serde_json::to_vec_pretty(&out)?)?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        let who = Invoker::current();
+        who.hand_over(state_dir);
+        who.hand_over(&path);
+        Ok(())
     }
 
     pub fn remove(state_dir: &Path) -> Result<()> {

@@ -205,21 +205,35 @@ async fn down_purge_deletes_the_cluster_fatelab_started() {
     assert_eq!(std::fs::read(host.hosts()).unwrap(), HOSTS_BEFORE);
 }
 
+/// The fake minikube as a release binary of v1.22.0, and its SHA-256.
+fn served_minikube() -> (Vec<u8>, String) {
+    let script = std::fs::read_to_string(support::fake_minikube_script()).unwrap();
+    // The downloaded binary is the fake, pinned to the version it claims to be.
+    let served = script
+        .replacen(
+            "version=\"${FAKE_MINIKUBE_VERSION:-v1.38.1}\"",
+            "version=\"v1.22.0\"",
+            1,
+        )
+        .into_bytes();
+    let sum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&served));
+    (served, sum)
+}
+
+const MINIKUBE_PATH: &str = "/kubernetes/minikube/releases/download/v1.22.0/minikube-linux-amd64";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_minikube_is_downloaded_through_the_mirror() {
     let host = Host::new(None);
     host.tool("conntrack");
-    let script = std::fs::read_to_string(support::fake_minikube_script()).unwrap();
-    // The downloaded binary is the fake, pinned to the version it claims to be.
-    let served = script.replacen(
-        "version=\"${FAKE_MINIKUBE_VERSION:-v1.38.1}\"",
-        "version=\"v1.22.0\"",
-        1,
-    );
-    let mirror = StaticServer::start(BTreeMap::from([(
-        "/kubernetes/minikube/releases/download/v1.22.0/minikube-linux-amd64".to_string(),
-        served.into_bytes(),
-    )]))
+    let (served, sum) = served_minikube();
+    let mirror = StaticServer::start(BTreeMap::from([
+        (MINIKUBE_PATH.to_string(), served),
+        (
+            format!("{MINIKUBE_PATH}.sha256"),
+            format!("{sum}  minikube-linux-amd64\n").into_bytes(),
+        ),
+    ]))
     .await;
     let kube = kube_with_ingress("ingress-nginx", "ingress-nginx-controller").await;
     let mut cmd = host.up(&kube, &["--yes"]);
@@ -227,7 +241,7 @@ async fn a_missing_minikube_is_downloaded_through_the_mirror() {
     run(cmd)
         .await
         .success()
-        .stderr(contains("downloaded minikube v1.22.0"));
+        .stderr(contains("downloaded minikube v1.22.0").and(contains("as published")));
     let binary = host.state().join("bin/minikube-v1.22.0");
     assert!(binary.is_file());
     assert!(
@@ -237,13 +251,40 @@ async fn a_missing_minikube_is_downloaded_through_the_mirror() {
     );
     assert_eq!(
         mirror.requests(),
-        ["GET /kubernetes/minikube/releases/download/v1.22.0/minikube-linux-amd64"]
+        [
+            format!("GET {MINIKUBE_PATH}.sha256"),
+            format!("GET {MINIKUBE_PATH}")
+        ]
     );
-    let sha = host.record()["minikube"]["downloaded_sha256"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(sha.len(), 64);
+    assert_eq!(host.record()["minikube"]["downloaded_sha256"], sum.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minikube_that_does_not_match_its_published_sha256_is_not_installed() {
+    let host = Host::new(None);
+    host.tool("conntrack");
+    let (served, _) = served_minikube();
+    let wrong = "0".repeat(64);
+    let mirror = StaticServer::start(BTreeMap::from([
+        (MINIKUBE_PATH.to_string(), served),
+        (
+            format!("{MINIKUBE_PATH}.sha256"),
+            wrong.clone().into_bytes(),
+        ),
+    ]))
+    .await;
+    let kube = kube_with_ingress("ingress-nginx", "ingress-nginx-controller").await;
+    let mut cmd = host.up(&kube, &["--yes"]);
+    cmd.env("FATELAB_GITHUB_MIRROR", &mirror.url);
+    run(cmd).await.code(1).stderr(
+        contains("does not match its checksum")
+            .and(contains(&wrong))
+            .and(contains("nothing was installed")),
+    );
+    let bin = host.state().join("bin");
+    assert!(!bin.join("minikube-v1.22.0").exists());
+    assert!(!bin.join("minikube-v1.22.0.part").exists());
+    assert!(!host.argv_log().contains("argv: start"), "nothing ran");
 }
 
 fn doctor_json(host: &Host, extra: &[&str], env: &[(&str, &str)]) -> (i32, Value) {

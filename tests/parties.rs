@@ -176,7 +176,9 @@ async fn a_stuck_pod_fails_the_install_early_with_its_reason() {
     lab.kubefate
         .set_kubelet(Kubelet::ImagePullFails("rollsite".into()));
     run(lab.up(&["--until", "parties"])).await.code(1).stderr(
-        contains("cannot pull image federatedai/rollsite:1.6.0-release").and(contains("rollsite-")),
+        contains("cannot pull image federatedai/rollsite:1.6.0-release")
+            .and(contains("rollsite-"))
+            .and(contains("Pre-pull it (`fatelab images pull`)")),
     );
 }
 

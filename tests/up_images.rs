@@ -109,3 +109,22 @@ async fn up_loads_the_service_image_and_an_offline_bundle() {
     img::remove(&refs);
     img::remove(&[service]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cached_file_that_changed_since_its_download_is_reported_not_used() {
+    let lab = support::lab::Lab::start("changed").await;
+    support::host::run(lab.up(&["--until", "artifacts"]))
+        .await
+        .success()
+        .stderr(predicates::str::contains("recorded in SHA256SUMS"));
+    let cache = lab.state().join("cache/v1.6.0");
+    let sums = std::fs::read_to_string(cache.join("SHA256SUMS")).unwrap();
+    assert!(sums.contains("  kubefate-k8s-v1.6.0.tar.gz"), "{sums}");
+    std::fs::write(cache.join("kubefate-k8s-v1.6.0.tar.gz"), b"not the package").unwrap();
+    support::host::run(lab.up(&["--until", "artifacts"]))
+        .await
+        .code(1)
+        .stderr(predicates::str::contains(
+            "kubefate-k8s-v1.6.0.tar.gz changed since fatelab downloaded it",
+        ));
+}

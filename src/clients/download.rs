@@ -1,4 +1,7 @@
 //! Downloads with a progress bar, resume, and SHA-256: into `<dest>.part`, renamed when complete.
+//! A connection that fails or stalls (no byte for [`READ_STALL`]; the clock restarts with every
+//! byte, so a slow but moving download is never cut) is tried again with backoff, resuming the
+//! part already there; the whole file is hashed at the end, resumed or not.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +10,12 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use std::time::Duration;
+
+use tower::retry::backoff::{Backoff, ExponentialBackoffMaker, MakeBackoff};
+use tower::util::rng::HasherRng;
+
+use crate::secret::redact_url;
 use crate::ui::Ui;
 
 #[derive(Debug, Clone)]
@@ -38,17 +47,102 @@ pub async fn sha256_of(path: &Path) -> Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+const CONNECT_WITHIN: Duration = Duration::from_secs(20);
+/// The longest silence while reading an answer.
+pub const READ_STALL: Duration = Duration::from_secs(60);
+/// Attempts after the first, with waits from 500 ms doubling to at most 10 s (jittered).
+const RETRIES: u32 = 4;
+
 fn client() -> Result<reqwest::Client> {
     super::ensure_crypto_provider();
     reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(20))
+        .connect_timeout(CONNECT_WITHIN)
+        .read_timeout(READ_STALL)
         .build()
         .context("building the HTTP client")
+}
+
+/// An answer other than success, with its status: the caller says what to do about it.
+#[derive(Debug)]
+pub struct HttpStatus {
+    pub url: String,
+    pub status: u16,
+}
+
+impl std::fmt::Display for HttpStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "downloading {} failed: HTTP {}", self.url, self.status)
+    }
+}
+
+impl std::error::Error for HttpStatus {}
+
+/// A connection that failed or stalled, or a server that said "not now".
+fn transient(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        if let Some(r) = c.downcast_ref::<reqwest::Error>() {
+            return r.is_timeout() || r.is_connect() || r.is_body() || r.is_request();
+        }
+        c.downcast_ref::<HttpStatus>()
+            .is_some_and(|h| super::transport::transient_status(h.status))
+    })
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the retries are spent.
+async fn with_retries<T, F, Fut>(url: &str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut backoff = ExponentialBackoffMaker::new(
+        Duration::from_millis(500),
+        Duration::from_secs(10),
+        2.0,
+        HasherRng::new(),
+    )
+    .expect("valid backoff bounds")
+    .make_backoff();
+    let mut left = RETRIES;
+    loop {
+        match attempt().await {
+            Err(e) if left > 0 && transient(&e) => {
+                left -= 1;
+                tracing::info!("{} ({e:#}); trying again", redact_url(url));
+                backoff.next_backoff().await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A small text (a `.sha256` file), tried again like a download.
+pub async fn fetch_text(url: &str) -> Result<String> {
+    with_retries(url, || async {
+        let resp = client()?
+            .get(url)
+            .send()
+            .await
+            .with_context(|| format!("downloading {}", redact_url(url)))?;
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            return Err(HttpStatus {
+                url: redact_url(url),
+                status,
+            }
+            .into());
+        }
+        Ok(resp.text().await?)
+    })
+    .await
 }
 
 /// Fetches `url` to `dest`. An existing `dest` is kept when it matches `sha256` (or when no sum is
 /// known); a partial `.part` file is resumed with a Range request. A mismatch deletes the file.
 pub async fn fetch(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Result<Downloaded> {
+    with_retries(url, || fetch_once(ui, url, dest, sha256)).await
+}
+
+async fn fetch_once(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Result<Downloaded> {
     if dest.exists() {
         let sum = sha256_of(dest).await?;
         match sha256 {
@@ -82,14 +176,15 @@ pub async fn fetch(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Res
     let resp = req
         .send()
         .await
-        .with_context(|| format!("downloading {url}"))?;
+        .with_context(|| format!("downloading {}", redact_url(url)))?;
     let status = resp.status();
     let resuming = have > 0 && status == reqwest::StatusCode::PARTIAL_CONTENT;
     if !status.is_success() {
-        bail!(
-            "downloading {url} failed: HTTP {status}; check the URL, or point --github-mirror / \
-             FATELAB_GITHUB_MIRROR at a mirror that has it"
-        );
+        return Err(HttpStatus {
+            url: redact_url(url),
+            status: status.as_u16(),
+        }
+        .into());
     }
     let total = resp
         .content_length()
@@ -114,7 +209,10 @@ pub async fn fetch(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Res
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.with_context(|| {
-            format!("downloading {url} (the partial file is kept for a resume)")
+            format!(
+                "downloading {} (the partial file is kept for a resume)",
+                redact_url(url)
+            )
         })?;
         file.write_all(&chunk).await?;
         bar.inc(chunk.len() as u64);
@@ -129,8 +227,9 @@ pub async fn fetch(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Res
     {
         tokio::fs::remove_file(&part).await?;
         bail!(
-            "{url} does not match its checksum: expected sha256 {want}, got {sum}; the file was \
-             removed. A mirror may serve a different file, or the download was corrupted: try again"
+            "{} does not match its checksum: expected sha256 {want}, got {sum}; the file was \
+             removed. A mirror may serve a different file, or the download was corrupted: try again",
+            redact_url(url)
         );
     }
     tokio::fs::rename(&part, dest).await?;

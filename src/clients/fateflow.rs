@@ -71,17 +71,6 @@ pub fn toy_v2(guest: u32, host: u32) -> Value {
     }})
 }
 
-/// Known causes for a failure message, in fatelab's words (reference §6.9).
-pub fn known_causes(message: &str) -> Option<&'static str> {
-    let m = message.to_lowercase();
-    (m.contains("roll site") || m.contains("rollsite") || m.contains("unavailable") || m.contains("federated schedule error"))
-        .then_some(
-            "the parties cannot reach each other's rollsite: check that --ip is this host's address as pods see it, \
-             that each partyList entry points at the other party's rollsite NodePort, and that no firewall blocks \
-             the NodePorts (test one party alone first: guest and host the same party)",
-        )
-}
-
 impl FateFlow {
     pub fn new(kube: ::kube::Client, namespace: &str, api: FateFlowApi) -> Self {
         FateFlow {
@@ -100,6 +89,12 @@ impl FateFlow {
             method.clone(),
             path,
             body,
+            // Everything but a submit is a query, even when FATE Flow 1.x wants it as POST.
+            if path.ends_with("/submit") {
+                kube::Repeat::Once
+            } else {
+                kube::Repeat::Safe
+            },
         )
         .await
         .with_context(|| format!("FATE Flow in {}", self.namespace))?;
@@ -137,10 +132,7 @@ impl FateFlow {
         let v = self.call(Method::POST, path, Some(&body)).await?;
         let (code, msg) = self.envelope(&v);
         if code != 0 {
-            let hint = known_causes(&msg)
-                .map(|h| format!("\nLikely cause: {h}"))
-                .unwrap_or_default();
-            bail!("FATE Flow refused the toy job (code {code}): {msg}{hint}");
+            bail!("FATE Flow refused the toy job (code {code}): {msg}");
         }
         let id = v
             .get("jobId")
@@ -237,12 +229,7 @@ impl FateFlow {
                 } else {
                     let detail = self.failure_detail(&job_id).await;
                     Some(match detail {
-                        Some(d) => {
-                            let hint = known_causes(&d)
-                                .map(|h| format!(" Likely cause: {h}"))
-                                .unwrap_or_default();
-                            format!("{d}{hint}")
-                        }
+                        Some(d) => d,
                         None => format!(
                             "the job ended {status}; FATE Board and the fate_flow logs have the details"
                         ),
@@ -290,9 +277,5 @@ mod tests {
             v2.pointer("/dag_schema/dag/parties/1/party_id"),
             Some(&json!([10000]))
         );
-        assert!(
-            known_causes("create job failed: [Roll Site Error TransInfo] UNAVAILABLE").is_some()
-        );
-        assert!(known_causes("No module named 'fate'").is_none());
     }
 }

@@ -464,6 +464,21 @@ pub enum Stuck {
     },
 }
 
+/// A wait that ended because a pod will not come up by itself: why, in words.
+#[derive(Debug)]
+pub struct StuckPod {
+    pub stuck: Stuck,
+    pub message: String,
+}
+
+impl std::fmt::Display for StuckPod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StuckPod {}
+
 pub fn stuck(pod: &Pod) -> Option<Stuck> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let status = pod.status.as_ref()?;
@@ -516,8 +531,7 @@ async fn explain(client: &Client, ns: &str, s: &Stuck) -> String {
             image,
             message,
         } => format!(
-            "pod {ns}/{pod} cannot pull image {image} (container {container}) from {}: {message}. \
-             Pre-pull it (`fatelab images pull`), use a mirror with --registry, or load an offline bundle with --images",
+            "pod {ns}/{pod} cannot pull image {image} (container {container}) from {}: {message}",
             crate::images::registry_of(image)
         ),
         Stuck::Crashing {
@@ -678,7 +692,11 @@ pub async fn wait_healthy(
     };
     match tokio::time::timeout(timeout, watch).await {
         Ok(Ok(None)) => Ok(()),
-        Ok(Ok(Some(s))) => bail!(explain(client, ns, &s).await),
+        Ok(Ok(Some(s))) => Err(StuckPod {
+            message: explain(client, ns, &s).await,
+            stuck: s,
+        }
+        .into()),
         Ok(Err(e)) => Err(e),
         Err(_) => {
             let waiting: Vec<String> = not_ready_pods(client, ns).await.unwrap_or_default();
@@ -774,7 +792,17 @@ impl ProxyResponse {
     }
 }
 
+/// How a proxied request may be sent: again after a passing failure, or only once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// A query (even one sent as POST): safe to send again.
+    Safe,
+    /// It may start something (an install, a job): sent once unless its method is a read.
+    Once,
+}
+
 /// `METHOD /api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH` with an optional JSON body.
+#[allow(clippy::too_many_arguments)]
 pub async fn proxy(
     client: &Client,
     ns: &str,
@@ -783,6 +811,7 @@ pub async fn proxy(
     method: http::Method,
     path_and_query: &str,
     body: Option<&serde_json::Value>,
+    repeat: Repeat,
 ) -> Result<ProxyResponse> {
     let payload = match body {
         Some(b) => Some(("application/json".to_string(), serde_json::to_vec(b)?)),
@@ -797,6 +826,7 @@ pub async fn proxy(
         path_and_query,
         payload,
         None,
+        repeat,
     )
     .await
 }
@@ -813,6 +843,7 @@ pub async fn proxy_raw(
     path_and_query: &str,
     body: Option<(String, Vec<u8>)>,
     cookie: Option<&str>,
+    repeat: Repeat,
 ) -> Result<ProxyResponse> {
     let uri = format!(
         "/api/v1/namespaces/{ns}/services/{service}:{port}/proxy/{}",
@@ -832,7 +863,10 @@ pub async fn proxy_raw(
         }
         None => Vec::new(),
     };
-    let req = req.body(kube::client::Body::from(bytes))?;
+    let mut req = req.body(kube::client::Body::from(bytes))?;
+    if repeat == Repeat::Safe {
+        req.extensions_mut().insert(super::transport::Idempotent);
+    }
     let shown = crate::secret::redact_url(&uri);
     let resp = client
         .send(req)

@@ -139,6 +139,12 @@ impl KubeFate {
         token: Option<&Secret>,
     ) -> Result<ProxyResponse> {
         let cookie = token.map(|t| format!("jwt={}", t.expose()));
+        // A login changes nothing the service keeps; GETs are safe by their method.
+        let repeat = if path == "/v1/user/login" {
+            kube::Repeat::Safe
+        } else {
+            kube::Repeat::Once
+        };
         kube::proxy_raw(
             &self.kube,
             NAMESPACE,
@@ -148,6 +154,7 @@ impl KubeFate {
             path,
             body,
             cookie.as_deref(),
+            repeat,
         )
         .await
     }

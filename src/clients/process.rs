@@ -35,10 +35,28 @@ fn command(program: &Path, args: &[OsString], env: &[(String, OsString)]) -> Com
     cmd
 }
 
+/// A captured command (a status, a version, a delete) that has not ended by then is killed:
+/// such commands answer in seconds, and one that hangs would hold up everything after it.
+/// Streamed commands (a start) run as long as their caller's budget allows.
+pub const RUN_WITHIN: std::time::Duration = std::time::Duration::from_secs(180);
+
 pub async fn run(program: &Path, args: &[OsString], env: &[(String, OsString)]) -> Result<Output> {
-    let out = command(program, args, env)
-        .output()
+    let shown = || {
+        let words: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        format!("{} {}", program.display(), words.join(" "))
+    };
+    let out = tokio::time::timeout(RUN_WITHIN, command(program, args, env).output())
         .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "`{}` had not ended after {}s and was stopped",
+                shown(),
+                RUN_WITHIN.as_secs()
+            )
+        })?
         .with_context(|| format!("running {}", program.display()))?;
     Ok(Output {
         code: out.status.code(),

@@ -103,7 +103,10 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
                 line.done();
             } else {
                 line.failed();
-                let advice = minikube::advise(&out, &minikube::parse_semver(&m.version)?);
+                let advice = crate::steps::minikube_advice::advise(
+                    &out,
+                    &minikube::parse_semver(&m.version)?,
+                );
                 failures.push(format!(
                     "minikube delete ({}): {}",
                     advice.reason,

@@ -8,6 +8,8 @@ mod status;
 mod test;
 mod up;
 
+pub use up::with_sudo;
+
 use std::io::Write;
 
 use anyhow::Result;
@@ -28,7 +30,10 @@ pub fn main(cli: Cli) -> i32 {
             return exit::FAILURE;
         }
     };
-    match runtime.block_on(run(&cli)) {
+    let outcome = runtime.block_on(run(&cli));
+    // Under sudo, whatever root made in the lab's state dir is the invoking user's.
+    crate::invoker::Invoker::current().hand_over_tree(&state_dir(&cli));
+    match outcome {
         Ok(code) => code,
         Err(err) => {
             let code = exit::code_for(&err);

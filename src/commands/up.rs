@@ -73,6 +73,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         return print_stdout(&out);
     }
 
+    needs_root(&ctx)?;
     let _lock = StateLock::acquire(&state_dir, "up")?;
     let steps = up_steps();
     let total = steps.len();
@@ -125,6 +126,60 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     }
     kubectl_hint(&ctx);
     ctx.ui.println("The lab is up.");
+    Ok(())
+}
+
+/// The command to run instead, as typed but under sudo (the binary by its full path, since
+/// root's PATH may not have it).
+pub fn with_sudo() -> String {
+    let quote = |a: String| {
+        if !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@".contains(c))
+        {
+            a
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    };
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "fatelab".into());
+    std::iter::once(exe)
+        .chain(std::env::args().skip(1))
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Writing the hosts file needs root: say so before anything changes (exit 2).
+fn needs_root(ctx: &Ctx) -> Result<()> {
+    // SAFETY: geteuid only reads the process's credentials.
+    if unsafe { libc::geteuid() } == 0 {
+        return Ok(());
+    }
+    let path = &ctx.hosts_file;
+    let current = std::fs::read(path).unwrap_or_default();
+    let wanted = crate::hosts_file::with_block(&current, &crate::render::hosts::block(ctx.spec))?;
+    let target = if path.exists() {
+        path.clone()
+    } else {
+        path.parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default()
+    };
+    let c_path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())?;
+    // SAFETY: access only reads the path's permissions.
+    let writable = unsafe { libc::access(c_path.as_ptr(), libc::W_OK) } == 0;
+    if wanted != current && !writable {
+        return Err(usage(format!(
+            "`up` writes the lab's host names into {} and that needs root; nothing was changed.\n\
+             Run: sudo {}\n(the lab's files stay yours: under sudo fatelab keeps them in your home; \
+             or pass --hosts-file PATH for a file you may write)",
+            path.display(),
+            with_sudo()
+        )));
+    }
     Ok(())
 }
 

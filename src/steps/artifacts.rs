@@ -1,5 +1,6 @@
 //! Step 5: the release package, the KubeFATE service image and the chart, downloaded once.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -23,6 +24,41 @@ pub fn local_path(ctx: &Ctx, a: &Artifact) -> PathBuf {
     state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join(&a.file)
 }
 
+/// Digests of downloaded files the catalog has none for, in `sha256sum` format beside them:
+/// the first download is trusted and recorded, every later run checks the file against it.
+const MANIFEST: &str = "SHA256SUMS";
+
+fn manifest_path(ctx: &Ctx) -> PathBuf {
+    state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join(MANIFEST)
+}
+
+fn read_manifest(ctx: &Ctx) -> BTreeMap<String, String> {
+    std::fs::read_to_string(manifest_path(ctx))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (sum, file) = l.split_once("  ")?;
+            Some((file.trim().to_string(), sum.trim().to_ascii_lowercase()))
+        })
+        .collect()
+}
+
+fn record_digest(ctx: &Ctx, file: &str, sum: &str) -> Result<()> {
+    let mut all = read_manifest(ctx);
+    all.insert(file.to_string(), sum.to_ascii_lowercase());
+    let text: String = all.iter().map(|(f, s)| format!("{s}  {f}\n")).collect();
+    let path = manifest_path(ctx);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The digest a file must have: the catalog's, else the one recorded when it was downloaded.
+fn expected(a: &Artifact, manifest: &BTreeMap<String, String>) -> Option<String> {
+    a.sha256.clone().or_else(|| manifest.get(&a.file).cloned())
+}
+
 /// The chart is only a fallback for a service that cannot reach its chart repository.
 fn required(a: &Artifact) -> bool {
     a.name != "chart"
@@ -31,6 +67,7 @@ fn required(a: &Artifact) -> bool {
 /// The artifacts that are missing, or whose cached copy does not match the catalog's digest.
 async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     let mut missing: Vec<Artifact> = Vec::new();
+    let manifest = read_manifest(ctx);
     for a in &ctx.spec.release.artifacts {
         let path = local_path(ctx, a);
         let user_copy = ctx
@@ -38,20 +75,35 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
             .artifacts_dir
             .as_ref()
             .is_some_and(|d| path.starts_with(d));
-        let verified = match (&a.sha256, path.is_file()) {
-            (_, false) => false,
-            (None, true) => true,
-            (Some(want), true) => download::sha256_of(&path).await?.eq_ignore_ascii_case(want),
-        };
-        if user_copy && !verified {
-            bail!(
-                "{} does not match the catalog's sha256 {}",
-                path.display(),
-                a.sha256.as_deref().unwrap_or("?")
-            );
-        }
-        if !verified {
+        if !path.is_file() {
             missing.push(a.clone());
+            continue;
+        }
+        let want = if user_copy {
+            a.sha256.clone()
+        } else {
+            expected(a, &manifest)
+        };
+        let Some(want) = want else {
+            continue;
+        };
+        let got = download::sha256_of(&path).await?;
+        if got.eq_ignore_ascii_case(&want) {
+            continue;
+        }
+        match (user_copy, a.sha256.is_some()) {
+            (true, _) => bail!(
+                "{} does not match the catalog's sha256 {want} (it has {got})",
+                path.display()
+            ),
+            // A cached file that changed since fatelab downloaded it is reported, not used.
+            (false, false) => bail!(
+                "{} changed since fatelab downloaded it: sha256 was {want}, is {got}. It is not used; \
+                 remove it (and its line in {}) to download it again",
+                path.display(),
+                manifest_path(ctx).display()
+            ),
+            (false, true) => missing.push(a.clone()),
         }
     }
     // An optional file that could not be had is tried again, but is no change to the lab.
@@ -75,8 +127,9 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
         match download::fetch(&ctx.ui, &url, &path, a.sha256.as_deref()).await {
             Ok(got) => {
                 if a.sha256.is_none() {
+                    record_digest(ctx, &a.file, &got.sha256)?;
                     line.say(format!(
-                        "{}: sha256 {} (recorded; the catalog has none to compare)",
+                        "{}: sha256 {} (the catalog has none: recorded in {MANIFEST}, checked on every later run)",
                         a.file, got.sha256
                     ));
                 }
@@ -88,11 +141,26 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
             Err(e) => {
                 return Err(e).with_context(|| {
                     format!(
-                        "fetching {} (offline? put it in a directory and pass --artifacts-dir DIR)",
+                        "fetching {} (missing from the mirror? point --github-mirror at one that has it; \
+                         offline? put it in a directory and pass --artifacts-dir DIR)",
                         a.file
                     )
                 });
             }
+        }
+    }
+    // Files cached before their digest was recorded get it now.
+    let manifest = read_manifest(ctx);
+    for a in ctx
+        .spec
+        .release
+        .artifacts
+        .iter()
+        .filter(|a| a.sha256.is_none())
+    {
+        let path = state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join(&a.file);
+        if path.is_file() && !manifest.contains_key(&a.file) {
+            record_digest(ctx, &a.file, &download::sha256_of(&path).await?)?;
         }
     }
     Ok(())

@@ -60,7 +60,7 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
             })
             .await?;
         if !out.success() {
-            let advice = minikube::advise(&out, &mk.version);
+            let advice = crate::steps::minikube_advice::advise(&out, &mk.version);
             return Err(anyhow!(
                 "`minikube addons enable ingress` failed ({}): {}.\nFix: {}\nminikube said: {}",
                 advice.reason,

@@ -35,11 +35,28 @@ pub fn start_args(minikube: &Version, kubernetes: &Version) -> Vec<String> {
     ]
 }
 
-pub fn download_url(github: &str, version: &Version) -> String {
+/// minikube's name for this host's architecture: its releases carry linux-amd64 and linux-arm64.
+pub fn arch() -> Result<&'static str> {
+    match std::env::consts::ARCH {
+        "x86_64" => Ok("amd64"),
+        "aarch64" => Ok("arm64"),
+        other => Err(anyhow!(
+            "minikube publishes no binary for this host's architecture ({other}); install it on PATH yourself"
+        )),
+    }
+}
+
+pub fn download_url(github: &str, version: &Version, arch: &str) -> String {
     format!(
-        "{}/kubernetes/minikube/releases/download/v{version}/minikube-linux-amd64",
+        "{}/kubernetes/minikube/releases/download/v{version}/minikube-linux-{arch}",
         github.trim_end_matches('/')
     )
+}
+
+/// The digest in a `.sha256` file as minikube publishes them: the hex digest, maybe a name after.
+fn published_digest(text: &str) -> Option<String> {
+    let digest = text.split_whitespace().next()?.to_ascii_lowercase();
+    (digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit())).then_some(digest)
 }
 
 /// The minikube version `up` wants: the user's, else the release's recommendation.
@@ -74,7 +91,7 @@ pub async fn locate(ctx: &Ctx<'_>, homes: &Homes) -> Result<(PathBuf, Version), 
 }
 
 async fn install(ctx: &Ctx<'_>, line: &StepLine, version: &Version) -> Result<(PathBuf, String)> {
-    let url = download_url(&ctx.urls.github, version);
+    let url = download_url(&ctx.urls.github, version, arch()?);
     let dest = state::bin_dir(&ctx.state_dir).join(format!("minikube-v{version}"));
     if !ctx.ui.confirm(&format!(
         "minikube v{version} is needed. Download it from {url} into {}?",
@@ -85,10 +102,19 @@ async fn install(ctx: &Ctx<'_>, line: &StepLine, version: &Version) -> Result<(P
         ));
     }
     line.note(format!("downloading minikube v{version}"));
-    let got = download::fetch(&ctx.ui, &url, &dest, None).await?;
+    let sums = format!("{url}.sha256");
+    let text = download::fetch_text(&sums).await.context(
+        "minikube publishes a .sha256 beside each binary; a mirror must serve it too \
+         (--github-mirror URL, or FATELAB_GITHUB_MIRROR)",
+    )?;
+    let want = published_digest(&text)
+        .with_context(|| format!("{sums} holds no SHA-256 digest: {:?}", text.trim()))?;
+    let got = download::fetch(&ctx.ui, &url, &dest, Some(&want))
+        .await
+        .context("nothing was installed; a mirror can serve minikube: --github-mirror URL (or FATELAB_GITHUB_MIRROR)")?;
     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))?;
     line.say(format!(
-        "downloaded minikube v{version} ({} bytes, sha256 {}; the catalog has no checksum to compare, so it is recorded)",
+        "downloaded minikube v{version} ({} bytes, sha256 {} as published)",
         got.bytes, got.sha256
     ));
     Ok((dest, got.sha256))
@@ -206,7 +232,7 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
         })
         .await?;
     if !out.success() {
-        let advice = minikube::advise(&out, &version);
+        let advice = crate::steps::minikube_advice::advise(&out, &version);
         let combined = out.combined();
         let tail: Vec<&str> = combined.lines().filter(|l| !l.trim().is_empty()).collect();
         let tail = tail[tail.len().saturating_sub(8)..].join("\n    ");
@@ -258,8 +284,8 @@ impl Step for MinikubeStep {
             compat::choose_kubernetes(ctx.spec.release, &mk, ctx.opts.kubernetes_version.as_ref());
         let mut actions = vec![
             format!(
-                "use minikube from PATH; if it is missing, download minikube v{mk} from {} into {} (after a confirmation)",
-                download_url(&ctx.urls.github, &mk),
+                "use minikube from PATH; if it is missing, download minikube v{mk} from {} into {} (after a confirmation), checked against the .sha256 minikube publishes beside it",
+                download_url(&ctx.urls.github, &mk, arch().unwrap_or("amd64")),
                 state::bin_dir(&ctx.state_dir).display()
             ),
             "ask `minikube status -o json` first: a cluster that already runs is not started again".into(),

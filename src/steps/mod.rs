@@ -12,6 +12,7 @@ mod images;
 pub mod ingress;
 mod kubefate;
 pub mod minikube;
+pub mod minikube_advice;
 mod parties;
 mod preflight;
 

@@ -356,6 +356,17 @@ async fn delete_cluster(kf: &KubeFate, cluster: &Cluster, line: &SubLine) -> Res
     Ok(())
 }
 
+/// What to do about a pod that cannot pull its image (the wait says which image and registry).
+fn with_advice(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<kube::StuckPod>() {
+        Some(s) if matches!(s.stuck, kube::Stuck::ImagePull { .. }) => anyhow!(
+            "{}. Pre-pull it (`fatelab images pull`), use a mirror with --registry, or load an offline bundle with --images",
+            s.message
+        ),
+        _ => e,
+    }
+}
+
 /// Follows an install or update job and the party's pods together (a stuck pod fails at once),
 /// then watches the pods settle. Returns the cluster ID.
 async fn follow_to_healthy(
@@ -383,7 +394,11 @@ async fn follow_to_healthy(
             );
         }
     };
-    let pods = kube::wait_healthy(client, &ns, &sel, ctx.wait_timeout(), Duration::ZERO, show);
+    let pods = async {
+        kube::wait_healthy(client, &ns, &sel, ctx.wait_timeout(), Duration::ZERO, show)
+            .await
+            .map_err(with_advice)
+    };
     let record_id = |id: &str| {
         ctx.update_record(|r| {
             r.clusters.insert(party.id, id.to_string());
@@ -439,6 +454,7 @@ async fn follow_to_healthy(
         |_| {},
     )
     .await
+    .map_err(with_advice)
     .with_context(|| format!("party {}'s pods after the {what}", party.id))?;
     Ok(done)
 }
@@ -613,6 +629,7 @@ async fn converge_party(ctx: &Ctx<'_>, plan: PartyPlan) -> Result<()> {
                     |_| {},
                 )
                 .await
+                .map_err(with_advice)
                 .with_context(|| format!("party {} is not healthy", party.id))?;
                 Ok("healthy")
             }

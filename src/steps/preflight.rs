@@ -89,6 +89,17 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
             )),
         }
     }
+    if blocking.iter().any(|c| c.name == "privileges") {
+        return Err(crate::exit::usage(format!(
+            "minikube's none driver needs root here ({}); nothing was changed.\nRun: sudo {}",
+            blocking
+                .iter()
+                .find(|c| c.name == "privileges")
+                .map(|c| c.detail.as_str())
+                .unwrap_or_default(),
+            crate::commands::with_sudo()
+        )));
+    }
     if !blocking.is_empty() {
         let lines: Vec<String> = blocking
             .iter()

@@ -10,6 +10,17 @@ use crate::ui::StepLine;
 
 pub struct Smoke;
 
+/// Known causes for a failure message, in fatelab's words (reference §6.9).
+fn known_causes(message: &str) -> Option<&'static str> {
+    let m = message.to_lowercase();
+    (m.contains("roll site") || m.contains("rollsite") || m.contains("unavailable") || m.contains("federated schedule error"))
+        .then_some(
+            "the parties cannot reach each other's rollsite: check that --ip is this host's address as pods see it, \
+             that each partyList entry points at the other party's rollsite NodePort, and that no firewall blocks \
+             the NodePorts (test one party alone first: guest and host the same party)",
+        )
+}
+
 /// Guest and host pairs: the chosen pair, or the first party as guest with each other in turn.
 pub fn pairs(parties: &[Party], guest: Option<u32>, host: Option<u32>) -> Result<Vec<(u32, u32)>> {
     let ids: Vec<u32> = parties.iter().map(|p| p.id).collect();
@@ -43,7 +54,7 @@ pub async fn run_jobs(
                 line.note(format!("guest {guest}, host {host}: {p}"))
             })
             .await;
-        let result = match result {
+        let mut result = match result {
             Ok(r) => r,
             Err(e) => JobResult {
                 guest,
@@ -54,6 +65,11 @@ pub async fn run_jobs(
                 error: Some(format!("{e:#}")),
             },
         };
+        if let Some(e) = result.error.as_mut()
+            && let Some(hint) = known_causes(e)
+        {
+            e.push_str(&format!("\nLikely cause: {hint}"));
+        }
         line.say(describe(ctx, &result));
         results.push(result);
     }
@@ -192,4 +208,17 @@ impl Step for Smoke {
     }
 
     super::step_fns!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rollsite_failure_has_a_likely_cause() {
+        assert!(
+            known_causes("create job failed: [Roll Site Error TransInfo] UNAVAILABLE").is_some()
+        );
+        assert!(known_causes("No module named 'fate'").is_none());
+    }
 }
