@@ -107,4 +107,35 @@ async fn sudo_up_then_status_as_the_user_find_the_same_lab() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_ne!(out.status.code(), Some(3), "status found no lab: {stdout}");
     assert!(stdout.contains("minikube   Running"), "{stdout}");
+
+    // Without sudo, `up` says it needs root for the hosts file before changing anything.
+    let hosts = host.path("root-hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let fresh = host.path("userhome/other-state");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fatelab"))
+        .args(["up", "--ip", "192.168.100.123", "--hosts-file"])
+        .arg(&hosts)
+        .env_clear()
+        .env("HOME", &user.home)
+        .env("PATH", host.path("bin"))
+        .env("FATELAB_STATE_DIR", &fresh)
+        .uid(user.uid)
+        .gid(user.gid)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("needs root; nothing was changed")
+            && stderr.contains(&format!(
+                "Run: sudo {} up --ip 192.168.100.123 --hosts-file",
+                env!("CARGO_BIN_EXE_fatelab")
+            )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&hosts).unwrap(),
+        "127.0.0.1 localhost\n"
+    );
+    assert!(!fresh.exists(), "no state was written");
 }

@@ -63,6 +63,17 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
         ));
         return Ok(());
     };
+    if let Some(h) = record.hosts_file.as_ref().filter(|h| h.exists())
+        && !super::may_write(h)
+        && std::fs::read(h)
+            .is_ok_and(|c| crate::hosts_file::without_block(&c).is_ok_and(|b| b.is_some()))
+    {
+        return Err(crate::exit::usage(format!(
+            "`down` removes fatelab's block from {} and that needs root; nothing was removed.\nRun: sudo {}",
+            h.display(),
+            super::with_sudo()
+        )));
+    }
     let _lock = StateLock::acquire(&state_dir, "down")?;
     let what = inventory(&record, args.purge);
     if !what.is_empty() && !ui.confirm(&format!("Remove {}?", what.join("; ")))? {

@@ -240,6 +240,26 @@ fn state_dir(cli: &Cli) -> std::path::PathBuf {
         .unwrap_or_else(crate::state::default_dir)
 }
 
+/// Whether this process may write `path` (or create it in its directory).
+pub fn may_write(path: &std::path::Path) -> bool {
+    // SAFETY: geteuid only reads the process's credentials.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let target = if path.exists() {
+        path.to_path_buf()
+    } else {
+        path.parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default()
+    };
+    let Ok(c_path) = std::ffi::CString::new(target.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: access only reads the path's permissions.
+    unsafe { libc::access(c_path.as_ptr(), libc::W_OK) == 0 }
+}
+
 /// Writes to stdout, treating a closed pipe (`fatelab ... | head`) as success.
 fn print_stdout(s: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();

@@ -154,24 +154,10 @@ pub fn with_sudo() -> String {
 
 /// Writing the hosts file needs root: say so before anything changes (exit 2).
 fn needs_root(ctx: &Ctx) -> Result<()> {
-    // SAFETY: geteuid only reads the process's credentials.
-    if unsafe { libc::geteuid() } == 0 {
-        return Ok(());
-    }
     let path = &ctx.hosts_file;
     let current = std::fs::read(path).unwrap_or_default();
     let wanted = crate::hosts_file::with_block(&current, &crate::render::hosts::block(ctx.spec))?;
-    let target = if path.exists() {
-        path.clone()
-    } else {
-        path.parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default()
-    };
-    let c_path = std::ffi::CString::new(target.as_os_str().as_encoded_bytes())?;
-    // SAFETY: access only reads the path's permissions.
-    let writable = unsafe { libc::access(c_path.as_ptr(), libc::W_OK) } == 0;
-    if wanted != current && !writable {
+    if wanted != current && !super::may_write(path) {
         return Err(usage(format!(
             "`up` writes the lab's host names into {} and that needs root; nothing was changed.\n\
              Run: sudo {}\n(the lab's files stay yours: under sudo fatelab keeps them in your home; \
