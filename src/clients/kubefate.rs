@@ -25,6 +25,8 @@ pub const PORT: u16 = 8080;
 /// An error answer of the service, with its own words (`error` or `message`).
 #[derive(Debug)]
 pub struct ServiceError {
+    /// The call, as `METHOD /path`.
+    pub call: String,
     pub status: u16,
     pub message: String,
 }
@@ -33,8 +35,8 @@ impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "KubeFATE answered HTTP {}: {}",
-            self.status, self.message
+            "KubeFATE answered {} with HTTP {}: {}",
+            self.call, self.status, self.message
         )
     }
 }
@@ -159,11 +161,11 @@ impl KubeFate {
         .await
     }
 
-    fn check(path: &str, resp: ProxyResponse) -> Result<Value> {
+    fn check(method: &Method, path: &str, resp: ProxyResponse) -> Result<Value> {
         if (300..400).contains(&resp.status) {
             bail!(
-                "KubeFATE redirected {path} to {} (HTTP {}): a route called without its registered trailing slash",
-                resp.location.as_deref().unwrap_or("?"),
+                "KubeFATE redirected {method} {path} to {} (HTTP {}): a route called without its registered trailing slash",
+                crate::secret::redact_url(resp.location.as_deref().unwrap_or("?")),
                 resp.status
             );
         }
@@ -178,6 +180,7 @@ impl KubeFate {
                     String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)]).into_owned()
                 });
             return Err(ServiceError {
+                call: format!("{method} {path}"),
                 status: resp.status,
                 message,
             }
@@ -196,7 +199,8 @@ impl KubeFate {
                 None,
             )
             .await?;
-        let v = Self::check("/v1/user/login", resp).context("logging in to KubeFATE")?;
+        let v =
+            Self::check(&Method::POST, "/v1/user/login", resp).context("logging in to KubeFATE")?;
         Ok(Secret::new(
             v["token"]
                 .as_str()
@@ -235,7 +239,7 @@ impl KubeFate {
                 }
                 continue;
             }
-            return Self::check(path, resp);
+            return Self::check(&method, path, resp);
         }
         unreachable!("the loop returns on its second pass")
     }
@@ -251,7 +255,11 @@ impl KubeFate {
 
     /// `GET /` needs no login: it only says the service runs.
     pub async fn alive(&self) -> Result<String> {
-        let v = Self::check("/", self.send(Method::GET, "/", None, None).await?)?;
+        let v = Self::check(
+            &Method::GET,
+            "/",
+            self.send(Method::GET, "/", None, None).await?,
+        )?;
         Ok(v["msg"].as_str().unwrap_or_default().to_string())
     }
 
