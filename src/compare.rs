@@ -14,6 +14,43 @@ fn same_scalar(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A Kubernetes quantity (`500m`, `0.5`, `4Gi`, `2`) as a number, for comparing what a manifest
+/// says with what the API server stores: it writes quantities in canonical form (`0.5` → `500m`).
+fn quantity(s: &str) -> Option<f64> {
+    const SUFFIXES: [(&str, f64); 13] = [
+        ("Ki", 1024.0),
+        ("Mi", 1048576.0),
+        ("Gi", 1073741824.0),
+        ("Ti", 1099511627776.0),
+        ("Pi", 1125899906842624.0),
+        ("Ei", 1152921504606846976.0),
+        ("m", 0.001),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+        ("P", 1e15),
+        ("E", 1e18),
+    ];
+    let (num, factor) = SUFFIXES
+        .iter()
+        .find_map(|(suffix, f)| s.strip_suffix(suffix).map(|n| (n, *f)))
+        .unwrap_or((s, 1.0));
+    num.parse::<f64>().ok().map(|n| n * factor)
+}
+
+fn same_quantity(path: &str, a: &Value, b: &Value) -> bool {
+    if !path.contains("resources.") {
+        return false;
+    }
+    let q = |v: &Value| match v {
+        Value::String(s) => quantity(s),
+        Value::Number(n) => n.as_f64(),
+        _ => None,
+    };
+    matches!((q(a), q(b)), (Some(x), Some(y)) if (x - y).abs() <= f64::EPSILON * x.abs().max(1.0))
+}
+
 /// Where `have` does not hold what `want` declares, as paths (`spec.replicas`). Fields the
 /// server adds (status, defaults, uid) are not differences; a list must match item for item.
 pub fn undeclared(want: &Value, have: &Value) -> Vec<String> {
@@ -45,7 +82,7 @@ fn walk(want: &Value, have: &Value, path: &str, out: &mut Vec<String>) {
                 walk(wv, hv, &format!("{path}[{i}]"), out);
             }
         }
-        (w, h) if same_scalar(w, h) => {}
+        (w, h) if same_scalar(w, h) || same_quantity(path, w, h) => {}
         _ => out.push(if path.is_empty() {
             "(whole)".into()
         } else {
@@ -87,6 +124,18 @@ fn shown(v: &Value) -> String {
         },
         other => other.to_string(),
     }
+}
+
+/// Where the live object differs from its manifest, as the server would store the manifest: a
+/// Secret's `stringData` as `data`, and no namespace for a cluster-scoped object.
+pub fn object_differences(doc: &Value, live: &Value) -> Vec<String> {
+    let mut want = as_stored(doc);
+    if live.pointer("/metadata/namespace").is_none()
+        && let Some(m) = want.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        m.remove("namespace");
+    }
+    undeclared(&want, live)
 }
 
 /// A route of one party: (address, port) for each peer party ID.
@@ -209,6 +258,16 @@ mod tests {
             undeclared(&want, &json!({"spec": {}})),
             ["spec.replicas", "spec.ports"]
         );
+    }
+
+    #[test]
+    fn quantities_compare_by_value() {
+        let want = json!({"resources": {"requests": {"cpu": "0.5", "memory": "512Mi"}}});
+        let have = json!({"resources": {"requests": {"cpu": "500m", "memory": "512Mi"}}});
+        assert!(undeclared(&want, &have).is_empty());
+        let more = json!({"resources": {"requests": {"cpu": "1", "memory": "512Mi"}}});
+        assert_eq!(undeclared(&want, &more), ["resources.requests.cpu"]);
+        assert_eq!(quantity("4Gi"), Some(4.0 * 1073741824.0));
     }
 
     #[test]

@@ -435,3 +435,43 @@ async fn services_are_reached_through_the_api_server_proxy() {
         "a 503 on a read is tried again, four times at most"
     );
 }
+
+#[tokio::test]
+async fn every_release_manifest_reads_back_as_declared() {
+    for (release, k8s_minor) in [("v1.6.0", "21"), ("v2.0.0", "28")] {
+        let fake = FakeKube::start_version("1", k8s_minor).await;
+        let (_dir, client) = client_for(&fake).await;
+        let spec = SpecInput {
+            ip: Some("192.168.100.123".into()),
+            release: Some(release.into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let (rbac, kubefate) = manifests::documents(&spec, &creds()).unwrap();
+        let docs: Vec<Value> = rbac.into_iter().chain(kubefate).collect();
+        kube::apply_all(&client, &docs, NEEDS).await.unwrap();
+        // What `up` compares on a re-run: nothing may look different from what was applied, or
+        // a lab would never be "as declared" (a cluster-scoped object with a namespace in its file).
+        let live = kube::get_objects(&client, &docs).await.unwrap();
+        for (doc, live) in docs.iter().zip(live) {
+            let live = live.unwrap_or_else(|| panic!("{release}: {} not found", doc["kind"]));
+            let off = fatelab::compare::object_differences(doc, &live);
+            assert!(
+                off.is_empty(),
+                "{release} {}: {off:?}",
+                doc["metadata"]["name"]
+            );
+        }
+        let again = kube::apply_all(&client, &docs, NEEDS).await.unwrap();
+        assert!(
+            again.iter().all(|a| !a.changed),
+            "{release}: a re-apply changed something"
+        );
+        let role = again.iter().find(|a| a.kind == "ClusterRole");
+        assert!(
+            role.is_none_or(|r| r.namespace.is_none()),
+            "{release}: a ClusterRole lives in no namespace"
+        );
+    }
+}

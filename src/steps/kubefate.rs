@@ -34,13 +34,15 @@ const DEPLOYMENTS: [&str; 2] = ["kubefate", "mariadb"];
 
 fn identity(doc: &Value, existed: Option<&Value>) -> MadeObject {
     let field = |p: &str| doc.pointer(p).and_then(Value::as_str).unwrap_or_default();
+    // Where the server keeps it: a cluster-scoped object has no namespace, whatever the file says.
+    let namespace = match existed {
+        Some(live) => live.pointer("/metadata/namespace"),
+        None => doc.pointer("/metadata/namespace"),
+    };
     MadeObject {
         api_version: field("/apiVersion").into(),
         kind: field("/kind").into(),
-        namespace: doc
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .map(String::from),
+        namespace: namespace.and_then(Value::as_str).map(String::from),
         name: field("/metadata/name").into(),
         uid: existed
             .and_then(|o| o.pointer("/metadata/uid"))
@@ -77,7 +79,7 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
         match &live {
             None => changes.push(format!("create {}", describe(doc))),
             Some(l) => {
-                let off = compare::undeclared(&compare::as_stored(doc), l);
+                let off = compare::object_differences(doc, l);
                 if !off.is_empty() {
                     changes.push(format!(
                         "apply {} again (differs at {})",

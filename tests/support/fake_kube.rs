@@ -617,6 +617,13 @@ impl FakeKube {
         if resource.kind == "Secret" {
             string_data_to_data(&mut patch);
         }
+        canonical_quantities(&mut patch);
+        // The API server ignores a namespace given for a cluster-scoped object.
+        if !resource.namespaced
+            && let Some(m) = patch.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            m.remove("namespace");
+        }
         let key = Self::key_of(&patch);
         let existing = self.store.lock().unwrap().objects.get(&key).cloned();
         match existing {
@@ -1039,6 +1046,31 @@ fn merge(live: &mut Value, applied: &Value) {
             }
         }
         (l, a) => *l = a.clone(),
+    }
+}
+
+/// The API server stores resource quantities in canonical form: a fractional CPU as millicores.
+fn canonical_quantities(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if (k == "requests" || k == "limits")
+                    && let Some(r) = child.as_object_mut()
+                {
+                    for q in r.values_mut() {
+                        if let Some(f) = q.as_str().and_then(|s| s.parse::<f64>().ok())
+                            && f.fract() != 0.0
+                        {
+                            *q = json!(format!("{}m", (f * 1000.0).round() as i64));
+                        }
+                    }
+                } else {
+                    canonical_quantities(child);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(canonical_quantities),
+        _ => {}
     }
 }
 
