@@ -119,6 +119,14 @@ pub struct Release {
 pub struct Chart {
     pub name: String,
     pub version: String,
+    /// False when KubeFATE's own chart repository lacks it (fate v2.x): then fatelab uploads it
+    /// (`POST /v1/chart`) before the installs, and the chart file is required.
+    #[serde(default = "yes")]
+    pub in_kubefate_index: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

@@ -326,6 +326,20 @@ impl KubeFate {
         Ok(())
     }
 
+    /// `GET /v1/chart/`: the (name, version) of every chart the service holds.
+    pub async fn charts(&self) -> Result<Vec<(String, String)>> {
+        let v = self.call(Method::GET, "/v1/chart/", None).await?;
+        Ok(v["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let field = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+                (field("name"), field("version"))
+            })
+            .collect())
+    }
+
     /// `POST /v1/chart` with the chart archive as multipart field `file`.
     pub async fn upload_chart(&self, file_name: &str, bytes: Vec<u8>) -> Result<String> {
         let boundary = "fatelab-chart-boundary-7c1e";

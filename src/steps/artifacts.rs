@@ -59,9 +59,10 @@ fn expected(a: &Artifact, manifest: &BTreeMap<String, String>) -> Option<String>
     a.sha256.clone().or_else(|| manifest.get(&a.file).cloned())
 }
 
-/// The chart is only a fallback for a service that cannot reach its chart repository.
-fn required(a: &Artifact) -> bool {
-    a.name != "chart"
+/// A chart in KubeFATE's own index is only a fallback for a service that cannot reach it; one
+/// that is not there (fate v2.x) is uploaded before the installs, so it must be here.
+fn required(ctx: &Ctx, a: &Artifact) -> bool {
+    a.name != "chart" || !ctx.spec.release.chart.in_kubefate_index
 }
 
 /// The artifacts that are missing, or whose cached copy does not match the catalog's digest.
@@ -109,7 +110,7 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     // An optional file that could not be had is tried again, but is no change to the lab.
     let changes = missing
         .iter()
-        .filter(|a| required(a))
+        .filter(|a| required(ctx, a))
         .map(|a| format!("download {}", a.file))
         .collect();
     Ok(Diff::new(
@@ -134,7 +135,7 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
                     ));
                 }
             }
-            Err(e) if !required(a) => line.say(format!(
+            Err(e) if !required(ctx, a) => line.say(format!(
                 "could not download {} ({e:#}); it is only needed if the KubeFATE service cannot reach its chart repository",
                 a.file
             )),

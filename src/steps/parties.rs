@@ -25,8 +25,12 @@ pub struct Parties;
 
 /// KubeFATE has no watch API: its jobs are polled at this pace.
 const JOB_POLL: Duration = Duration::from_millis(500);
-/// What the service's states say when its pod cannot reach the chart repository.
-const CHART_REPO_UNREACHABLE: &str = "is not a valid chart repository or cannot be reached";
+/// What the service's states say when its pod cannot reach the chart repository, or when the
+/// repository has no such chart: either way, uploading the chart mends it.
+const CHART_MISSING: [&str; 2] = [
+    "is not a valid chart repository or cannot be reached",
+    "not found in kubefate index",
+];
 /// helm's words when a delete finds no release: the cluster is gone already (KubeFATE removes its
 /// record all the same, reference §7.4).
 const RELEASE_GONE: &str = "not found";
@@ -490,8 +494,10 @@ async fn install(
             }
             Ok(())
         }
-        Err(e) if allow_chart_upload && format!("{e:#}").contains(CHART_REPO_UNREACHABLE) => {
-            line.set("the service cannot reach its chart repository: uploading the chart");
+        Err(e)
+            if allow_chart_upload && CHART_MISSING.iter().any(|m| format!("{e:#}").contains(m)) =>
+        {
+            line.set("the service cannot get the chart from its repository: uploading it");
             upload_chart(ctx).await?;
             if let Some(failed) = kf
                 .clusters(false)
@@ -664,10 +670,39 @@ async fn remove_party(ctx: &Ctx<'_>, id: u32, cluster: &Cluster) -> Result<()> {
     Ok(())
 }
 
-async fn converge(ctx: &Ctx<'_>, _line: &StepLine, diff: Diff) -> Result<()> {
+/// A chart KubeFATE's repository lacks goes to the service before any install needs it.
+async fn ensure_chart(ctx: &Ctx<'_>, line: &StepLine) -> Result<()> {
+    let chart = &ctx.spec.release.chart;
+    let held = ctx.kubefate().await?.charts().await?;
+    if held
+        .iter()
+        .any(|(n, v)| n == &chart.name && v == &chart.version)
+    {
+        return Ok(());
+    }
+    line.note(format!(
+        "uploading chart {} {} (KubeFATE's chart repository has no such chart)",
+        chart.name, chart.version
+    ));
+    upload_chart(ctx).await
+}
+
+async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
     let Observed { parties, removals } = *diff.observation::<Observed>();
     for (id, cluster) in &removals {
         remove_party(ctx, *id, cluster).await?;
+    }
+    let installs = parties.iter().any(|p| {
+        matches!(
+            p.action,
+            Action::Install
+                | Action::ReplaceStale(_)
+                | Action::Reinstall { .. }
+                | Action::Update { .. }
+        )
+    });
+    if installs && !ctx.spec.release.chart.in_kubefate_index {
+        ensure_chart(ctx, line).await?;
     }
     try_join_all(parties.into_iter().map(|p| converge_party(ctx, p))).await?;
     Ok(())
@@ -809,10 +844,17 @@ impl Step for Parties {
             spec.parties.len(),
             r.kubefate_service
         ));
-        actions.push(format!(
-            "if the service cannot reach its chart repository, upload the chart {} {} and retry",
-            r.chart.name, r.chart.version
-        ));
+        actions.push(if r.chart.in_kubefate_index {
+            format!(
+                "if the service cannot get the chart from its repository, upload the chart {} {} and retry",
+                r.chart.name, r.chart.version
+            )
+        } else {
+            format!(
+                "KubeFATE's chart repository has no {} {}: upload it (POST /v1/chart) before the installs, unless GET /v1/chart/ lists it",
+                r.chart.name, r.chart.version
+            )
+        });
         actions.push(format!(
             "on a host with a lab: a cluster whose spec differs from the one KubeFATE holds is updated in place \
              (PUT /v1/cluster; a chart change is an upgrade); a party no longer listed is removed after a yes; \

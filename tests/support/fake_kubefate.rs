@@ -200,6 +200,14 @@ impl FakeKubeFate {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// Charts uploaded with `POST /v1/chart` (name, version), in order.
+    pub fn uploads(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.as_str() == "POST /v1/chart")
+            .count()
+    }
+
     pub fn logins(&self) -> u32 {
         self.state.lock().unwrap().logins
     }
@@ -470,6 +478,19 @@ impl FakeKubeFate {
                         json!({"error": "record not found"}),
                     ),
                 }
+            }
+            (Method::GET, ["v1", "chart", ""]) => {
+                let s = self.state.lock().unwrap();
+                let list: Vec<Value> = s
+                    .charts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, version))| json!({"uuid": format!("chart-{}", i + 1), "name": name, "chart": name, "version": version, "app_version": version}))
+                    .collect();
+                reply(
+                    StatusCode::OK,
+                    json!({"msg": "getChartList Success", "data": list}),
+                )
             }
             (Method::POST, ["v1", "chart"]) => {
                 let ct = req
@@ -865,6 +886,16 @@ impl FakeKubeFate {
         };
         if !known && !reachable {
             self.fail_install(&job, &cluster, &ns, "helm install error, Looks like \"https://federatedai.github.io/KubeFATE\" is not a valid chart repository or cannot be reached");
+            return;
+        }
+        // KubeFATE's chart repository (gh-pages index.yaml) ends at fate v1.11.2: no 2.x chart.
+        if !known && version.starts_with("v2") {
+            self.fail_install(
+                &job,
+                &cluster,
+                &ns,
+                &format!("helm install error, chart \"{chart}\" matching {version} not found in kubefate index"),
+            );
             return;
         }
         if !known {

@@ -7,16 +7,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use super::fake_kube::{FakeKube, deployment};
 use super::fake_kubefate::FakeKubeFate;
 use super::host::Host;
 use super::images as img;
 use super::static_server::StaticServer;
-
-pub const DOWNLOADS: &str = "/FederatedAI/KubeFATE/releases/download/v1.6.0";
-const SERVICE_IMAGE: &str = "federatedai/kubefate:v1.4.1";
 
 /// A gzip'd tar with the given files, as the release's packages and charts are.
 pub fn tgz(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
@@ -51,6 +47,28 @@ pub fn party_bundle(dir: &std::path::Path, registry: &str) -> (Vec<String>, Path
     .iter()
     .map(|n| format!("{registry}/{n}"))
     .collect();
+    bundle_of(dir, pulled)
+}
+
+/// The same for a v2.0.0 party: the names its chart pulls under a prefix registry.
+pub fn party_bundle_v2(dir: &std::path::Path, registry: &str) -> (Vec<String>, PathBuf) {
+    let pulled: Vec<String> = [
+        "mariadb:10",
+        "federatedai/osx:2.0.0-release",
+        "federatedai/eggroll:2.0.0-release",
+        "federatedai/fateflow:2.0.0-release",
+        "federatedai/client:2.0.0-release",
+        "federatedai/fateboard:2.0.0-release",
+        "mysql:8.0.28",
+        "fluent/fluent-bit:2.1.4",
+    ]
+    .iter()
+    .map(|n| format!("{registry}/{n}"))
+    .collect();
+    bundle_of(dir, pulled)
+}
+
+fn bundle_of(dir: &std::path::Path, pulled: Vec<String>) -> (Vec<String>, PathBuf) {
     for r in &pulled {
         img::make_image(dir, r);
     }
@@ -60,18 +78,26 @@ pub fn party_bundle(dir: &std::path::Path, registry: &str) -> (Vec<String>, Path
     (pulled, bundle)
 }
 
-/// The KubeFATE service image archive, made once per test process (the tag is shared).
-fn service_archive() -> &'static PathBuf {
-    static ARCHIVE: OnceLock<PathBuf> = OnceLock::new();
-    ARCHIVE.get_or_init(|| {
-        let dir =
-            std::env::temp_dir().join(format!("fatelab-service-image-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        img::make_image(&dir, SERVICE_IMAGE);
-        let path = dir.join("kubefate-v1.4.1.docker");
-        img::save(&[SERVICE_IMAGE], &path);
-        path
-    })
+/// The KubeFATE service image archive of a service version, made once per test process (the
+/// tag is shared by every test of the process).
+fn service_archive(version: &str) -> PathBuf {
+    static ARCHIVES: std::sync::Mutex<BTreeMap<String, PathBuf>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut made = ARCHIVES.lock().unwrap();
+    made.entry(version.to_string())
+        .or_insert_with(|| {
+            let dir = std::env::temp_dir().join(format!(
+                "fatelab-service-image-{}-{version}",
+                std::process::id()
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            let image = format!("federatedai/kubefate:{version}");
+            img::make_image(&dir, &image);
+            let path = dir.join(format!("kubefate-{version}.docker"));
+            img::save(&[image.as_str()], &path);
+            path
+        })
+        .clone()
 }
 
 pub struct Lab {
@@ -81,21 +107,39 @@ pub struct Lab {
     pub mirror: StaticServer,
     pub registry: String,
     pub bundle: PathBuf,
+    pub release: String,
     work: tempfile::TempDir,
     pulled: Vec<String>,
 }
 
 impl Lab {
     pub async fn start(name: &str) -> Lab {
-        let host = Host::new(Some("v1.7.3"));
+        Lab::start_release(name, "v1.6.0").await
+    }
+
+    /// A lab of `release` (v1.6.0 on the tutorial's minikube v1.7.3, v2.0.0 on v1.22.0), its
+    /// release files served as GitHub release assets (v2.0.0's chart among them).
+    pub async fn start_release(name: &str, release: &str) -> Lab {
+        let v2 = release == "v2.0.0";
+        let host = Host::new(Some(if v2 { "v1.22.0" } else { "v1.7.3" }));
+        if v2 {
+            host.tool("conntrack");
+        }
         let work = tempfile::tempdir().unwrap();
         let registry = format!("127.0.0.1:9/fatelab-{name}-{}", std::process::id());
-        let (pulled, bundle) = party_bundle(work.path(), &registry);
+        let (pulled, bundle) = if v2 {
+            party_bundle_v2(work.path(), &registry)
+        } else {
+            party_bundle(work.path(), &registry)
+        };
+        let downloads = format!("/FederatedAI/KubeFATE/releases/download/{release}");
+        let service = if v2 { "v1.4.5" } else { "v1.4.1" };
 
-        let kubefate_cli = b"#!/bin/sh\necho 'kubefate commandLine version=v1.4.1'\n";
+        let kubefate_cli = format!("#!/bin/sh\necho 'kubefate commandLine version={service}'\n");
         // The release's own manifests (marked, so tests can tell them from fatelab's copy).
-        let assets =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/releases/v1.6.0");
+        let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/releases")
+            .join(release);
         let rbac = std::fs::read(assets.join("rbac-config.yaml")).unwrap();
         let kubefate_yaml = String::from_utf8(std::fs::read(assets.join("kubefate.yaml")).unwrap())
             .unwrap()
@@ -108,36 +152,50 @@ spec:",
                 1,
             );
         let package = tgz(&[
-            ("kubefate", kubefate_cli, 0o755),
+            ("kubefate", kubefate_cli.as_bytes(), 0o755),
             ("rbac-config.yaml", &rbac, 0o644),
             ("kubefate.yaml", kubefate_yaml.as_bytes(), 0o644),
             ("cluster.yaml", b"name: fate-9999\n", 0o644),
             ("config.yaml", b"serviceurl: kubefate.net\n", 0o644),
         ]);
+        let chart_yaml = format!("apiVersion: v1\nname: fate\nversion: {release}\n");
         let chart = tgz(&[
-            (
-                "fate/Chart.yaml",
-                b"apiVersion: v1\nname: fate\nversion: v1.6.0\n",
-                0o644,
-            ),
+            ("fate/Chart.yaml", chart_yaml.as_bytes(), 0o644),
             (
                 "fate/values-template.yaml",
                 b"partyId: {{ .partyId }}\n",
                 0o644,
             ),
         ]);
+        // v1.6.0's chart is in KubeFATE's chart repository; v2.0.0's only a release asset.
+        let chart_path = if v2 {
+            format!("{downloads}/fate-{release}.tgz")
+        } else {
+            format!("/charts/package/fate-{release}.tgz")
+        };
         let mirror = StaticServer::start(BTreeMap::from([
-            (format!("{DOWNLOADS}/kubefate-k8s-v1.6.0.tar.gz"), package),
             (
-                format!("{DOWNLOADS}/kubefate-v1.4.1.docker"),
-                std::fs::read(service_archive()).unwrap(),
+                format!("{downloads}/kubefate-k8s-{release}.tar.gz"),
+                package,
             ),
-            ("/charts/package/fate-v1.6.0.tgz".to_string(), chart),
+            (
+                format!("{downloads}/kubefate-{service}.docker"),
+                std::fs::read(service_archive(service)).unwrap(),
+            ),
+            (chart_path, chart),
         ]))
         .await;
 
         let kube = FakeKube::start().await;
-        kube.put(deployment("kube-system", "nginx-ingress-controller", true));
+        if v2 {
+            kube.put(deployment(
+                "ingress-nginx",
+                "ingress-nginx-controller",
+                true,
+            ));
+        } else {
+            kube.put(deployment("kube-system", "nginx-ingress-controller", true));
+        }
         kube.run_deployments(true);
         let kubefate = FakeKubeFate::start(&kube).await;
         Lab {
@@ -147,6 +205,7 @@ spec:",
             mirror,
             registry,
             bundle,
+            release: release.to_string(),
             work,
             pulled,
         }
@@ -162,7 +221,7 @@ spec:",
             &["--until", "test"]
         };
         // A short settle window: the fake kubelet crashes a container at once or never.
-        let base = [
+        let mut base = vec![
             "--yes",
             "--registry",
             &self.registry,
@@ -171,6 +230,16 @@ spec:",
             "--settle",
             "500ms",
         ];
+        if self.release == "v2.0.0" {
+            base.extend([
+                "--release",
+                "v2.0.0",
+                "--minikube-version",
+                "v1.22.0",
+                "--kubernetes-version",
+                "v1.21.2",
+            ]);
+        }
         let mut cmd = self
             .host
             .up(&self.kube, &[&base[..], extra, until].concat());

@@ -31,6 +31,11 @@ impl StaticServer {
         server
     }
 
+    /// Stops serving `path` (it answers 404 from now on).
+    pub fn remove(&self, path: &str) {
+        self.files.lock().unwrap().remove(path);
+    }
+
     pub fn requests(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
