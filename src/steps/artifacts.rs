@@ -59,6 +59,15 @@ fn expected(a: &Artifact, manifest: &BTreeMap<String, String>) -> Option<String>
     a.sha256.clone().or_else(|| manifest.get(&a.file).cloned())
 }
 
+/// The flag that says where an artifact comes from.
+fn source_flag(a: &Artifact) -> &'static str {
+    if a.url.contains("{chart_repo}") {
+        "--chart-repo"
+    } else {
+        "--github-mirror"
+    }
+}
+
 /// A chart in KubeFATE's own index is only a fallback for a service that cannot reach it; one
 /// that is not there (fate v2.x) is uploaded before the installs, so it must be here.
 fn required(ctx: &Ctx, a: &Artifact) -> bool {
@@ -136,15 +145,18 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
                 }
             }
             Err(e) if !required(ctx, a) => line.say(format!(
-                "could not download {} ({e:#}); it is only needed if the KubeFATE service cannot reach its chart repository",
-                a.file
+                "could not download {} ({e:#}); it is only needed if the KubeFATE service cannot reach its \
+                 chart repository (another one: {})",
+                a.file,
+                source_flag(a)
             )),
             Err(e) => {
                 return Err(e).with_context(|| {
                     format!(
-                        "fetching {} (missing from the mirror? point --github-mirror at one that has it; \
+                        "fetching {} (missing there? point {} at a mirror that has it; \
                          offline? put it in a directory and pass --artifacts-dir DIR)",
-                        a.file
+                        a.file,
+                        source_flag(a)
                     )
                 });
             }
