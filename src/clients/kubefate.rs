@@ -253,16 +253,6 @@ impl KubeFate {
         .await
     }
 
-    /// `GET /` needs no login: it only says the service runs.
-    pub async fn alive(&self) -> Result<String> {
-        let v = Self::check(
-            &Method::GET,
-            "/",
-            self.send(Method::GET, "/", None, None).await?,
-        )?;
-        Ok(v["msg"].as_str().unwrap_or_default().to_string())
-    }
-
     pub async fn version(&self) -> Result<String> {
         let v = self.call(Method::GET, "/v1/version/", None).await?;
         Ok(v["version"]

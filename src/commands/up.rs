@@ -57,12 +57,12 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     );
 
     if args.dry_run {
-        if previous.is_some() {
-            let text = plan::changes(&ctx).await;
-            return print_stdout(&text);
-        }
         let plan = plan::build(&ctx)?;
-        let text = plan.to_text(&args.plan_dir);
+        // On a host with a lab: what would change, observed now; else the whole plan.
+        let text = match previous {
+            Some(_) => plan::changes(&ctx).await,
+            None => plan.to_text(&args.plan_dir),
+        };
         for path in plan.write(&args.plan_dir, &text)? {
             tracing::info!("wrote {}", path.display());
         }

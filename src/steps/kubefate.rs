@@ -403,7 +403,7 @@ impl Step for Kubefate {
             format!("server-side apply kubefate.yaml: {}", list(&kubefate)),
             "wait for Deployments kube-fate/kubefate and kube-fate/mariadb to be available".into(),
             format!(
-                "through the API server's service proxy: GET /, log in, GET /v1/version/ and expect service {}",
+                "through the API server's service proxy: log in, GET /v1/version/ and expect service {}",
                 spec.release.kubefate_service
             ),
             "unpack the package's kubefate CLI with a config.yaml for this lab into the state dir".into(),
