@@ -194,6 +194,10 @@ pub struct Artifact {
     pub file: String,
     pub url: String,
     pub sha256: Option<String>,
+    /// Other names the release may publish the same file under (the Makefile's `-amd64` ones),
+    /// tried in order after `file`, beside it.
+    #[serde(default)]
+    pub alternatives: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -243,6 +247,19 @@ impl Artifact {
         self.url
             .replace("{github}", bases.github.trim_end_matches('/'))
             .replace("{chart_repo}", bases.chart_repo.trim_end_matches('/'))
+    }
+
+    /// Every name the file may have, with its URL: `file` first, then the alternatives.
+    pub fn candidates(&self, bases: &UrlBases) -> Vec<(String, String)> {
+        let url = self.url(bases);
+        let dir = url.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        std::iter::once((self.file.clone(), url))
+            .chain(
+                self.alternatives
+                    .iter()
+                    .map(|name| (name.clone(), format!("{dir}/{name}"))),
+            )
+            .collect()
     }
 }
 

@@ -266,3 +266,31 @@ async fn a_v2_lab_without_its_chart_anywhere_stops_before_any_install() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_file_published_under_its_arch_name_is_found() {
+    let lab = Lab::start_release("v2amd64", "v2.0.0").await;
+    let dir = "/FederatedAI/KubeFATE/releases/download/v2.0.0";
+    lab.mirror.rename(
+        &format!("{dir}/kubefate-k8s-v2.0.0.tar.gz"),
+        &format!("{dir}/kubefate-k8s-v2.0.0-amd64.tar.gz"),
+    );
+    run(lab.up(&["--until", "kubefate"]))
+        .await
+        .success()
+        .stderr(
+            contains("kubefate-k8s-v2.0.0.tar.gz is published as kubefate-k8s-v2.0.0-amd64.tar.gz")
+                .and(contains("KubeFATE service v1.4.5 answers")),
+        );
+    let sources = std::fs::read_to_string(lab.state().join("cache/v2.0.0/SOURCES")).unwrap();
+    assert!(
+        sources.contains("kubefate-k8s-v2.0.0.tar.gz  ")
+            && sources.contains("/kubefate-k8s-v2.0.0-amd64.tar.gz"),
+        "{sources}"
+    );
+    let requests = lab.mirror.requests();
+    assert!(
+        requests.contains(&format!("GET {dir}/kubefate-k8s-v2.0.0.tar.gz")),
+        "the tutorial's name is tried first: {requests:?}"
+    );
+}

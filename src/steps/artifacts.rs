@@ -14,14 +14,56 @@ use crate::ui::StepLine;
 pub struct Artifacts;
 
 /// Where an artifact is (or will be): the user's `--artifacts-dir` copy if present, else the cache.
+/// (The cache keeps it under `file`, whichever name it was published under.)
 pub fn local_path(ctx: &Ctx, a: &Artifact) -> PathBuf {
     if let Some(dir) = &ctx.opts.artifacts_dir {
-        let p = dir.join(&a.file);
-        if p.is_file() {
+        let names = std::iter::once(&a.file).chain(&a.alternatives);
+        if let Some(p) = names.map(|n| dir.join(n)).find(|p| p.is_file()) {
             return p;
         }
     }
     state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join(&a.file)
+}
+
+/// Downloads an artifact under the first of its names the source has; says which when it was
+/// not the first, and records it in the cache's `SOURCES`.
+async fn fetch_any(ctx: &Ctx<'_>, line: &StepLine, a: &Artifact) -> Result<download::Downloaded> {
+    let path = local_path(ctx, a);
+    let mut tried = Vec::new();
+    for (name, url) in a.candidates(&ctx.urls) {
+        match download::fetch(&ctx.ui, &url, &path, a.sha256.as_deref()).await {
+            Ok(got) => {
+                if name != a.file {
+                    line.say(format!("{} is published as {name} here", a.file));
+                }
+                record_source(ctx, &a.file, &url)?;
+                return Ok(got);
+            }
+            Err(e)
+                if e.downcast_ref::<download::HttpStatus>()
+                    .is_some_and(|h| h.status == 404) =>
+            {
+                tried.push(format!("{e:#}"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    anyhow::bail!("{}", tried.join("; "))
+}
+
+fn record_source(ctx: &Ctx, file: &str, url: &str) -> Result<()> {
+    let path = state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join("SOURCES");
+    let mut all: BTreeMap<String, String> = std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            l.split_once("  ")
+                .map(|(f, u)| (f.to_string(), u.to_string()))
+        })
+        .collect();
+    all.insert(file.to_string(), crate::secret::redact_url(url));
+    let text: String = all.iter().map(|(f, u)| format!("{f}  {u}\n")).collect();
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Digests of downloaded files the catalog has none for, in `sha256sum` format beside them:
@@ -131,10 +173,8 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
 
 async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
     for a in diff.observation::<Vec<Artifact>>().iter() {
-        let path = local_path(ctx, a);
-        let url = a.url(&ctx.urls);
         line.note(format!("downloading {}", a.file));
-        match download::fetch(&ctx.ui, &url, &path, a.sha256.as_deref()).await {
+        match fetch_any(ctx, line, a).await {
             Ok(got) => {
                 if a.sha256.is_none() {
                     record_digest(ctx, &a.file, &got.sha256)?;

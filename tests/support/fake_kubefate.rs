@@ -62,6 +62,8 @@ struct State {
     helm_fails_once: Option<String>,
     /// Clusters whose helm release was installed (it lives in the cluster's namespace).
     releases: std::collections::BTreeSet<String>,
+    /// The service version `GET /v1/version/` reports (the image's `ServiceVersion`).
+    version: String,
 }
 
 #[derive(Clone)]
@@ -136,6 +138,7 @@ impl FakeKubeFate {
                 authenticated: 0,
                 helm_fails_once: None,
                 releases: Default::default(),
+                version: "v1.4.1".into(),
             })),
             kube: kube.clone(),
             url: url.clone(),
@@ -161,6 +164,11 @@ impl FakeKubeFate {
     /// The pod restarts in the middle of a run, after `n` authenticated requests.
     pub fn restart_after(&self, n: u32) {
         self.state.lock().unwrap().restart_after = Some(n);
+    }
+
+    /// The service version this fake is (v1.4.1 for KubeFATE v1.6.0, v1.4.5 for v2.0.0).
+    pub fn set_version(&self, version: &str) {
+        self.state.lock().unwrap().version = version.into();
     }
 
     /// Sets a cluster's status in the database, as an interrupted job can leave it.
@@ -436,7 +444,7 @@ impl FakeKubeFate {
         match (method, parts.as_slice()) {
             (Method::GET, ["v1", "version", ""]) => reply(
                 StatusCode::OK,
-                json!({"msg": "getVersion Success", "version": "v1.4.1"}),
+                json!({"msg": "getVersion Success", "version": self.state.lock().unwrap().version}),
             ),
             (Method::GET, ["v1", "cluster", ""]) => {
                 let all = query.split('&').any(|kv| kv == "all=true");

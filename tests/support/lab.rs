@@ -198,6 +198,7 @@ spec:",
         }
         kube.run_deployments(true);
         let kubefate = FakeKubeFate::start(&kube).await;
+        kubefate.set_version(service);
         Lab {
             host,
             kube,

@@ -31,6 +31,14 @@ impl StaticServer {
         server
     }
 
+    /// Serves what was at `from` at `to` instead.
+    pub fn rename(&self, from: &str, to: &str) {
+        let mut files = self.files.lock().unwrap();
+        if let Some(body) = files.remove(from) {
+            files.insert(to.to_string(), body);
+        }
+    }
+
     /// Stops serving `path` (it answers 404 from now on).
     pub fn remove(&self, path: &str) {
         self.files.lock().unwrap().remove(path);
