@@ -77,17 +77,6 @@ impl std::fmt::Display for HttpStatus {
 
 impl std::error::Error for HttpStatus {}
 
-/// A connection that failed or stalled, or a server that said "not now".
-fn transient(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        if let Some(r) = c.downcast_ref::<reqwest::Error>() {
-            return r.is_timeout() || r.is_connect() || r.is_body() || r.is_request();
-        }
-        c.downcast_ref::<HttpStatus>()
-            .is_some_and(|h| super::transport::transient_status(h.status))
-    })
-}
-
 /// Runs `attempt` until it succeeds, fails for good, or the retries are spent.
 async fn with_retries<T, F, Fut>(url: &str, mut attempt: F) -> Result<T>
 where
@@ -105,7 +94,7 @@ where
     let mut left = RETRIES;
     loop {
         match attempt().await {
-            Err(e) if left > 0 && transient(&e) => {
+            Err(e) if left > 0 && super::transport::is_transient(&e) => {
                 left -= 1;
                 tracing::info!("{} ({e:#}); trying again", redact_url(url));
                 backoff.next_backoff().await;

@@ -122,9 +122,10 @@ impl<Res> tower::retry::Policy<Request<Body>, Response<Res>, BoxError> for Retry
 }
 
 /// True when an error says "not now" (no answer in time, a dropped connection, an overloaded or
-/// restarting server) rather than "no": such a call may have to be looked after, never taken
-/// as evidence that something is broken.
+/// restarting server) rather than "no": such a call may be tried again or looked after, never
+/// taken as evidence that something is broken. One judgement for every client.
 pub fn is_transient(err: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::*;
     err.chain().any(|cause| {
         if let Some(k) = cause.downcast_ref::<kube::Error>() {
             return match k {
@@ -137,7 +138,25 @@ pub fn is_transient(err: &anyhow::Error) -> bool {
             // KubeFATE answers 500 for "no" too ("Cluster already existed"): only gateway words count.
             return matches!(s.status, 429 | 502 | 503 | 504);
         }
-        cause.is::<tower::timeout::error::Elapsed>() || cause.is::<std::io::Error>()
+        if let Some(r) = cause.downcast_ref::<reqwest::Error>() {
+            return r.is_timeout() || r.is_connect() || r.is_body() || r.is_request();
+        }
+        if let Some(h) = cause.downcast_ref::<super::download::HttpStatus>() {
+            return transient_status(h.status);
+        }
+        // The network's kinds only: a file that cannot be written is no passing failure.
+        cause.is::<tower::timeout::error::Elapsed>()
+            || cause.downcast_ref::<std::io::Error>().is_some_and(|e| {
+                matches!(
+                    e.kind(),
+                    ConnectionReset
+                        | ConnectionRefused
+                        | ConnectionAborted
+                        | TimedOut
+                        | BrokenPipe
+                        | UnexpectedEof
+                )
+            })
     })
 }
 

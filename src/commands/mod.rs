@@ -64,17 +64,12 @@ fn readable(err: &anyhow::Error) -> String {
             Some(kube::Error::Service(e)) => format!("no answer ({e})"),
             _ => cause.to_string(),
         };
-        // kube repeats its source in its own message; say each thing once.
-        if parts
+        // kube repeats its source in its own message; say each thing once (a short word may
+        // stand inside a longer message by chance, so only its end counts for it).
+        let said_already = parts
             .last()
-            .is_some_and(|p| p.ends_with(&said) || said.is_empty())
-        {
-            continue;
-        }
-        let inner_of_last = parts
-            .last()
-            .is_some_and(|p| said.len() > 8 && p.contains(&said));
-        if !inner_of_last {
+            .is_some_and(|p| p.ends_with(&said) || (said.len() > 8 && p.contains(&said)));
+        if !said.is_empty() && !said_already {
             parts.push(said);
         }
     }

@@ -449,18 +449,24 @@ async fn follow_to_healthy(
         "{what} job Success; watching the pods settle for {}",
         kube::human(ctx.opts.settle)
     ));
+    settled(ctx, party)
+        .await
+        .with_context(|| format!("party {}'s pods after the {what}", party.id))?;
+    Ok(done)
+}
+
+/// Watches the party's pods until they are healthy and have stayed so for the settle window.
+async fn settled(ctx: &Ctx<'_>, party: &Party) -> Result<()> {
     kube::wait_healthy(
-        client,
-        &ns,
-        &sel,
+        ctx.kube().await?,
+        &party.namespace(),
+        &selector(&party.name()),
         ctx.wait_timeout(),
         ctx.opts.settle,
         |_| {},
     )
     .await
     .map_err(with_advice)
-    .with_context(|| format!("party {}'s pods after the {what}", party.id))?;
-    Ok(done)
 }
 
 /// Installs one party's cluster and follows it until the party is healthy.
@@ -626,17 +632,9 @@ async fn converge_party(ctx: &Ctx<'_>, plan: PartyPlan) -> Result<()> {
             }
             Action::Settle(why) => {
                 line.set(format!("not healthy yet ({why}); watching it settle"));
-                kube::wait_healthy(
-                    ctx.kube().await?,
-                    &party.namespace(),
-                    &selector(&party.name()),
-                    ctx.wait_timeout(),
-                    ctx.opts.settle,
-                    |_| {},
-                )
-                .await
-                .map_err(with_advice)
-                .with_context(|| format!("party {} is not healthy", party.id))?;
+                settled(ctx, party)
+                    .await
+                    .with_context(|| format!("party {} is not healthy", party.id))?;
                 Ok("healthy")
             }
         }
