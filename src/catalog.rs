@@ -123,6 +123,19 @@ pub struct Chart {
     /// (`POST /v1/chart`) before the installs, and the chart file is required.
     #[serde(default = "yes")]
     pub in_kubefate_index: bool,
+    /// Every way the chart fatelab uploads differs from the release's: each a text replacement
+    /// that must match exactly once.
+    #[serde(default)]
+    pub edits: Vec<ChartEdit>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ChartEdit {
+    /// The file's path inside the chart (below `<name>/`).
+    pub file: String,
+    pub find: String,
+    pub replace: String,
+    pub why: String,
 }
 
 fn yes() -> bool {
@@ -198,6 +211,9 @@ pub struct Artifact {
     /// tried in order after `file`, beside it.
     #[serde(default)]
     pub alternatives: Vec<String>,
+    /// Other places the same file is published at, tried in order after `url`.
+    #[serde(default)]
+    pub mirrors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -208,6 +224,10 @@ pub struct Image {
     #[serde(default)]
     pub source: ImageSource,
     pub used_by: Vec<String>,
+    /// Where the chart puts it under a registry, when not where the release's style would
+    /// (v2's fluent-bit sidecar: `{registry}/fluent-bit:2.1.4`).
+    #[serde(default)]
+    pub registry_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -224,6 +244,13 @@ impl Image {
     /// The reference Docker and the pods use, given the lab's registry prefix.
     pub fn reference(&self, registry: Option<&str>, style: RegistryStyle) -> String {
         match (registry, self.source) {
+            (Some(reg), ImageSource::Registry) if self.registry_path.is_some() => {
+                format!(
+                    "{reg}/{}:{}",
+                    self.registry_path.as_deref().unwrap_or_default(),
+                    self.tag
+                )
+            }
             (Some(reg), ImageSource::Registry) => match style {
                 RegistryStyle::ReplaceNamespace => {
                     format!("{reg}/{}:{}", self.mirror_name, self.tag)
@@ -244,22 +271,54 @@ pub struct UrlBases {
 
 impl Artifact {
     pub fn url(&self, bases: &UrlBases) -> String {
-        self.url
-            .replace("{github}", bases.github.trim_end_matches('/'))
-            .replace("{chart_repo}", bases.chart_repo.trim_end_matches('/'))
+        expand(&self.url, bases)
     }
 
-    /// Every name the file may have, with its URL: `file` first, then the alternatives.
-    pub fn candidates(&self, bases: &UrlBases) -> Vec<(String, String)> {
-        let url = self.url(bases);
-        let dir = url.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-        std::iter::once((self.file.clone(), url))
-            .chain(
-                self.alternatives
-                    .iter()
-                    .map(|name| (name.clone(), format!("{dir}/{name}"))),
-            )
-            .collect()
+    /// Every place the file may be, in order: each source (`url`, then the mirrors) under each
+    /// name (`file`, then the alternatives), with the flag that moves that source.
+    pub fn candidates(&self, bases: &UrlBases) -> Vec<Candidate> {
+        let mut all = Vec::new();
+        for template in std::iter::once(&self.url).chain(&self.mirrors) {
+            let url = expand(template, bases);
+            let dir = url.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+            let flag = source_flag(template);
+            all.push(Candidate {
+                name: self.file.clone(),
+                url,
+                flag,
+            });
+            for name in &self.alternatives {
+                all.push(Candidate {
+                    name: name.clone(),
+                    url: format!("{dir}/{name}"),
+                    flag,
+                });
+            }
+        }
+        all
+    }
+}
+
+/// One place an artifact may be downloaded from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub name: String,
+    pub url: String,
+    /// The flag that points this source at a mirror.
+    pub flag: &'static str,
+}
+
+fn expand(template: &str, bases: &UrlBases) -> String {
+    template
+        .replace("{github}", bases.github.trim_end_matches('/'))
+        .replace("{chart_repo}", bases.chart_repo.trim_end_matches('/'))
+}
+
+fn source_flag(template: &str) -> &'static str {
+    if template.contains("{chart_repo}") {
+        "--chart-repo"
+    } else {
+        "--github-mirror"
     }
 }
 

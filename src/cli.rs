@@ -215,9 +215,20 @@ pub struct UpArgs {
     #[arg(long, value_name = "CHECKS", value_delimiter = ',')]
     pub ignore_check: Vec<String>,
 
-    /// Use release files already in DIR (kubefate-k8s-*.tar.gz, kubefate-*.docker) instead of downloading
+    /// Use release files already in DIR (kubefate-k8s-*.tar.gz, kubefate-*.docker, fate-*.tgz)
+    /// instead of downloading
     #[arg(long, value_name = "DIR")]
     pub artifacts_dir: Option<PathBuf>,
+
+    /// The FATE chart to install from: a packaged .tgz, or a chart directory (like KubeFATE's
+    /// helm-charts/FATE) that fatelab packages; it must be the release's chart and version
+    #[arg(long, value_name = "DIR|TGZ")]
+    pub chart: Option<PathBuf>,
+
+    /// How much CPU and memory each party asks for (v2 charts): `small` fits the lab to this
+    /// host, `tutorial` is KubeFATE's example cluster.yaml, `chart` the chart's own defaults
+    #[arg(long, value_name = "PROFILE", value_enum, default_value = "small")]
+    pub resources: crate::sizing::Profile,
 
     /// Load this image bundle (from `fatelab images save`) instead of pulling from a registry
     #[arg(long = "images", value_name = "BUNDLE")]

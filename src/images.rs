@@ -107,7 +107,8 @@ pub async fn pull(docker: &Docker, ui: &Ui, missing: Vec<String>) -> Result<Vec<
     if missing.is_empty() {
         return Ok(missing);
     }
-    let total = ui.count_bar(missing.len() as u64, "images pulled");
+    let count = missing.len();
+    let total = ui.count_bar(count as u64, "images pulled");
     let results: Vec<Result<String, (String, String)>> =
         futures::stream::iter(missing.iter().cloned())
             .map(|reference| {
@@ -124,6 +125,16 @@ pub async fn pull(docker: &Docker, ui: &Ui, missing: Vec<String>) -> Result<Vec<
                     .await;
                     bar.finish_and_clear();
                     total.inc(1);
+                    let said = if outcome.is_ok() {
+                        "pulled"
+                    } else {
+                        "could not pull"
+                    };
+                    ui.plain(format!(
+                        "    {said} {reference} ({}/{})",
+                        total.position(),
+                        count
+                    ));
                     outcome
                         .map(|()| reference.clone())
                         .map_err(|e| (reference, format!("{e:#}")))

@@ -2,6 +2,7 @@
 //! library exists so integration tests can drive the same steps and clients against fakes.
 
 pub mod catalog;
+pub mod chart;
 pub mod cli;
 pub mod clients;
 pub mod commands;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod render;
 pub mod scenario;
 pub mod secret;
+pub mod sizing;
 pub mod spec;
 pub mod state;
 pub mod steps;

@@ -59,6 +59,9 @@ pub struct LabSpec {
     pub registry: Option<String>,
     pub domain: String,
     pub parties: Vec<Party>,
+    /// What each party asks the scheduler for (v2 charts; `up --resources`); `None` renders no
+    /// resources, leaving the chart's defaults.
+    pub sizing: Option<crate::sizing::PartySize>,
 }
 
 fn serialize_release<S: serde::Serializer>(r: &&'static Release, s: S) -> Result<S::Ok, S::Error> {
@@ -272,6 +275,7 @@ impl SpecInput {
             registry,
             domain,
             parties,
+            sizing: None,
         })
     }
 }

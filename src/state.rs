@@ -56,6 +56,9 @@ pub struct LabRecord {
     /// Each party's NodePorts, as the lab was made.
     #[serde(default)]
     pub ports: std::collections::BTreeMap<u32, crate::spec::PartyPorts>,
+    /// What each party was sized to ask for (v2 charts), so every command renders the same spec.
+    #[serde(default)]
+    pub sizing: Option<crate::sizing::PartySize>,
     /// The hosts file that holds fatelab's block, once written.
     pub hosts_file: Option<PathBuf>,
     pub minikube: Option<MinikubeRecord>,

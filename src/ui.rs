@@ -49,6 +49,13 @@ impl Ui {
         }
     }
 
+    /// A line for logs only: what a bar shows on a terminal, said once when it is done.
+    pub fn plain(&self, msg: impl AsRef<str>) {
+        if !self.interactive {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
     pub fn step(&self, n: usize, total: usize, title: &str) -> StepLine {
         let title = format!("[{n}/{total}] {title}");
         let bar = self.multi.add(ProgressBar::new_spinner());

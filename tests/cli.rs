@@ -118,6 +118,8 @@ fn every_help_describes_every_flag() {
         "--plan-dir",
         "--github-mirror",
         "--chart-repo",
+        "--chart ",
+        "--resources",
         "--hosts-file",
     ] {
         assert!(out.contains(flag), "up --help lacks {flag}:\n{out}");
@@ -280,4 +282,71 @@ fn rerun_with_fewer_parties_drops_stale_party_files() {
         plan.join("notes.txt").exists(),
         "files fatelab did not write are kept"
     );
+}
+
+#[test]
+fn a_v2_plan_shows_what_each_party_asks_for_against_the_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tmp.path().join("plan");
+    fatelab(&tmp.path().join("state"))
+        .env("FATELAB_HOST_SIZE", "4,8Gi")
+        .args(["up", "--dry-run", "--ip", "10.1.2.3", "--release", "v2.0.0", "--plan-dir"])
+        .arg(&plan)
+        .assert()
+        .success()
+        .stdout(
+            contains("each party asks for 1 nodemanager × 1 CPU / 2 GiB")
+                .and(contains("osx 0.1 CPU / 1.5 GiB (a 1 GiB heap) = 1.1 CPU / 3.5 GiB"))
+                .and(contains(
+                    "2 parties × 1.1 CPU / 3.5 GiB + Kubernetes and KubeFATE 1.35 CPU / 0.75 GiB = 3.55 CPU / 7.75 GiB, on a host of 4 CPU / 8 GiB (fits)",
+                ))
+                .and(contains("the chart as uploaded differs from the release's in templates/core/osx/deployment.yaml")),
+        );
+    // The rendered requests are the ones the arithmetic added up.
+    let doc = support::read_yaml(&plan.join("fate-9999.yaml"));
+    assert_eq!(
+        doc["nodemanager"]["resources"]["requests"]["memory"],
+        "2048Mi"
+    );
+    assert_eq!(doc["osx"]["resources"]["requests"]["memory"], "1536Mi");
+}
+
+#[test]
+fn a_lab_too_big_for_the_host_is_refused_with_the_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    fatelab(&state)
+        .env("FATELAB_HOST_SIZE", "4,8Gi")
+        .args(["up", "--ip", "10.1.2.3", "--release", "v2.0.0"])
+        .args(["--parties", "9999,10000,10001,10002", "--hosts-file"])
+        .arg(tmp.path().join("hosts"))
+        .assert()
+        .code(1)
+        .stderr(
+            contains("preflight: the lab does not fit this host; nothing was changed")
+                .and(contains("4 parties × "))
+                .and(contains("on a host of 4 CPU / 8 GiB (does NOT fit)"))
+                .and(contains("at most 2 parties fit this host")),
+        );
+    assert!(!state.exists(), "nothing was written");
+    // The chart's own defaults do not fit the tutorial's host either; small does.
+    fatelab(&state)
+        .args([
+            "up",
+            "--dry-run",
+            "--ip",
+            "10.1.2.3",
+            "--release",
+            "v2.0.0",
+            "--resources",
+            "chart",
+        ])
+        .arg("--plan-dir")
+        .arg(tmp.path().join("plan"))
+        .assert()
+        .code(1)
+        .stderr(
+            contains("2 nodemanager × 4 CPU / 4 GiB")
+                .and(contains("`--resources small` fits this lab to the host")),
+        );
 }

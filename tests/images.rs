@@ -117,6 +117,11 @@ fn a_bundle_round_trips_every_image_of_a_release() {
         .collect();
     assert!(refs.contains(&"federatedai/kubefate:v1.4.5".to_string()));
     assert!(refs.contains(&format!("{registry}/federatedai/osx:2.0.0-release")));
+    // The nodemanager's sidecar, where the chart puts it under a registry (so saved and loaded too).
+    assert!(
+        refs.contains(&format!("{registry}/fluent-bit:2.1.4")),
+        "{refs:?}"
+    );
     for r in &refs {
         img::make_image(tmp.path(), r);
     }

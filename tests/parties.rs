@@ -203,9 +203,19 @@ async fn a_failed_job_shows_its_states() {
 async fn an_unreachable_chart_repository_falls_back_to_uploading_the_chart() {
     let lab = Lab::start("chart").await;
     lab.kubefate.set_chart_repo_reachable(false);
-    run(lab.up(&["--until", "parties"])).await.success();
+    // The fake chart is not the published one (its digest is in the catalog): the user's own
+    // chart directory stands in, packaged by fatelab.
+    let chart = lab.chart_dir("v1.6.0");
+    run(lab.up(&["--until", "parties", "--chart", chart.to_str().unwrap()]))
+        .await
+        .success()
+        .stderr(contains("uploading it"));
     let reqs = lab.kubefate.requests();
     assert!(count(&reqs, "POST /v1/chart") >= 1, "{reqs:?}");
+    assert_eq!(
+        lab.kubefate.uploaded_charts(),
+        [("fate".to_string(), "v1.6.0".to_string())]
+    );
     assert!(
         lab.kubefate
             .clusters()
@@ -232,6 +242,29 @@ async fn a_v2_lab_uploads_its_chart_once_before_the_installs() {
         "uploaded before the installs: {reqs:#?}"
     );
     assert_eq!(lab.kubefate.uploads(), 1);
+    // The chart went up with fatelab's edits (the catalog's list), and the parties sized for the
+    // host with them: osx's heap, the nodemanager's requests.
+    let osx = lab
+        .kubefate
+        .uploaded_file("fate/templates/core/osx/deployment.yaml")
+        .unwrap();
+    assert!(
+        osx.contains("-Xmx{{ .Values.modules.osx.heap | default \"4g\" }}"),
+        "{osx}"
+    );
+    assert!(
+        lab.kubefate
+            .uploaded_file("fate/values-template.yaml")
+            .unwrap()
+            .contains("heap: {{ .heap | default \"4g\" }}")
+    );
+    let spec = &lab.kubefate.live_clusters()[0]["Spec"];
+    assert_eq!(spec["osx"]["heap"], "1024m", "{spec}");
+    assert_eq!(spec["nodemanager"]["replicas"], 1, "{spec}");
+    assert_eq!(
+        spec["nodemanager"]["resources"]["requests"],
+        serde_json::json!({"cpu": "1", "memory": "2048Mi"})
+    );
     assert!(
         lab.kubefate
             .live_clusters()
@@ -255,7 +288,10 @@ async fn a_v2_lab_without_its_chart_anywhere_stops_before_any_install() {
         contains("step artifacts failed")
             .and(contains("fate-v2.0.0.tgz"))
             .and(contains("HTTP 404"))
-            .and(contains("--github-mirror")),
+            .and(contains("--github-mirror"))
+            .and(contains("/charts/package/fate-v2.0.0.tgz"))
+            .and(contains("--chart-repo"))
+            .and(contains("--chart DIR|TGZ")),
     );
     assert_eq!(
         lab.kubefate
@@ -292,5 +328,22 @@ async fn a_release_file_published_under_its_arch_name_is_found() {
     assert!(
         requests.contains(&format!("GET {dir}/kubefate-k8s-v2.0.0.tar.gz")),
         "the tutorial's name is tried first: {requests:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_the_scheduler_has_no_room_for_is_reported_with_the_labs_numbers() {
+    let lab = Lab::start_release("unsched", "v2.0.0").await;
+    lab.kubefate.set_kubelet(Kubelet::Unschedulable(
+        "nodemanager-0".into(),
+        "0/1 nodes are available: 1 Insufficient cpu.".into(),
+    ));
+    run(lab.up(&["--until", "parties"])).await.code(1).stderr(
+        contains("cannot be scheduled: 0/1 nodes are available: 1 Insufficient cpu.")
+            .and(contains("What this lab asks for:"))
+            .and(contains(
+                "each party asks for 1 nodemanager × 1 CPU / 2 GiB",
+            ))
+            .and(contains("on a host of 8 CPU / 16 GiB (fits)")),
     );
 }

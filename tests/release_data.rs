@@ -159,3 +159,105 @@ fn the_newest_release_files_are_the_release_files() {
     assert_eq!(ingress["spec"]["ingressClassName"], "nginx");
     assert_eq!(ingress["spec"]["rules"][0]["host"], "example.com");
 }
+
+#[test]
+fn the_charts_and_artifacts_are_where_the_releases_publish_them() {
+    let bases = catalog::UrlBases {
+        github: "https://github.com".into(),
+        chart_repo: "https://federatedai.github.io/KubeFATE".into(),
+    };
+    let places = |release: &str, name: &str| -> Vec<String> {
+        catalog::find(release)
+            .unwrap()
+            .artifact(name)
+            .unwrap()
+            .candidates(&bases)
+            .into_iter()
+            .map(|c| format!("{} {}", c.flag, c.url))
+            .collect()
+    };
+    let v1 = catalog::find("v1.6.0").unwrap();
+    assert!(v1.chart.in_kubefate_index);
+    assert!(
+        v1.chart.edits.is_empty(),
+        "v1.6.0's chart is used as published"
+    );
+    assert_eq!(
+        v1.artifact("chart").unwrap().sha256.as_deref(),
+        Some("c6af17d0cb858771c0ca8e9dbd8ed357ef666fa6d365258cfef372ab94c34024"),
+        "gh-pages index.yaml's digest of fate-v1.6.0.tgz (reference 7.1)"
+    );
+    assert_eq!(
+        places("v1.6.0", "chart"),
+        ["--chart-repo https://federatedai.github.io/KubeFATE/package/fate-v1.6.0.tgz"]
+    );
+    let v2 = catalog::find("v2.0.0").unwrap();
+    assert!(
+        !v2.chart.in_kubefate_index,
+        "gh-pages has no fate 2.x chart"
+    );
+    assert_eq!(
+        places("v2.0.0", "chart"),
+        [
+            "--github-mirror https://github.com/FederatedAI/KubeFATE/releases/download/v2.0.0/fate-v2.0.0.tgz",
+            "--chart-repo https://federatedai.github.io/KubeFATE/package/fate-v2.0.0.tgz",
+        ]
+    );
+    // The tutorial's name first, then KF@v2.0.0 k8s-deploy/Makefile's arch-suffixed one.
+    assert_eq!(
+        places("v2.0.0", "package"),
+        [
+            "--github-mirror https://github.com/FederatedAI/KubeFATE/releases/download/v2.0.0/kubefate-k8s-v2.0.0.tar.gz",
+            "--github-mirror https://github.com/FederatedAI/KubeFATE/releases/download/v2.0.0/kubefate-k8s-v2.0.0-amd64.tar.gz",
+        ]
+    );
+    assert_eq!(
+        places("v2.0.0", "service-image")[1],
+        "--github-mirror https://github.com/FederatedAI/KubeFATE/releases/download/v2.0.0/kubefate-v1.4.5-amd64.docker"
+    );
+}
+
+#[test]
+fn under_a_registry_each_v2_image_is_where_the_chart_renders_it() {
+    let v2 = catalog::find("v2.0.0").unwrap();
+    let mut refs: Vec<String> = v2
+        .party_images
+        .iter()
+        .map(|i| i.reference(Some("r.example:5000"), v2.registry_style))
+        .collect();
+    refs.sort();
+    // {{registry}}{{image}} for the modules; `{{registry}}/fluent-bit:2.1.4` for the sidecar
+    // (chart backends/eggroll/nodemanager/statefulSet.yaml).
+    assert_eq!(
+        refs,
+        [
+            "r.example:5000/federatedai/client:2.0.0-release",
+            "r.example:5000/federatedai/eggroll:2.0.0-release",
+            "r.example:5000/federatedai/fateboard:2.0.0-release",
+            "r.example:5000/federatedai/fateflow:2.0.0-release",
+            "r.example:5000/federatedai/osx:2.0.0-release",
+            "r.example:5000/fluent-bit:2.1.4",
+            "r.example:5000/mysql:8.0.28",
+        ]
+    );
+}
+
+#[test]
+fn fatelabs_chart_edits_are_the_named_ones_and_the_sizing_matches_the_manifests() {
+    let v2 = catalog::find("v2.0.0").unwrap();
+    let edited: Vec<&str> = v2.chart.edits.iter().map(|e| e.file.as_str()).collect();
+    assert_eq!(
+        edited,
+        ["templates/core/osx/deployment.yaml", "values-template.yaml"]
+    );
+    for e in &v2.chart.edits {
+        assert!(!e.why.is_empty() && e.find != e.replace);
+    }
+    // What sizing reserves for the KubeFATE service is what its manifest requests.
+    let files = v2.files().unwrap();
+    let service = docs(files.kubefate);
+    let kubefate = find(&service, "Deployment", "kubefate");
+    let requests = &kubefate["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"];
+    assert_eq!(requests["cpu"], "0.5", "{requests}");
+    assert_eq!(requests["memory"], "512Mi", "{requests}");
+}

@@ -149,6 +149,7 @@ fn run_options(cli: &Cli, versions: &VersionArgs) -> RunOptions {
         ignore_checks: Vec::new(),
         wait_timeout: std::time::Duration::from_secs(600),
         artifacts_dir: None,
+        chart: None,
         images_bundle: None,
         skip_test: false,
         settle: crate::health::SETTLE_WINDOW,
@@ -200,9 +201,11 @@ pub fn spec_from_record(
         registry: record.registry.clone(),
         domain: (!record.domain.is_empty()).then(|| record.domain.clone()),
     };
-    input
+    let mut spec = input
         .validate()
-        .map_err(|e| bad("parties/ports/registry/domain", format!("{e:#}")))
+        .map_err(|e| bad("parties/ports/registry/domain", format!("{e:#}")))?;
+    spec.sizing = record.sizing.clone();
+    Ok(spec)
 }
 
 /// A step context for the lab on record; `None` when there is no lab.

@@ -12,7 +12,7 @@ use crate::steps::{Ctx, up_steps};
 use crate::ui::Ui;
 
 pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
-    let spec = lab_spec(&args.lab)?;
+    let mut spec = lab_spec(&args.lab)?;
     if let Some(b) = args.images_bundle.as_ref().filter(|b| !b.is_file()) {
         return Err(usage(format!("--images {}: no such file", b.display())));
     }
@@ -23,7 +23,13 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         )));
     }
     let state_dir = state_dir(cli);
+    let chart = match &args.chart {
+        Some(given) => Some(user_chart(&spec, given, args, &state_dir)?),
+        None => None,
+    };
+    spec.sizing = size_lab(&spec, args.resources)?;
     let mut opts = run_options(cli, &args.versions);
+    opts.chart = chart;
     opts.ignore_checks = args.ignore_check.clone();
     opts.wait_timeout = args.timeout;
     opts.artifacts_dir = args.artifacts_dir.clone();
@@ -43,6 +49,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     record.domain = spec.domain.clone();
     record.registry = spec.registry.clone();
     record.ports = spec.parties.iter().map(|p| (p.id, p.ports)).collect();
+    record.sizing = spec.sizing.clone();
     let ctx = Ctx::new(
         &spec,
         UrlBases {
@@ -127,6 +134,70 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     kubectl_hint(&ctx);
     ctx.ui.println("The lab is up.");
     Ok(())
+}
+
+/// The chart `--chart` names, checked to be the release's (exit 2 if not); a directory is
+/// packaged into the cache (into the plan directory on a dry run, which changes nothing else).
+fn user_chart(
+    spec: &crate::spec::LabSpec,
+    given: &std::path::Path,
+    args: &UpArgs,
+    state_dir: &std::path::Path,
+) -> Result<std::path::PathBuf> {
+    let r = spec.release;
+    let wanted = crate::chart::ChartId {
+        name: r.chart.name.clone(),
+        version: r.chart.version.clone(),
+    };
+    let file = r
+        .artifact("chart")
+        .map_or_else(|| format!("{wanted}.tgz"), |a| a.file.clone());
+    let packaged = if args.dry_run {
+        args.plan_dir.join(&file)
+    } else {
+        crate::state::cache_dir(state_dir, &r.release)
+            .join("from-chart-dir")
+            .join(&file)
+    };
+    let path =
+        crate::chart::from_user(given, &wanted, &packaged).map_err(|e| usage(format!("{e:#}")))?;
+    crate::chart::apply_edits(&std::fs::read(&path)?, &r.chart.edits)
+        .map_err(|e| usage(format!("--chart {}: {e:#}", given.display())))?;
+    Ok(path)
+}
+
+/// What each party asks for, fitted to this host (v2 charts only: chart 1.6.0 requests nothing).
+/// A lab that cannot fit is refused here, before anything changes (exit 1), with the numbers.
+fn size_lab(
+    spec: &crate::spec::LabSpec,
+    profile: crate::sizing::Profile,
+) -> Result<Option<crate::sizing::PartySize>> {
+    use crate::sizing;
+    if spec.release.cluster_schema != crate::catalog::ClusterSchema::V2 {
+        return Ok(None);
+    }
+    let host = sizing::Host::detect()?;
+    let n = spec.parties.len();
+    let fit = sizing::size(profile, n, host);
+    if fit.fits {
+        return Ok(Some(fit.party));
+    }
+    let most = (2..=n)
+        .rev()
+        .find(|&k| sizing::size(sizing::Profile::Small, k, host).fits);
+    let advice = match (profile, most) {
+        (sizing::Profile::Small, Some(k)) => format!("at most {k} parties fit this host"),
+        (sizing::Profile::Small, None) => "not even two parties fit: use a bigger host".to_string(),
+        (_, _) if sizing::size(sizing::Profile::Small, n, host).fits => {
+            "`--resources small` fits this lab to the host".to_string()
+        }
+        (_, Some(k)) => format!("`--resources small` fits at most {k} parties here"),
+        (_, None) => "not even two parties fit: use a bigger host".to_string(),
+    };
+    anyhow::bail!(
+        "preflight: the lab does not fit this host; nothing was changed:\n  {}\n{advice}",
+        fit.arithmetic(n).join("\n  ")
+    )
 }
 
 /// The command to run instead, as typed but under sudo (the binary by its full path, since

@@ -1,8 +1,14 @@
 //! Each party's cluster.yaml, the file `kubefate cluster install -f` takes.
 //!
 //! Starts from the release's base (the tutorial's fate-9999.yaml shape for v1.6.0) and fills in
-//! the party's identity, its NodePorts, the registry, host names, and a full-mesh partyList:
-//! every other party at the lab's IP and that party's rollsite (or osx) NodePort.
+//! the party's identity, its NodePorts, the registry, host names, a full-mesh partyList (every
+//! other party at the lab's IP and that party's rollsite or osx NodePort) and, for v2 charts,
+//! the nodemanager and osx sizing.
+//!
+//! A registry under a v2 chart: the chart renders most images as `{{registry}}{{image}}` but the
+//! fluent-bit sidecar as `{{registry}}/fluent-bit:2.1.4`, so no value of `registry` alone gives
+//! valid references for both (`R/` makes `R//fluent-bit`). fatelab gives `registry: R` and each
+//! module's `image` with a leading slash (`/federatedai/osx`), which renders both right.
 
 use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
@@ -23,13 +29,23 @@ pub fn value(spec: &LabSpec, party: &Party) -> Result<Value> {
     obj.insert("name".into(), json!(party.name()));
     obj.insert("namespace".into(), json!(party.namespace()));
     obj.insert("partyId".into(), json!(party.id));
-    let registry = match (&spec.registry, release.registry_style) {
-        (None, _) => String::new(),
-        (Some(r), RegistryStyle::ReplaceNamespace) => r.clone(),
-        // v2 charts concatenate {{registry}}{{image}}, so the prefix carries its own slash.
-        (Some(r), RegistryStyle::Prefix) => format!("{r}/"),
-    };
-    obj.insert("registry".into(), json!(registry));
+    obj.insert(
+        "registry".into(),
+        json!(spec.registry.clone().unwrap_or_default()),
+    );
+    if spec.registry.is_some() && release.registry_style == RegistryStyle::Prefix {
+        for module in &release.modules {
+            // A module's own image is the first the catalog lists for it.
+            if let Some(image) = release
+                .party_images
+                .iter()
+                .find(|i| i.used_by.contains(module))
+            {
+                section_or_new(obj, module)
+                    .insert("image".into(), json!(format!("/{}", image.repository)));
+            }
+        }
+    }
 
     let peers: Vec<Value> = spec
         .parties
@@ -69,9 +85,90 @@ pub fn value(spec: &LabSpec, party: &Party) -> Result<Value> {
                 json!({ "hosts": [{ "name": fateboard }] }),
             );
             ingress.insert("client".into(), json!({ "hosts": [{ "name": notebook }] }));
+            if let Some(size) = &spec.sizing {
+                set_sizing(obj, size);
+            }
+            v2_chart_image_refs(spec, &v)?;
         }
     }
     Ok(v)
+}
+
+/// The nodemanager and osx sections a sizing asks for. With a `nodemanager` section present the
+/// chart's template no longer takes values.yaml's `sessionProcessorsPerNode`, so it is always set.
+fn set_sizing(obj: &mut Map<String, Value>, size: &crate::sizing::PartySize) {
+    let nm = section_or_new(obj, "nodemanager");
+    nm.insert("replicas".into(), json!(size.nodemanager_replicas));
+    nm.insert(
+        "sessionProcessorsPerNode".into(),
+        json!(size.session_processors),
+    );
+    let mut resources = Map::new();
+    if let Some(r) = size.nodemanager_requests {
+        resources.insert("requests".into(), r.quantities());
+    }
+    if let Some(l) = size.nodemanager_limits {
+        resources.insert("limits".into(), l.quantities());
+    }
+    if !resources.is_empty() {
+        nm.insert("resources".into(), Value::Object(resources));
+    }
+    let osx = section_or_new(obj, "osx");
+    if let Some(r) = size.osx_requests {
+        osx.insert("resources".into(), json!({ "requests": r.quantities() }));
+    }
+    if let Some(heap) = size.osx_heap_mib {
+        osx.insert("heap".into(), json!(format!("{heap}m")));
+    }
+}
+
+fn section_or_new<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let v = obj.entry(key).or_insert_with(|| json!({}));
+    if !v.is_object() {
+        *v = json!({});
+    }
+    v.as_object_mut().expect("just made an object")
+}
+
+/// The image references a v2 chart renders from this cluster.yaml (its templates' expressions,
+/// KF@v2.0.0 helm-charts/FATE), so they can be checked against what fatelab pulls. Each one
+/// must be a valid reference.
+pub fn v2_chart_image_refs(spec: &LabSpec, cluster: &Value) -> Result<Vec<String>> {
+    let registry = cluster["registry"].as_str().unwrap_or_default();
+    let release = spec.release;
+    let mut refs = Vec::new();
+    for module in &release.modules {
+        let Some(image) = release
+            .party_images
+            .iter()
+            .find(|i| i.used_by.contains(module))
+        else {
+            continue;
+        };
+        let name = cluster[module.as_str()]["image"]
+            .as_str()
+            .map_or_else(|| image.repository.clone(), str::to_string);
+        refs.push(format!("{registry}{name}:{}", image.tag));
+    }
+    for image in release
+        .party_images
+        .iter()
+        .filter(|i| i.registry_path.is_some())
+    {
+        refs.push(if registry.is_empty() {
+            format!("{}:{}", image.repository, image.tag)
+        } else {
+            format!("{registry}/fluent-bit:{}", image.tag)
+        });
+    }
+    for r in &refs {
+        if r.contains("//") || r.starts_with('/') {
+            anyhow::bail!("the chart would render the image reference `{r}`, which is not valid");
+        }
+    }
+    refs.sort();
+    refs.dedup();
+    Ok(refs)
 }
 
 fn section<'a>(obj: &'a mut Map<String, Value>, key: &str) -> Result<&'a mut Map<String, Value>> {
@@ -97,4 +194,99 @@ pub fn render(spec: &LabSpec, party: &Party) -> Result<RenderedFile> {
         name: format!("{}.yaml", party.name()),
         contents: header + &to_yaml(&v)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{PartyInput, PortOverrides, SpecInput};
+
+    fn spec(release: &str, registry: Option<&str>) -> LabSpec {
+        SpecInput {
+            parties: Some(
+                [9999u64, 10000]
+                    .map(|id| PartyInput {
+                        id,
+                        ports: PortOverrides::default(),
+                    })
+                    .to_vec(),
+            ),
+            ip: Some("192.168.100.123".into()),
+            release: Some(release.into()),
+            registry: registry.map(str::to_string),
+            domain: None,
+        }
+        .validate()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_v2_chart_renders_exactly_the_images_fatelab_pulls_with_and_without_a_registry() {
+        for registry in [None, Some("127.0.0.1:5000/"), Some("hub.example/fate")] {
+            let s = spec("v2.0.0", registry);
+            let v = value(&s, &s.parties[0]).unwrap();
+            let mut pulled = s.party_image_refs();
+            pulled.sort();
+            assert_eq!(v2_chart_image_refs(&s, &v).unwrap(), pulled, "{registry:?}");
+        }
+        let s = spec("v2.0.0", Some("127.0.0.1:5000/"));
+        let v = value(&s, &s.parties[0]).unwrap();
+        assert_eq!(v["registry"], "127.0.0.1:5000");
+        assert_eq!(v["nodemanager"]["image"], "/federatedai/eggroll");
+        assert!(
+            s.party_image_refs()
+                .contains(&"127.0.0.1:5000/fluent-bit:2.1.4".to_string())
+        );
+    }
+
+    #[test]
+    fn the_old_way_of_a_slash_ended_registry_is_caught() {
+        let s = spec("v2.0.0", Some("r.example"));
+        let mut v = value(&s, &s.parties[0]).unwrap();
+        v["registry"] = json!("r.example/");
+        for m in s.release.modules.iter() {
+            v[m.as_str()].as_object_mut().unwrap().remove("image");
+        }
+        let err = v2_chart_image_refs(&s, &v).unwrap_err();
+        assert!(
+            format!("{err}").contains("r.example//fluent-bit:2.1.4"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sizing_goes_into_the_nodemanager_and_osx_sections() {
+        let mut s = spec("v2.0.0", None);
+        let fit = crate::sizing::size(
+            crate::sizing::Profile::Small,
+            2,
+            crate::sizing::Host {
+                cpus: 4,
+                memory_mib: 8192,
+            },
+        );
+        s.sizing = Some(fit.party);
+        let v = value(&s, &s.parties[0]).unwrap();
+        assert_eq!(
+            v["nodemanager"],
+            json!({"replicas": 1, "sessionProcessorsPerNode": 2,
+                   "resources": {"requests": {"cpu": "1", "memory": "2048Mi"},
+                                 "limits": {"cpu": "4", "memory": "4096Mi"}}})
+        );
+        assert_eq!(
+            v["osx"]["resources"],
+            json!({"requests": {"cpu": "100m", "memory": "1536Mi"}})
+        );
+        assert_eq!(v["osx"]["heap"], "1024m");
+        assert_eq!(v["osx"]["nodePort"], json!(s.parties[0].ports.rollsite));
+        // v1.6.0's chart takes no sizing.
+        let mut v1 = spec("v1.6.0", None);
+        v1.sizing = s.sizing.clone();
+        assert!(
+            value(&v1, &v1.parties[0])
+                .unwrap()
+                .get("nodemanager")
+                .is_none()
+        );
+    }
 }

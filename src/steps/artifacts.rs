@@ -13,9 +13,13 @@ use crate::ui::StepLine;
 
 pub struct Artifacts;
 
-/// Where an artifact is (or will be): the user's `--artifacts-dir` copy if present, else the cache.
-/// (The cache keeps it under `file`, whichever name it was published under.)
+/// Where an artifact is (or will be): the chart the user gave with `--chart`, the user's
+/// `--artifacts-dir` copy if present, else the cache. (The cache keeps it under `file`, whichever
+/// name it was published under.)
 pub fn local_path(ctx: &Ctx, a: &Artifact) -> PathBuf {
+    if let Some(chart) = ctx.opts.chart.as_ref().filter(|_| a.name == "chart") {
+        return chart.clone();
+    }
     if let Some(dir) = &ctx.opts.artifacts_dir {
         let names = std::iter::once(&a.file).chain(&a.alternatives);
         if let Some(p) = names.map(|n| dir.join(n)).find(|p| p.is_file()) {
@@ -25,30 +29,42 @@ pub fn local_path(ctx: &Ctx, a: &Artifact) -> PathBuf {
     state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join(&a.file)
 }
 
-/// Downloads an artifact under the first of its names the source has; says which when it was
-/// not the first, and records it in the cache's `SOURCES`.
+/// Downloads an artifact from the first of its places that has it; says where when it was not
+/// the first, and records it in the cache's `SOURCES`. When none has it, the error names every
+/// place tried and the flag that moves each.
 async fn fetch_any(ctx: &Ctx<'_>, line: &StepLine, a: &Artifact) -> Result<download::Downloaded> {
     let path = local_path(ctx, a);
     let mut tried = Vec::new();
-    for (name, url) in a.candidates(&ctx.urls) {
-        match download::fetch(&ctx.ui, &url, &path, a.sha256.as_deref()).await {
+    let candidates = a.candidates(&ctx.urls);
+    for (i, c) in candidates.iter().enumerate() {
+        match download::fetch(&ctx.ui, &c.url, &path, a.sha256.as_deref()).await {
             Ok(got) => {
-                if name != a.file {
-                    line.say(format!("{} is published as {name} here", a.file));
+                if c.name != a.file {
+                    line.say(format!("{} is published as {} here", a.file, c.name));
+                } else if i > 0 {
+                    line.say(format!(
+                        "{} found at {}",
+                        a.file,
+                        crate::secret::redact_url(&c.url)
+                    ));
                 }
-                record_source(ctx, &a.file, &url)?;
+                record_source(ctx, &a.file, &c.url)?;
                 return Ok(got);
             }
-            Err(e)
-                if e.downcast_ref::<download::HttpStatus>()
-                    .is_some_and(|h| h.status == 404) =>
-            {
-                tried.push(format!("{e:#}"));
-            }
-            Err(e) => return Err(e),
+            Err(e) => tried.push(format!("  {} ({e:#}; moved by {})", c.name, c.flag)),
         }
     }
-    anyhow::bail!("{}", tried.join("; "))
+    let mut advice = String::from(
+        "point the flag at a mirror that has it, or, offline, put the file in a directory and pass --artifacts-dir DIR",
+    );
+    if a.name == "chart" {
+        advice.push_str("; or give the chart you have with --chart DIR|TGZ");
+    }
+    bail!(
+        "no source has {}; tried, in order:\n{}\n{advice}",
+        a.file,
+        tried.join("\n")
+    )
 }
 
 fn record_source(ctx: &Ctx, file: &str, url: &str) -> Result<()> {
@@ -101,15 +117,6 @@ fn expected(a: &Artifact, manifest: &BTreeMap<String, String>) -> Option<String>
     a.sha256.clone().or_else(|| manifest.get(&a.file).cloned())
 }
 
-/// The flag that says where an artifact comes from.
-fn source_flag(a: &Artifact) -> &'static str {
-    if a.url.contains("{chart_repo}") {
-        "--chart-repo"
-    } else {
-        "--github-mirror"
-    }
-}
-
 /// A chart in KubeFATE's own index is only a fallback for a service that cannot reach it; one
 /// that is not there (fate v2.x) is uploaded before the installs, so it must be here.
 fn required(ctx: &Ctx, a: &Artifact) -> bool {
@@ -122,6 +129,11 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     let manifest = read_manifest(ctx);
     for a in &ctx.spec.release.artifacts {
         let path = local_path(ctx, a);
+        // The user's own chart is theirs: checked for being the release's chart when given, not
+        // against a digest of the published one.
+        if ctx.opts.chart.as_ref() == Some(&path) {
+            continue;
+        }
         let user_copy = ctx
             .opts
             .artifacts_dir
@@ -185,21 +197,19 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
                 }
             }
             Err(e) if !required(ctx, a) => line.say(format!(
-                "could not download {} ({e:#}); it is only needed if the KubeFATE service cannot reach its \
-                 chart repository (another one: {})",
+                "could not download {}; it is only needed if the KubeFATE service cannot reach its \
+                 chart repository: {e:#}",
                 a.file,
-                source_flag(a)
             )),
-            Err(e) => {
-                return Err(e).with_context(|| {
-                    format!(
-                        "fetching {} (missing there? point {} at a mirror that has it; \
-                         offline? put it in a directory and pass --artifacts-dir DIR)",
-                        a.file,
-                        source_flag(a)
-                    )
-                });
-            }
+            Err(e) => return Err(e),
+        }
+    }
+    // fatelab's edits of the chart must apply before anything is installed from it.
+    if let Some(a) = ctx.spec.release.artifact("chart") {
+        let path = local_path(ctx, a);
+        if !ctx.spec.release.chart.edits.is_empty() && path.is_file() {
+            crate::chart::apply_edits(&std::fs::read(&path)?, &ctx.spec.release.chart.edits)
+                .with_context(|| format!("{}", path.display()))?;
         }
     }
     // Files cached before their digest was recorded get it now.
@@ -235,13 +245,30 @@ impl Step for Artifacts {
             .artifacts
             .iter()
             .map(|a| {
+                if let Some(chart) = ctx.opts.chart.as_ref().filter(|_| a.name == "chart") {
+                    return format!("chart: {} (from --chart)", chart.display());
+                }
                 let check = match &a.sha256 {
                     Some(sum) => format!("verify sha256 {sum}"),
                     None => "record its sha256 (the catalog has none yet)".to_string(),
                 };
+                let places: Vec<String> = a
+                    .candidates(&ctx.urls)
+                    .iter()
+                    .map(|c| format!("{} ({})", c.url, c.flag))
+                    .collect();
+                let why = match (a.name == "chart", ctx.spec.release.chart.in_kubefate_index) {
+                    (false, _) => "",
+                    (true, true) => {
+                        " — KubeFATE's own chart repository comes first (the service fetches it); \
+                         this copy is only uploaded if the service cannot"
+                    }
+                    (true, false) => " — required: KubeFATE's chart repository has no such chart",
+                };
                 format!(
-                    "download {} → {} (resumed if partial, skipped if present); {check}",
-                    a.url(&ctx.urls),
+                    "download {} from the first of: {} → {} (resumed if partial, skipped if present); {check}{why}",
+                    a.file,
+                    places.join(", "),
                     cache.join(&a.file).display()
                 )
             })

@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub wait_timeout: Duration,
     /// Release files the user already has (offline); looked up by file name before downloading.
     pub artifacts_dir: Option<PathBuf>,
+    /// The chart file to use (`up --chart`, a directory already packaged), instead of a download.
+    pub chart: Option<PathBuf>,
     /// An image bundle (`fatelab images save`) to load instead of pulling.
     pub images_bundle: Option<PathBuf>,
     /// `up --no-test`: leave the toy job to a later `fatelab test`.
@@ -83,6 +85,8 @@ pub struct Ctx<'a> {
     pub record: Mutex<LabRecord>,
     pub kube: tokio::sync::OnceCell<::kube::Client>,
     pub kubefate: tokio::sync::OnceCell<KubeFate>,
+    /// The chart uploaded in this run: parties whose installs fail at once upload it once.
+    pub chart_uploaded: tokio::sync::OnceCell<()>,
     /// Set once any step of this run changed something: the lab must be proven again.
     changed: AtomicBool,
 }
@@ -108,6 +112,7 @@ impl<'a> Ctx<'a> {
             record: Mutex::new(record),
             kube: tokio::sync::OnceCell::new(),
             kubefate: tokio::sync::OnceCell::new(),
+            chart_uploaded: tokio::sync::OnceCell::new(),
             changed: AtomicBool::new(false),
         }
     }

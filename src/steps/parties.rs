@@ -360,13 +360,31 @@ async fn delete_cluster(kf: &KubeFate, cluster: &Cluster, line: &SubLine) -> Res
     Ok(())
 }
 
-/// What to do about a pod that cannot pull its image (the wait says which image and registry).
-fn with_advice(e: anyhow::Error) -> anyhow::Error {
+/// What to do about a pod that cannot pull its image (the wait says which image and registry),
+/// or that the scheduler has no room for (with what the lab asks for and what the host has).
+fn with_advice(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
     match e.downcast_ref::<kube::StuckPod>() {
         Some(s) if matches!(s.stuck, kube::Stuck::ImagePull { .. }) => anyhow!(
             "{}. Pre-pull it (`fatelab images pull`), use a mirror with --registry, or load an offline bundle with --images",
             s.message
         ),
+        Some(s) if matches!(&s.stuck, kube::Stuck::Unschedulable { message, .. } if message.contains("Insufficient")) =>
+        {
+            let numbers = match (&ctx.spec.sizing, crate::sizing::Host::detect()) {
+                (Some(size), Ok(host)) => {
+                    let n = ctx.spec.parties.len();
+                    format!(
+                        "\nWhat this lab asks for:\n  {}\nAnything else running on the node takes from the same room; \
+                         `--resources small` fits the lab to the host, or use fewer parties",
+                        crate::sizing::fit(size.clone(), n, host)
+                            .arithmetic(n)
+                            .join("\n  ")
+                    )
+                }
+                _ => String::new(),
+            };
+            anyhow!("{}{numbers}", s.message)
+        }
         _ => e,
     }
 }
@@ -401,7 +419,7 @@ async fn follow_to_healthy(
     let pods = async {
         kube::wait_healthy(client, &ns, &sel, ctx.wait_timeout(), Duration::ZERO, show)
             .await
-            .map_err(with_advice)
+            .map_err(|e| with_advice(ctx, e))
     };
     let record_id = |id: &str| {
         ctx.update_record(|r| {
@@ -466,7 +484,7 @@ async fn settled(ctx: &Ctx<'_>, party: &Party) -> Result<()> {
         |_| {},
     )
     .await
-    .map_err(with_advice)
+    .map_err(|e| with_advice(ctx, e))
 }
 
 /// Installs one party's cluster and follows it until the party is healthy.
@@ -535,6 +553,13 @@ async fn update(ctx: &Ctx<'_>, party: &Party, line: &SubLine, upgrade: bool) -> 
 }
 
 async fn upload_chart(ctx: &Ctx<'_>) -> Result<()> {
+    ctx.chart_uploaded
+        .get_or_try_init(|| upload_chart_now(ctx))
+        .await
+        .map(|_| ())
+}
+
+async fn upload_chart_now(ctx: &Ctx<'_>) -> Result<()> {
     let r = ctx.spec.release;
     let artifact = r
         .artifact("chart")
@@ -542,12 +567,16 @@ async fn upload_chart(ctx: &Ctx<'_>) -> Result<()> {
     let path = super::artifacts::local_path(ctx, artifact);
     let bytes = std::fs::read(&path).with_context(|| {
         format!(
-            "the KubeFATE service cannot reach its chart repository and {} is not here to upload \
-             (download {} into --artifacts-dir)",
+            "the KubeFATE service cannot get chart {} {} and {} is not here to upload \
+             (download {} into --artifacts-dir, or give the chart with --chart DIR|TGZ)",
+            r.chart.name,
+            r.chart.version,
             path.display(),
             artifact.url(&ctx.urls)
         )
     })?;
+    let bytes = crate::chart::apply_edits(&bytes, &r.chart.edits)
+        .with_context(|| format!("editing {}", path.display()))?;
     ctx.kubefate()
         .await?
         .upload_chart(&artifact.file, bytes)
@@ -834,6 +863,23 @@ impl Step for Parties {
                 peers = peers.join(", "),
             ));
             files.push(file);
+        }
+        match (&spec.sizing, crate::sizing::Host::detect()) {
+            (Some(size), Ok(host)) => actions.extend(
+                crate::sizing::fit(size.clone(), spec.parties.len(), host)
+                    .arithmetic(spec.parties.len()),
+            ),
+            (Some(_), Err(e)) => actions.push(format!("resources: {e:#}")),
+            (None, _) => actions.push(format!(
+                "resources: chart {} {} requests no CPU or memory; nothing to size (--resources sizes v2 charts)",
+                r.chart.name, r.chart.version
+            )),
+        }
+        for edit in &r.chart.edits {
+            actions.push(format!(
+                "the chart as uploaded differs from the release's in {}: {}",
+                edit.file, edit.why
+            ));
         }
         actions.push(format!(
             "all {} installs at once; follow each job and the party's pods until every cluster is Running \

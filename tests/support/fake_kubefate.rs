@@ -39,6 +39,9 @@ pub enum Kubelet {
     /// This module's first container turns ready, then crashes right after the job succeeds
     /// and stays in CrashLoopBackOff (as a chart without probes lets it).
     CrashAfterReady(String),
+    /// This module's pod is never scheduled: the scheduler's condition carries the message
+    /// (e.g. `0/1 nodes are available: 1 Insufficient cpu.`); the others run.
+    Unschedulable(String, String),
 }
 
 struct State {
@@ -49,6 +52,8 @@ struct State {
     jobs: Vec<Value>,
     /// (chart name, version) uploaded or fetched.
     charts: Vec<(String, String)>,
+    /// Each uploaded chart: (name, version) and its files' text by path.
+    uploaded: Vec<((String, String), BTreeMap<String, String>)>,
     chart_repo_reachable: bool,
     time_limit: Duration,
     kubelet: Kubelet,
@@ -128,6 +133,7 @@ impl FakeKubeFate {
                 clusters: Vec::new(),
                 jobs: Vec::new(),
                 charts: Vec::new(),
+                uploaded: Vec::new(),
                 chart_repo_reachable: true,
                 time_limit: Duration::from_secs(3600),
                 kubelet: Kubelet::RunEverything,
@@ -214,6 +220,18 @@ impl FakeKubeFate {
             .iter()
             .filter(|r| r.as_str() == "POST /v1/chart")
             .count()
+    }
+
+    /// The charts uploaded, (name, version), in order.
+    pub fn uploaded_charts(&self) -> Vec<(String, String)> {
+        let s = self.state.lock().unwrap();
+        s.uploaded.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    /// The text of one file of the last chart uploaded (path inside the archive).
+    pub fn uploaded_file(&self, path: &str) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        s.uploaded.last().and_then(|(_, f)| f.get(path).cloned())
     }
 
     pub fn logins(&self) -> u32 {
@@ -545,6 +563,7 @@ impl FakeKubeFate {
         let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
         let mut chart = None;
         let mut has_template = false;
+        let mut files = BTreeMap::new();
         if let Ok(entries) = tar.entries() {
             for e in entries.flatten() {
                 let mut e = e;
@@ -552,12 +571,13 @@ impl FakeKubeFate {
                     .path()
                     .map(|p| p.to_string_lossy().into_owned())
                     .unwrap_or_default();
+                let mut s = String::new();
+                let _ = std::io::Read::read_to_string(&mut e, &mut s);
+                files.insert(name.clone(), s.clone());
                 if name.ends_with("values-template.yaml") {
                     has_template = true;
                 }
                 if name.ends_with("Chart.yaml") {
-                    let mut s = String::new();
-                    let _ = std::io::Read::read_to_string(&mut e, &mut s);
                     let field = |k: &str| {
                         s.lines().find_map(|l| {
                             l.strip_prefix(k)
@@ -571,6 +591,7 @@ impl FakeKubeFate {
         match (chart, has_template) {
             (Some((name, version)), true) => {
                 let mut s = self.state.lock().unwrap();
+                s.uploaded.push(((name.clone(), version.clone()), files));
                 s.charts.push((name, version));
                 reply(
                     StatusCode::OK,
@@ -788,10 +809,18 @@ impl FakeKubeFate {
         for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(cluster)) {
             let state = match kubelet {
                 Kubelet::ImagePullFails(m) if m == module => PodState::ImagePullBackOff,
+                Kubelet::Unschedulable(m, _) if m == module => PodState::Creating,
                 _ => PodState::Running,
             };
-            self.kube
-                .put(party_pod(ns, &pod_name, name, module, containers, state));
+            let mut pod = party_pod(ns, &pod_name, name, module, containers, state);
+            if let Kubelet::Unschedulable(m, message) = kubelet
+                && m == module
+            {
+                // An unscheduled pod has no container statuses yet, only the scheduler's word.
+                pod["status"] = json!({"phase": "Pending", "conditions": [{"type": "PodScheduled",
+                    "status": "False", "reason": "Unschedulable", "message": message}]});
+            }
+            self.kube.put(pod);
         }
     }
 

@@ -32,6 +32,24 @@ pub fn tgz(files: &[(&str, &[u8], u32)]) -> Vec<u8> {
     out
 }
 
+/// A chart as KubeFATE takes it, with the lines fatelab's v2.0.0 chart edits expect (from
+/// KF@v2.0.0 helm-charts/FATE: the osx command line and the osx section of values-template).
+pub fn chart_tgz(chart_yaml: &str) -> Vec<u8> {
+    tgz(&[
+        ("fate/Chart.yaml", chart_yaml.as_bytes(), 0o644),
+        (
+            "fate/values-template.yaml",
+            b"partyId: {{ .partyId }}\n  osx:\n    enableTLS: {{ .enableTLS | default false}}\n",
+            0o644,
+        ),
+        (
+            "fate/templates/core/osx/deployment.yaml",
+            b"command: java -server -Xms4g -Xmx4g -cp lib\n",
+            0o644,
+        ),
+    ])
+}
+
 /// Every image a v1.6.0 party pulls (and mariadb), made locally under `registry` and saved into
 /// one bundle. Returns the references and the bundle's path.
 pub fn party_bundle(dir: &std::path::Path, registry: &str) -> (Vec<String>, PathBuf) {
@@ -60,7 +78,8 @@ pub fn party_bundle_v2(dir: &std::path::Path, registry: &str) -> (Vec<String>, P
         "federatedai/client:2.0.0-release",
         "federatedai/fateboard:2.0.0-release",
         "mysql:8.0.28",
-        "fluent/fluent-bit:2.1.4",
+        // The chart puts the sidecar at {registry}/fluent-bit, not under fluent/.
+        "fluent-bit:2.1.4",
     ]
     .iter()
     .map(|n| format!("{registry}/{n}"))
@@ -159,14 +178,7 @@ spec:",
             ("config.yaml", b"serviceurl: kubefate.net\n", 0o644),
         ]);
         let chart_yaml = format!("apiVersion: v1\nname: fate\nversion: {release}\n");
-        let chart = tgz(&[
-            ("fate/Chart.yaml", chart_yaml.as_bytes(), 0o644),
-            (
-                "fate/values-template.yaml",
-                b"partyId: {{ .partyId }}\n",
-                0o644,
-            ),
-        ]);
+        let chart = chart_tgz(&chart_yaml);
         // v1.6.0's chart is in KubeFATE's chart repository; v2.0.0's only a release asset.
         let chart_path = if v2 {
             format!("{downloads}/fate-{release}.tgz")
@@ -214,6 +226,15 @@ spec:",
 
     /// `fatelab up` for this lab, answering yes, with `extra` flags (e.g. `--parties`).
     pub fn up(&self, extra: &[&str]) -> assert_cmd::Command {
+        self.up_from(&self.registry, true, extra)
+    }
+
+    /// The same, pulling from `registry` what Docker lacks instead of loading the bundle.
+    pub fn up_pulling(&self, registry: &str, extra: &[&str]) -> assert_cmd::Command {
+        self.up_from(registry, false, extra)
+    }
+
+    fn up_from(&self, registry: &str, bundle_too: bool, extra: &[&str]) -> assert_cmd::Command {
         let bundle = self.bundle.to_str().unwrap();
         // Every step unless the test says where to stop (the sandbox host stops after hosts).
         let until: &[&str] = if extra.contains(&"--until") {
@@ -222,15 +243,10 @@ spec:",
             &["--until", "test"]
         };
         // A short settle window: the fake kubelet crashes a container at once or never.
-        let mut base = vec![
-            "--yes",
-            "--registry",
-            &self.registry,
-            "--images",
-            bundle,
-            "--settle",
-            "500ms",
-        ];
+        let mut base = vec!["--yes", "--registry", registry, "--settle", "500ms"];
+        if bundle_too {
+            base.extend(["--images", bundle]);
+        }
         if self.release == "v2.0.0" {
             base.extend([
                 "--release",
@@ -251,6 +267,26 @@ spec:",
 
     pub fn state(&self) -> PathBuf {
         self.host.state()
+    }
+
+    /// A chart directory as the user has one (KubeFATE's helm-charts/FATE shape), for `--chart`.
+    pub fn chart_dir(&self, version: &str) -> PathBuf {
+        let dir = self.host.path("FATE");
+        let archive = chart_tgz(&format!("apiVersion: v1\nname: fate\nversion: {version}\n"));
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive.as_slice()));
+        for e in tar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let rel = e
+                .path()
+                .unwrap()
+                .strip_prefix("fate")
+                .unwrap()
+                .to_path_buf();
+            let to = dir.join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            e.unpack(&to).unwrap();
+        }
+        dir
     }
 
     pub fn hosts_file(&self) -> PathBuf {

@@ -19,8 +19,13 @@ pub fn fatelab(state: &Path) -> Command {
         cmd.env_remove(var);
     }
     cmd.env("FATELAB_STATE_DIR", state);
+    // Labs are sized to the host; every test plans for the tutorial's machine, whatever runs it.
+    cmd.env("FATELAB_HOST_SIZE", TUTORIAL_HOST);
     cmd
 }
+
+/// The tutorial's machine: 8 CPUs, 16 GiB (`FATELAB_HOST_SIZE`).
+pub const TUTORIAL_HOST: &str = "8,16Gi";
 
 pub fn read_yaml(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -54,6 +59,7 @@ pub mod faults;
 pub mod host;
 pub mod images;
 pub mod lab;
+pub mod registry;
 pub mod schema;
 
 /// Serves HTTP/1 on `listener`, one task per connection, handing each request to `handle`.
