@@ -5,6 +5,7 @@ mod support;
 
 use predicates::prelude::*;
 use predicates::str::contains;
+use support::fake_fateflow::{Behaviour, FakeFateFlow};
 use support::fake_kubefate::Kubelet;
 use support::host::run;
 use support::lab::Lab;
@@ -228,9 +229,16 @@ async fn an_unreachable_chart_repository_falls_back_to_uploading_the_chart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v2_lab_uploads_its_chart_once_before_the_installs() {
     let lab = Lab::start_release("v2", "v2.0.0").await;
-    run(lab.up(&["--until", "parties"])).await.success().stderr(
-        contains("party 9999: installed, healthy").and(contains("party 10000: installed, healthy")),
+    let flow = FakeFateFlow::start(Behaviour::Succeed).await;
+    lab.kube
+        .route_service("fate-9999", "fateflow-client", 9380, &flow.url);
+    // The whole of `up`, the toy job included.
+    run(lab.up(&[])).await.success().stderr(
+        contains("party 9999: installed, healthy")
+            .and(contains("party 10000: installed, healthy"))
+            .and(contains("The lab is up.")),
     );
+    assert_eq!(flow.submitted().len(), 1, "the toy job ran");
     let reqs = lab.kubefate.requests();
     let upload = reqs
         .iter()
