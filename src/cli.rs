@@ -194,6 +194,15 @@ pub struct TestArgs {
     /// Longest wait for a job to finish (e.g. 90s, 10m)
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration_arg)]
     pub timeout: std::time::Duration,
+
+    /// Which job: toy (the parties talk), lr (hetero logistic regression) or sbt (hetero
+    /// SecureBoost) on the breast tables, uploaded to the parties first unless they hold them
+    #[arg(long, value_name = "JOB", value_enum, default_value = "toy")]
+    pub job: crate::steps::smoke::JobKind,
+
+    /// A training job whose AUC is below this fails: a lab that trains garbage is broken
+    #[arg(long, value_name = "AUC", default_value_t = crate::commands::DEFAULT_MIN_AUC, value_parser = parse_auc_arg)]
+    pub min_auc: f64,
 }
 
 #[derive(Debug, Args)]
@@ -248,9 +257,18 @@ pub struct UpArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration_arg)]
     pub settle: std::time::Duration,
 
-    /// Skip the toy federated job at the end (run it later with `fatelab test`)
-    #[arg(long)]
+    /// The federated job that proves the lab at the end: toy (the parties talk, seconds), lr or
+    /// sbt (the lab trains on the breast tables, minutes), or none
+    #[arg(long, value_name = "JOB", value_enum, default_value = "toy")]
+    pub test: crate::steps::smoke::UpTest,
+
+    /// The same as `--test none` (run a job later with `fatelab test`)
+    #[arg(long, conflicts_with = "test")]
     pub no_test: bool,
+
+    /// A training job (lr, sbt) whose AUC is below this fails: a lab that trains garbage is broken
+    #[arg(long, value_name = "AUC", default_value_t = crate::commands::DEFAULT_MIN_AUC, value_parser = parse_auc_arg)]
+    pub min_auc: f64,
 
     /// Change nothing: print every step `up` would take and write the rendered files to --plan-dir
     #[arg(long)]
@@ -289,6 +307,13 @@ fn parse_step_arg(s: &str) -> Result<String, String> {
         Ok(s.to_string())
     } else {
         Err(format!("no such step; the steps are {}", names.join(", ")))
+    }
+}
+
+fn parse_auc_arg(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err("expected an AUC between 0 and 1, like 0.9".into()),
     }
 }
 

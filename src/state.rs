@@ -80,6 +80,9 @@ pub struct LabRecord {
     /// The last `fatelab test` result, for `status` and for `up` to skip a proven lab.
     #[serde(default)]
     pub last_test: Option<serde_json::Value>,
+    /// The last test of each kind (`toy`, `lr`, `sbt`): `{at, ok, kind, jobs}`.
+    #[serde(default)]
+    pub tests: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 fn format_one() -> u32 {

@@ -165,6 +165,11 @@ impl SubLine {
         }
     }
 
+    /// Takes the line away; what it followed is said elsewhere.
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+
     pub fn finish(&self, msg: impl AsRef<str>) {
         self.bar.finish_and_clear();
         self.ui

@@ -136,7 +136,7 @@ async fn a_second_up_on_an_unchanged_lab_changes_nothing() {
                 "nothing to do: KubeFATE service v1.4.1 runs as declared",
             ))
             .and(contains("nothing to do: proven at"))
-            .and(contains("`fatelab test` runs it again"))
+            .and(contains("`fatelab test --job toy` runs it again"))
             .and(contains("The lab is up.")),
     );
     let kube_second = lab.kube.requests()[kube_before..].to_vec();

@@ -1,7 +1,9 @@
 //! `fatelab test` against a REAL FATE Flow 2.2 (from PyPI, standalone on 127.0.0.1:9380), started
 //! and stopped here with shared/tools/real-fateflow.sh, behind the fake API server's service
-//! proxy. Full mode: FATE's toy job really runs and must succeed. Light mode (no algorithms):
-//! every job fails, and fatelab must report FATE's own error text.
+//! proxy (both parties' FATE Flow services lead to it). Full mode: FATE's toy job and the
+//! hetero LR training job really run and must succeed, the LR with AUC ≥ 0.95. Light mode (no
+//! algorithms): every job fails, and fatelab must report FATE's own error text. (`--job sbt` is
+//! tested on the fake FATE Flow only: a second training job would take this test past its time.)
 //! The first run installs FATE Flow into a venv under ~/.cache (about 3 minutes); later runs reuse it.
 
 mod support;
@@ -62,18 +64,24 @@ impl Drop for Server {
     }
 }
 
-async fn toy_job(host: &Host) -> (i32, Value) {
+async fn fatelab_test(host: &Host, extra: &[&str]) -> (i32, Value, String) {
     let mut cmd = host.fatelab(None);
-    cmd.args(["test", "--output", "json", "--timeout", "5m"]);
+    cmd.args(["test", "--output", "json"]).args(extra);
     let out = run(cmd).await.get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "no JSON ({e}): {}\n{}",
+            "no JSON ({e}): {}\n{stderr}",
             String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
         )
     });
-    (out.status.code().unwrap(), v)
+    eprintln!("{stderr}");
+    (out.status.code().unwrap(), v, stderr)
+}
+
+async fn toy_job(host: &Host) -> (i32, Value) {
+    let (code, v, _) = fatelab_test(host, &["--timeout", "5m"]).await;
+    (code, v)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,7 +93,9 @@ async fn the_toy_job_runs_on_a_real_fate_flow() {
     let home = tempfile::tempdir().unwrap();
     {
         let server = Server::start("full", home.path());
-        kube.route_service("fate-9999", "fateflow-client", 9380, &server.url);
+        for party in ["fate-9999", "fate-10000"] {
+            kube.route_service(party, "fateflow-client", 9380, &server.url);
+        }
         let (code, v) = toy_job(&host).await;
         let job = &v["jobs"][0];
         assert_eq!(code, 0, "{v}");
@@ -97,11 +107,42 @@ async fn the_toy_job_runs_on_a_real_fate_flow() {
             "FATE Flow job ids are YYYYMMDDHHMMSS + 7 digits: {id}"
         );
         assert!(job["duration_s"].as_f64().unwrap() > 1.0, "{v}");
+
+        // The training job: both tables uploaded, the DAG trained, the evaluation read.
+        let (code, v, _) = fatelab_test(&host, &["--job", "lr", "--timeout", "8m"]).await;
+        let lr = &v["jobs"][0];
+        assert_eq!(code, 0, "{v}");
+        assert_eq!(lr["status"], "success", "{v}");
+        let auc = lr.pointer("/metrics/auc").and_then(Value::as_f64).unwrap();
+        assert!(auc >= 0.95, "AUC {auc}: {v}");
+        assert!(
+            lr.pointer("/metrics/ks").and_then(Value::as_f64).is_some(),
+            "{v}"
+        );
+        eprintln!("real lr job: {}", lr["timings"]);
+        // Again: the tables are found with their rows and not uploaded. (The job is not waited
+        // for a second time: the short timeout ends the run once it is submitted.)
+        let (code, v, stderr) = fatelab_test(&host, &["--job", "lr", "--timeout", "3s"]).await;
+        assert!(
+            stderr.contains("holds experiment.breast_hetero_guest (569 rows) already")
+                && stderr.contains("holds experiment.breast_hetero_host (569 rows) already"),
+            "{stderr}"
+        );
+        assert_eq!(
+            v["jobs"][0]["timings"]["upload_s"]
+                .as_f64()
+                .map(|s| s < 3.0),
+            Some(true),
+            "{v}"
+        );
+        assert_eq!(code, 1, "{v}");
     }
 
     let home = tempfile::tempdir().unwrap();
     let server = Server::start("light", home.path());
-    kube.route_service("fate-9999", "fateflow-client", 9380, &server.url);
+    for party in ["fate-9999", "fate-10000"] {
+        kube.route_service(party, "fateflow-client", 9380, &server.url);
+    }
     let (code, v) = toy_job(&host).await;
     let job = &v["jobs"][0];
     assert_eq!(code, 1, "{v}");
@@ -110,5 +151,17 @@ async fn the_toy_job_runs_on_a_real_fate_flow() {
     assert!(
         error.contains("toy_example_0: No found task output"),
         "FATE's own words expected: {error}"
+    );
+
+    // A training job on a server without algorithms fails, in FATE's words.
+    let (code, v, _) = fatelab_test(&host, &["--job", "lr", "--timeout", "2m"]).await;
+    assert_eq!(code, 1, "{v}");
+    let error = v["jobs"][0]["error"].as_str().unwrap_or_default();
+    eprintln!("light lr: {error}");
+    assert!(
+        error.contains("ended failed")
+            || error.contains(": No found task output")
+            || error.contains("No module named"),
+        "FATE's own words expected: {v}"
     );
 }

@@ -332,20 +332,10 @@ impl KubeFate {
 
     /// `POST /v1/chart` with the chart archive as multipart field `file`.
     pub async fn upload_chart(&self, file_name: &str, bytes: Vec<u8>) -> Result<String> {
-        let boundary = "fatelab-chart-boundary-7c1e";
-        let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
-             Content-Type: application/gzip\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(&bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let form =
+            super::multipart::Form::new().file("file", file_name, "application/gzip", &bytes);
         let v = self
-            .call(
-                Method::POST,
-                "/v1/chart",
-                Some((format!("multipart/form-data; boundary={boundary}"), body)),
-            )
+            .call(Method::POST, "/v1/chart", Some(form.encode()))
             .await?;
         Ok(v.pointer("/data/helmUUID")
             .and_then(Value::as_str)

@@ -6,6 +6,7 @@ pub mod fateflow;
 pub mod kube;
 pub mod kubefate;
 pub mod minikube;
+pub mod multipart;
 pub mod process;
 pub mod transport;
 

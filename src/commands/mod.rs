@@ -142,6 +142,9 @@ pub fn lab_spec(args: &LabArgs) -> Result<LabSpec> {
     input.validate()
 }
 
+/// A lab whose training job scores below this is broken (`--min-auc`).
+pub const DEFAULT_MIN_AUC: f64 = 0.9;
+
 fn run_options(cli: &Cli, versions: &VersionArgs) -> RunOptions {
     RunOptions {
         minikube_version: versions.minikube_version.clone(),
@@ -151,7 +154,8 @@ fn run_options(cli: &Cli, versions: &VersionArgs) -> RunOptions {
         artifacts_dir: None,
         chart: None,
         images_bundle: None,
-        skip_test: false,
+        test: Some(crate::steps::smoke::JobKind::Toy),
+        min_auc: DEFAULT_MIN_AUC,
         settle: crate::health::SETTLE_WINDOW,
         call_timeout: cli.call_timeout,
         budget_ends: None,

@@ -191,6 +191,7 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
         "lab": true, "healthy": healthy, "release": spec.release.release,
         "as_declared": changes.is_empty(), "changes": changes,
         "minikube": mk, "ingress": ing, "kubefate": kf, "parties": parties, "last_test": record.last_test,
+        "tests": tests_by_kind(&record),
     });
     let out = match cli.output {
         Output::Json => serde_json::to_string_pretty(&report)? + "\n",
@@ -267,12 +268,51 @@ fn text(r: &Value) -> String {
             s.push_str(&format!("       {c}\n"));
         }
     }
-    match &r["last_test"] {
-        Value::Null => s.push_str("     last test: none yet (`fatelab test`)\n"),
-        t => s.push_str(&format!(
-            "     last test: {}\n",
+    let tests = r["tests"].as_object().cloned().unwrap_or_default();
+    if tests.is_empty() {
+        s.push_str("     last test: none yet (`fatelab test`)\n");
+    }
+    for (kind, t) in &tests {
+        let at = t["at"]
+            .as_i64()
+            .and_then(|x| k8s_openapi::jiff::Timestamp::from_second(x).ok())
+            .map(|x| x.to_string())
+            .unwrap_or_else(|| "?".into());
+        let mut line = format!(
+            "     last {kind} test: {} at {at}",
             if t["ok"] == true { "success" } else { "FAILED" }
-        )),
+        );
+        for job in t["jobs"].as_array().into_iter().flatten() {
+            line.push_str(&format!(
+                "; guest {} / host {}: job {} {}",
+                job["guest"],
+                job["hosts"][0],
+                job["job_id"].as_str().unwrap_or("-"),
+                job["status"].as_str().unwrap_or("?")
+            ));
+            if let Some(auc) = job.pointer("/metrics/auc").and_then(Value::as_f64) {
+                line.push_str(&format!(", AUC {auc:.4}"));
+            }
+            if let Some(ks) = job.pointer("/metrics/ks").and_then(Value::as_f64) {
+                line.push_str(&format!(", KS {ks:.4}"));
+            }
+        }
+        s.push_str(&line);
+        s.push('\n');
     }
     s
+}
+
+/// The last test of each kind; a record from before kinds holds only a toy test.
+fn tests_by_kind(record: &crate::state::LabRecord) -> Value {
+    let mut all = serde_json::Map::new();
+    for (k, v) in &record.tests {
+        all.insert(k.clone(), v.clone());
+    }
+    if all.is_empty()
+        && let Some(t) = &record.last_test
+    {
+        all.insert("toy".into(), t.clone());
+    }
+    Value::Object(all)
 }

@@ -1,4 +1,4 @@
-//! `fatelab test`: FATE's toy federated job on the lab on record.
+//! `fatelab test`: a federated job (the toy job, or training) on the lab on record.
 
 use anyhow::Result;
 use serde_json::json;
@@ -26,9 +26,15 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
         },
     );
     opts.wait_timeout = args.timeout;
+    opts.min_auc = args.min_auc;
     let ctx = ctx_from_record(cli, &spec, record, opts);
     let pairs = smoke::pairs(&spec.parties, args.guest, args.host)?;
-    let line = ctx.ui.step(1, 1, "Run FATE's toy federated job");
+    let title = match args.job {
+        smoke::JobKind::Toy => "Run FATE's toy federated job",
+        smoke::JobKind::Lr => "Train a hetero logistic regression on the breast tables",
+        smoke::JobKind::Sbt => "Train a hetero SecureBoost on the breast tables",
+    };
+    let line = ctx.ui.step(1, 1, title);
     // The same meaning of healthy as `up` and `status`: a job on a broken party proves nothing.
     let mut sick = Vec::new();
     for id in pairs
@@ -53,7 +59,7 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
             sick.join("\n  ")
         );
     }
-    let results = smoke::run_jobs(&ctx, &pairs, &line).await?;
+    let results = smoke::run_jobs(&ctx, args.job, &pairs).await?;
     let ok = results.iter().all(|r| r.success());
     if ok {
         line.done()

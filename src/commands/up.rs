@@ -34,7 +34,8 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     opts.wait_timeout = args.timeout;
     opts.artifacts_dir = args.artifacts_dir.clone();
     opts.images_bundle = args.images_bundle.clone();
-    opts.skip_test = args.no_test;
+    opts.test = if args.no_test { None } else { args.test.job() };
+    opts.min_auc = args.min_auc;
     opts.settle = args.settle;
     // One budget for the whole run: every wait draws from it. The run itself stops a moment
     // after it, so a wait that runs out first can say what it waited for.

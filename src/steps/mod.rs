@@ -20,6 +20,7 @@ pub use ingress::controller_deployment as ingress_controller;
 pub use parties::{party_health, summary as party_summary};
 pub use preflight::facts as preflight_facts;
 pub mod smoke;
+pub mod training;
 
 use std::any::Any;
 use std::future::Future;
@@ -55,8 +56,10 @@ pub struct RunOptions {
     pub chart: Option<PathBuf>,
     /// An image bundle (`fatelab images save`) to load instead of pulling.
     pub images_bundle: Option<PathBuf>,
-    /// `up --no-test`: leave the toy job to a later `fatelab test`.
-    pub skip_test: bool,
+    /// The job `up` proves the lab with (`--test`; `None` leaves it to a later `fatelab test`).
+    pub test: Option<smoke::JobKind>,
+    /// A training job whose AUC is below this failed (`--min-auc`).
+    pub min_auc: f64,
     /// How long a party's containers must stay ready without a restart to count as healthy.
     pub settle: Duration,
     /// The deadline of one attempt of one call to the cluster (until its answer's headers).

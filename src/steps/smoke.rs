@@ -1,4 +1,5 @@
-//! Step 9: prove the lab works with FATE's toy federated job (what `fatelab test` runs).
+//! Step 9: prove the lab works with a federated job (what `fatelab test` runs): FATE's toy job
+//! (secure add: the parties can talk) or a training job (`lr`, `sbt`: the lab can learn).
 
 use anyhow::{Result, bail};
 
@@ -9,6 +10,47 @@ use crate::spec::Party;
 use crate::ui::StepLine;
 
 pub struct Smoke;
+
+/// The jobs `fatelab test --job` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JobKind {
+    /// FATE's toy job (secure add): the parties reach each other (seconds)
+    Toy,
+    /// Hetero logistic regression on the breast tables: the lab trains (minutes)
+    Lr,
+    /// Hetero SecureBoost (small trees) on the same tables
+    Sbt,
+}
+
+impl JobKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::Toy => "toy",
+            JobKind::Lr => "lr",
+            JobKind::Sbt => "sbt",
+        }
+    }
+}
+
+/// `up --test`: a job, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UpTest {
+    Toy,
+    Lr,
+    Sbt,
+    None,
+}
+
+impl UpTest {
+    pub fn job(self) -> Option<JobKind> {
+        match self {
+            UpTest::Toy => Some(JobKind::Toy),
+            UpTest::Lr => Some(JobKind::Lr),
+            UpTest::Sbt => Some(JobKind::Sbt),
+            UpTest::None => None,
+        }
+    }
+}
 
 /// Known causes for a failure message, in fatelab's words (reference §6.9).
 fn known_causes(message: &str) -> Option<&'static str> {
@@ -38,50 +80,87 @@ pub fn pairs(parties: &[Party], guest: Option<u32>, host: Option<u32>) -> Result
     })
 }
 
-/// Runs the toy job for each pair through the guest's FATE Flow and records the results.
+/// Runs `kind` for each pair through the guest's FATE Flow and records the results. Toy jobs of
+/// several pairs run at once, each on its own line; training jobs one pair after another (they
+/// share the guest's table and its CPUs).
 pub async fn run_jobs(
     ctx: &Ctx<'_>,
+    kind: JobKind,
     pairs: &[(u32, u32)],
-    line: &StepLine,
 ) -> Result<Vec<JobResult>> {
-    let client = ctx.kube().await?;
-    let mut results = Vec::new();
-    for &(guest, host) in pairs {
-        let ns = format!("fate-{guest}");
-        let flow = FateFlow::new(client.clone(), &ns, ctx.spec.release.fate_flow_api);
-        let result = flow
-            .run_toy(guest, &[host], ctx.wait_timeout(), |p| {
-                line.note(format!("guest {guest}, host {host}: {p}"))
-            })
-            .await;
-        let mut result = match result {
-            Ok(r) => r,
-            Err(e) => JobResult {
-                guest,
-                hosts: vec![host],
-                job_id: None,
-                status: "failed".into(),
-                duration_s: 0.0,
-                error: Some(format!("{e:#}")),
-            },
-        };
-        if let Some(e) = result.error.as_mut()
-            && let Some(hint) = known_causes(e)
-        {
-            e.push_str(&format!("\nLikely cause: {hint}"));
+    let label = |g: u32, h: u32| format!("{} job guest {g} / host {h}", kind.name());
+    let results = match kind {
+        JobKind::Toy => {
+            let client = ctx.kube().await?;
+            let jobs = pairs.iter().map(|&(guest, host)| {
+                let sub = ctx.ui.sub_line(&label(guest, host));
+                let flow = FateFlow::new(
+                    client.clone(),
+                    &format!("fate-{guest}"),
+                    ctx.spec.release.fate_flow_api,
+                );
+                async move {
+                    let result = flow
+                        .run_toy(guest, &[host], ctx.wait_timeout(), |p| sub.set(p))
+                        .await;
+                    let r = with_hint(result.unwrap_or_else(|e| not_submitted(guest, host, &e)));
+                    sub.clear();
+                    ctx.ui.println(format!("    {}", describe(ctx, &r)));
+                    r
+                }
+            });
+            futures::future::join_all(jobs).await
         }
-        line.say(describe(ctx, &result));
-        results.push(result);
-    }
+        JobKind::Lr | JobKind::Sbt => {
+            let mut all = Vec::new();
+            for &(guest, host) in pairs {
+                let sub = ctx.ui.sub_line(&label(guest, host));
+                let r = with_hint(
+                    super::training::run(ctx, kind.name(), guest, host, ctx.opts.min_auc, &sub)
+                        .await,
+                );
+                sub.clear();
+                ctx.ui.println(format!("    {}", describe(ctx, &r)));
+                all.push(r);
+            }
+            all
+        }
+    };
     let at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let ok = results.iter().all(JobResult::success);
+    let entry = serde_json::json!({"at": at, "ok": ok, "kind": kind.name(), "jobs": results});
     ctx.update_record(|r| {
-        r.last_test = Some(serde_json::json!({"at": at, "ok": ok, "jobs": results}));
+        r.tests.insert(kind.name().to_string(), entry.clone());
+        r.last_test = Some(entry);
     })?;
     Ok(results)
+}
+
+/// FATE's words, with fatelab's reading of them where it knows the cause.
+fn with_hint(mut r: JobResult) -> JobResult {
+    if let Some(e) = r.error.as_mut()
+        && let Some(hint) = known_causes(e)
+    {
+        e.push_str(&format!("\nLikely cause: {hint}"));
+    }
+    r
+}
+
+fn not_submitted(guest: u32, host: u32, e: &anyhow::Error) -> JobResult {
+    JobResult {
+        kind: JobKind::Toy.name().into(),
+        guest,
+        hosts: vec![host],
+        job_id: None,
+        status: "failed".into(),
+        duration_s: 0.0,
+        error: Some(format!("{e:#}")),
+        metrics: None,
+        timings: None,
+    }
 }
 
 /// One line per job: its ID, status, duration, and where to look at it.
@@ -98,7 +177,8 @@ pub fn describe(ctx: &Ctx, r: &JobResult) -> String {
         })
         .unwrap_or_default();
     let head = format!(
-        "toy job guest {} / host {}: {} {} in {:.1}s",
+        "{} job guest {} / host {}: {} {} in {:.1}s",
+        r.kind,
         r.guest,
         r.hosts
             .iter()
@@ -109,15 +189,48 @@ pub fn describe(ctx: &Ctx, r: &JobResult) -> String {
         r.status,
         r.duration_s
     );
+    let timings = r
+        .timings
+        .map(|t| {
+            format!(
+                " (upload {:.1}s, training {:.1}s, metrics {:.1}s)",
+                t.upload_s, t.train_s, t.metrics_s
+            )
+        })
+        .unwrap_or_default();
+    let metrics = r
+        .metrics
+        .map(|m| {
+            format!(
+                "; AUC {:.4}{}",
+                m.auc,
+                m.ks.map(|k| format!(", KS {k:.4}")).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
     match &r.error {
-        None => format!("{head}; FATE Board: {board}"),
-        Some(e) => format!("{head}: {e}"),
+        None => format!("{head}{timings}{metrics}; FATE Board: {board}"),
+        Some(e) => format!("{head}{timings}{metrics}: {e}"),
     }
 }
 
-/// "proven at <time>, job <id>" when the record's last test passed for exactly these pairs.
-fn proven(ctx: &Ctx, pairs: &[(u32, u32)]) -> Option<String> {
-    let last = ctx.record().last_test?;
+/// "proven at <time>, job <id>" when the record's last test of this kind passed for exactly
+/// these pairs.
+fn proven(ctx: &Ctx, kind: JobKind, pairs: &[(u32, u32)]) -> Option<String> {
+    let record = ctx.record();
+    let last = match record.tests.get(kind.name()) {
+        Some(t) => t.clone(),
+        // Records from before there were kinds knew only the toy job.
+        None if kind == JobKind::Toy
+            && record
+                .last_test
+                .as_ref()
+                .is_some_and(|t| t.get("kind").is_none()) =>
+        {
+            record.last_test.clone()?
+        }
+        None => return None,
+    };
     if last["ok"] != true {
         return None;
     }
@@ -136,37 +249,39 @@ fn proven(ctx: &Ctx, pairs: &[(u32, u32)]) -> Option<String> {
         .unwrap_or_else(|| "?".into());
     let ids: Vec<&str> = jobs.iter().filter_map(|j| j.job_id.as_deref()).collect();
     Some(format!(
-        "proven at {at}, job {}; `fatelab test` runs it again",
-        ids.join(", ")
+        "proven at {at}, {} job {}; `fatelab test --job {}` runs it again",
+        kind.name(),
+        ids.join(", "),
+        kind.name()
     ))
 }
 
 /// A lab this run did not change and whose last test passed is proven already.
 async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
-    if ctx.opts.skip_test {
-        return Ok(Diff::none("--no-test"));
-    }
+    let Some(kind) = ctx.opts.test else {
+        return Ok(Diff::none("--test none"));
+    };
     let pairs = pairs(&ctx.spec.parties, None, None)?;
     if !ctx.changed()
-        && let Some(why) = proven(ctx, &pairs)
+        && let Some(why) = proven(ctx, kind, &pairs)
     {
         return Ok(Diff::none(why));
     }
     let changes = pairs
         .iter()
-        .map(|(g, h)| format!("run the toy job with guest {g} and host {h}"))
+        .map(|(g, h)| format!("run the {} job with guest {g} and host {h}", kind.name()))
         .collect();
-    Ok(Diff::new(changes, "", pairs))
+    Ok(Diff::new(changes, "", (kind, pairs)))
 }
 
-async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+async fn converge(ctx: &Ctx<'_>, _line: &StepLine, diff: Diff) -> Result<()> {
     if diff.is_empty() {
         return Ok(());
     }
-    let pairs = diff.observation::<Vec<(u32, u32)>>();
-    let results = run_jobs(ctx, &pairs, line).await?;
+    let (kind, pairs) = *diff.observation::<(JobKind, Vec<(u32, u32)>)>();
+    let results = run_jobs(ctx, kind, &pairs).await?;
     if let Some(bad) = results.iter().find(|r| !r.success()) {
-        bail!("the toy job failed: {}", describe(ctx, bad));
+        bail!("the {} job failed: {}", kind.name(), describe(ctx, bad));
     }
     Ok(())
 }
@@ -175,32 +290,61 @@ impl Step for Smoke {
     fn info(&self) -> StepInfo {
         StepInfo {
             name: "test",
-            title: "Run FATE's toy federated job between the parties",
+            title: "Run a federated job between the parties (--test)",
         }
     }
 
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
         let spec = ctx.spec;
         let guest = &spec.parties[0];
-        let (submit, query) = match spec.release.fate_flow_api {
-            FateFlowApi::V1 => (
-                "POST /v1/job/submit (toy_example, work_mode 1)",
-                "POST /v1/job/query until f_status is success",
+        let v1 = spec.release.fate_flow_api == FateFlowApi::V1;
+        let Some(kind) = ctx.opts.test else {
+            return Ok(StepPlan {
+                actions: vec!["no job (--test none); run one later with `fatelab test`".into()],
+                files: vec![],
+            });
+        };
+        let (submit, query) = match (kind, v1) {
+            (JobKind::Toy, true) => (
+                "POST /v1/job/submit (toy_example, work_mode 1)".to_string(),
+                "POST /v1/job/query until f_status is success (the pairs at once)".to_string(),
             ),
-            FateFlowApi::V2 => (
-                "POST /v2/job/submit (toy_example dag)",
-                "GET /v2/job/query until status is success",
+            (JobKind::Toy, false) => (
+                "POST /v2/job/submit (toy_example dag)".to_string(),
+                "GET /v2/job/query until status is success (the pairs at once)".to_string(),
+            ),
+            (k, true) => (
+                format!(
+                    "upload breast_hetero_guest / _host to the guest's / host's FATE Flow (POST /v1/data/upload) unless \
+                     /v1/table/table_info finds them, then POST /v1/job/submit ({} DSL)",
+                    k.name()
+                ),
+                "POST /v1/job/query until success, then /v1/tracking/component/metric/all for AUC and KS".to_string(),
+            ),
+            (k, false) => (
+                format!(
+                    "upload breast_hetero_guest / _host to the guest's / host's FATE Flow (POST /v2/data/component/upload/file) \
+                     unless /v2/table/query finds them, then POST /v2/job/submit (reader → psi → {} → evaluation)",
+                    k.name()
+                ),
+                "GET /v2/job/query until success, then /v2/output/metric/query for AUC and KS".to_string(),
             ),
         };
-        let actions = spec.parties[1..]
+        let mut actions: Vec<String> = spec.parties[1..]
             .iter()
             .map(|host| {
                 format!(
-                    "guest {} with host {}: {submit} to party {}'s FATE Flow (through the API server; NodePort {}), then {query}",
-                    guest.id, host.id, guest.id, guest.ports.http
+                    "{} job, guest {} with host {}: {submit} to party {}'s FATE Flow (through the API server; NodePort {}), then {query}",
+                    kind.name(), guest.id, host.id, guest.id, guest.ports.http
                 )
             })
             .collect();
+        if kind != JobKind::Toy {
+            actions.push(format!(
+                "fail if the AUC is below --min-auc {}",
+                ctx.opts.min_auc
+            ));
+        }
         Ok(StepPlan {
             actions,
             files: vec![],

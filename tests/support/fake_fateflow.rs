@@ -1,7 +1,9 @@
 //! A fake FATE Flow, written from shared/reference/kubefate.md §5 (FATE 1.6, v1 API) and
-//! fateflow-real.md (FATE Flow 2.2, v2 API): submit, query, task query, their envelopes,
-//! status strings, and the failure modes fatelab must explain. A job advances one status per
-//! query (waiting → running → success), so tests need no clock.
+//! fateflow-real.md (FATE Flow 2.2, v2 API; its "Training job" and "FATE 1.6 equivalents"):
+//! submit, query, task query, table upload and query, metrics, their envelopes, status strings,
+//! and the failure modes fatelab must explain. A job advances one status per query (waiting →
+//! running → success; a training job task by task), so tests need no clock. A training job
+//! fails, as the real one does, when the guest's table is not there.
 
 #![allow(dead_code)]
 
@@ -24,10 +26,26 @@ pub enum Behaviour {
     Fail(String),
 }
 
+/// One job: how far it went, its statuses, and (training) the task running at each step.
+struct Job {
+    n: u32,
+    statuses: Vec<String>,
+    tasks: Vec<Option<String>>,
+    /// The model task whose evaluation gives the metrics (training jobs).
+    model: Option<String>,
+    /// Why it fails, when it does.
+    error: Option<(String, String)>,
+}
+
 struct State {
     behaviour: Behaviour,
-    jobs: BTreeMap<String, (u32, Vec<String>)>,
+    jobs: BTreeMap<String, Job>,
     submitted: Vec<Value>,
+    /// (namespace, name) → rows, for tables uploaded here.
+    tables: BTreeMap<(String, String), u64>,
+    uploads: Vec<(String, String)>,
+    auc: f64,
+    most_at_once: usize,
     next: u64,
 }
 
@@ -54,6 +72,11 @@ impl FakeFateFlow {
                 behaviour,
                 jobs: BTreeMap::new(),
                 submitted: Vec::new(),
+                tables: BTreeMap::new(),
+                uploads: Vec::new(),
+                // What the real FATE Flow 2.2 measured for the lr job (fateflow-real.md).
+                auc: 0.99236,
+                most_at_once: 0,
                 next: 0,
             })),
             url: format!("http://{}", listener.local_addr().unwrap()),
@@ -68,6 +91,21 @@ impl FakeFateFlow {
         self.state.lock().unwrap().submitted.clone()
     }
 
+    /// Tables uploaded, (namespace, name), in order.
+    pub fn uploads(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().uploads.clone()
+    }
+
+    /// The most jobs that were under way here at once (submitted, not yet seen to end).
+    pub fn most_at_once(&self) -> usize {
+        self.state.lock().unwrap().most_at_once
+    }
+
+    /// The AUC the next training job's evaluation reports.
+    pub fn set_auc(&self, auc: f64) {
+        self.state.lock().unwrap().auc = auc;
+    }
+
     fn sequence(b: &Behaviour) -> Vec<String> {
         let s: &[&str] = match b {
             Behaviour::Succeed => &["waiting", "running", "running", "success"],
@@ -78,13 +116,126 @@ impl FakeFateFlow {
         s.iter().map(|x| x.to_string()).collect()
     }
 
-    /// The job's status on this query: each query moves one step along the sequence.
-    fn advance(&self, id: &str) -> Option<String> {
+    /// The job's status (and progress) on this query: each query moves one step along.
+    fn advance(&self, id: &str) -> Option<(String, u32)> {
         let mut s = self.state.lock().unwrap();
-        let (n, seq) = s.jobs.get_mut(id)?;
-        let status = seq[(*n as usize).min(seq.len() - 1)].clone();
-        *n += 1;
-        Some(status)
+        let job = s.jobs.get_mut(id)?;
+        let i = (job.n as usize).min(job.statuses.len() - 1);
+        job.n += 1;
+        let status = job.statuses[i].clone();
+        let steps = job.statuses.len();
+        let progress = if status == "success" {
+            100
+        } else {
+            (100 * i.saturating_sub(1) / steps.max(2).saturating_sub(1)) as u32
+        };
+        // Under way: seen by a query, not yet seen at its last status.
+        let under_way = s
+            .jobs
+            .values()
+            .filter(|j| j.n > 0 && (j.n as usize) < j.statuses.len())
+            .count();
+        s.most_at_once = s.most_at_once.max(under_way);
+        Some((status, progress))
+    }
+
+    /// The task running at the job's current step.
+    fn running(&self, id: &str) -> Option<String> {
+        let s = self.state.lock().unwrap();
+        let job = s.jobs.get(id)?;
+        let i = (job.n as usize)
+            .saturating_sub(1)
+            .min(job.tasks.len().saturating_sub(1));
+        job.tasks.get(i).cloned().flatten()
+    }
+
+    fn upload(&self, namespace: &str, name: &str, csv: &str) -> String {
+        let rows = csv
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count()
+            .saturating_sub(1) as u64;
+        let mut s = self.state.lock().unwrap();
+        s.tables
+            .insert((namespace.to_string(), name.to_string()), rows);
+        s.uploads.push((namespace.to_string(), name.to_string()));
+        drop(s);
+        self.add_job(Job {
+            n: 0,
+            statuses: ["waiting", "running", "success"].map(String::from).to_vec(),
+            tasks: vec![None, Some("upload_0".into()), None],
+            model: None,
+            error: None,
+        })
+    }
+
+    /// A training job of `model`, reading `table` for the guest: it runs task by task, or fails
+    /// at the reader when the table is not here, or as the behaviour says.
+    fn train(&self, model: &str, table: (String, String), behaviour: &Behaviour) -> String {
+        let present = self.state.lock().unwrap().tables.contains_key(&table);
+        let error = match behaviour {
+            Behaviour::Fail(e) => Some(("reader_0".to_string(), e.clone())),
+            _ if !present => Some((
+                "reader_0".to_string(),
+                format!("No found table: namespace[{}], name[{}]", table.0, table.1),
+            )),
+            _ => None,
+        };
+        let (statuses, tasks): (Vec<&str>, Vec<Option<&str>>) = if error.is_some() {
+            (
+                vec!["waiting", "running", "failed"],
+                vec![None, Some("reader_0"), None],
+            )
+        } else if *behaviour == Behaviour::NeverFinish {
+            (vec!["waiting", "running"], vec![None, Some("reader_0")])
+        } else {
+            (
+                vec![
+                    "waiting", "running", "running", "running", "running", "success",
+                ],
+                vec![
+                    None,
+                    Some("reader_0"),
+                    Some("psi_0"),
+                    Some(model),
+                    Some("evaluation_0"),
+                    None,
+                ],
+            )
+        };
+        self.add_job(Job {
+            n: 0,
+            statuses: statuses.into_iter().map(String::from).collect(),
+            tasks: tasks.into_iter().map(|t| t.map(String::from)).collect(),
+            model: Some(model.to_string()),
+            error,
+        })
+    }
+
+    fn add_job(&self, job: Job) -> String {
+        let mut s = self.state.lock().unwrap();
+        s.next += 1;
+        let id = format!("2026112812000000000{:02}", s.next);
+        s.jobs.insert(id.clone(), job);
+        id
+    }
+
+    fn job_model(&self, id: &str) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .jobs
+            .get(id)
+            .and_then(|j| j.model.clone())
+    }
+
+    fn job_error(&self, id: &str) -> Option<(String, String)> {
+        self.state
+            .lock()
+            .unwrap()
+            .jobs
+            .get(id)
+            .and_then(|j| j.error.clone())
     }
 
     async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
@@ -98,14 +249,21 @@ impl FakeFateFlow {
             .filter_map(|kv| kv.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let body: Value =
-            serde_json::from_slice(&req.into_body().collect().await.unwrap().to_bytes())
-                .unwrap_or(Value::Null);
+        let content_type = req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let raw = req.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
         let behaviour = self.state.lock().unwrap().behaviour.clone();
+        let q = |k: &str| query.get(k).cloned().unwrap_or_default();
         match (method, path.as_str()) {
             (Method::POST, "/v1/job/submit") => {
                 let work_mode = body
                     .pointer("/job_runtime_conf/job_parameters/work_mode")
+                    .or_else(|| body.pointer("/job_runtime_conf/job_parameters/common/work_mode"))
                     .and_then(Value::as_i64);
                 if !matches!(work_mode, Some(0 | 1)) {
                     return reply(
@@ -118,7 +276,31 @@ impl FakeFateFlow {
                         json!({"retcode": 103, "retmsg": "create job failed: Federated schedule error, Please check rollSite and fateflow network connectivity: [Roll Site Error TransInfo] UNAVAILABLE"}),
                     );
                 }
-                let id = self.new_job(&behaviour);
+                let components = body
+                    .pointer("/job_dsl/components")
+                    .and_then(Value::as_object);
+                let model = components.and_then(|c| {
+                    c.iter()
+                        .find(|(_, v)| {
+                            matches!(v["module"].as_str(), Some("HeteroLR" | "HeteroSecureBoost"))
+                        })
+                        .map(|(k, _)| k.clone())
+                });
+                let id = match model {
+                    Some(model) => {
+                        let t = body.pointer(
+                            "/job_runtime_conf/component_parameters/role/guest/0/reader_0/table",
+                        );
+                        let table = t.map_or_else(Default::default, |t| {
+                            (
+                                t["namespace"].as_str().unwrap_or("").to_string(),
+                                t["name"].as_str().unwrap_or("").to_string(),
+                            )
+                        });
+                        self.train(&model, table, &behaviour)
+                    }
+                    None => self.new_job(&behaviour),
+                };
                 reply(
                     json!({"retcode": 0, "retmsg": "success", "jobId": id, "data": {"job_id": id, "board_url": "http://fateboard:8080/index.html#/dashboard?job_id=x"}}),
                 )
@@ -126,12 +308,62 @@ impl FakeFateFlow {
             (Method::POST, "/v1/job/query") => {
                 let id = body["job_id"].as_str().unwrap_or_default().to_string();
                 match self.advance(&id) {
-                    Some(st) => reply(
-                        json!({"retcode": 0, "retmsg": "success", "data": [{"f_job_id": id, "f_status": st, "f_role": "guest", "f_party_id": body["party_id"]}]}),
+                    Some((st, progress)) => reply(
+                        json!({"retcode": 0, "retmsg": "success", "data": [{"f_job_id": id, "f_status": st, "f_progress": progress, "f_role": body["role"], "f_party_id": body["party_id"]}]}),
                     ),
                     None => {
                         reply(json!({"retcode": 0, "retmsg": "no job could be found", "data": []}))
                     }
+                }
+            }
+            (Method::POST, "/v1/job/task/query") => {
+                let id = body["job_id"].as_str().unwrap_or_default();
+                let tasks: Vec<Value> = self
+                    .running(id)
+                    .map(|t| json!({"f_job_id": id, "f_component_name": t, "f_status": "running"}))
+                    .into_iter()
+                    .collect();
+                reply(json!({"retcode": 0, "retmsg": "success", "data": tasks}))
+            }
+            (Method::POST, "/v1/data/upload") => {
+                if !content_type.starts_with("multipart/form-data") {
+                    return reply(
+                        json!({"retcode": 100, "retmsg": "400 Bad Request: KeyError: 'file'"}),
+                    );
+                }
+                for k in ["work_mode", "namespace", "table_name", "head", "partition"] {
+                    if !query.contains_key(k) {
+                        return reply(
+                            json!({"retcode": 100, "retmsg": format!("required parameters are missing: {k}")}),
+                        );
+                    }
+                }
+                let id = self.upload(
+                    &q("namespace"),
+                    &q("table_name"),
+                    &file_part(&content_type, &raw),
+                );
+                reply(json!({"retcode": 0, "retmsg": "success", "jobId": id,
+                    "data": {"table_name": q("table_name"), "namespace": q("namespace")}}))
+            }
+            (Method::POST, "/v1/table/table_info") => {
+                let key = (
+                    body["namespace"].as_str().unwrap_or_default().to_string(),
+                    body["name"].as_str().unwrap_or_default().to_string(),
+                );
+                let rows = self.state.lock().unwrap().tables.get(&key).copied();
+                reply(json!({"retcode": 0, "retmsg": "success", "data": {
+                    "table_name": key.1, "namespace": key.0, "exist": i32::from(rows.is_some()),
+                    "count": rows.unwrap_or(0), "partition": rows.map(|_| 4), "schema": null}}))
+            }
+            (Method::POST, "/v1/tracking/component/metric/all") => {
+                let id = body["job_id"].as_str().unwrap_or_default();
+                let auc = self.state.lock().unwrap().auc;
+                match self.job_model(id) {
+                    Some(model) if body["component_name"] == "evaluation_0" => reply(json!({
+                        "retcode": 0, "retmsg": "success",
+                        "data": {"train": {model: {"data": [["auc", auc], ["ks", 0.92762]], "meta": {"metric_type": "EVALUATION_SUMMARY"}}}}})),
+                    _ => reply(json!({"retcode": 0, "retmsg": "no data", "data": {}})),
                 }
             }
             (Method::POST, "/v2/job/submit") => {
@@ -140,23 +372,63 @@ impl FakeFateFlow {
                         json!({"code": 5001, "data": {"json": {"dag_schema": ["Missing data for required field."]}}, "message": "Invalid request."}),
                     );
                 }
+                if body.pointer("/dag_schema/schema_version").is_none() {
+                    return reply(
+                        json!({"code": 6000, "message": "ValidationError(model='DAGSchema', errors=[{'loc': ('schema_version',), 'msg': 'field required', 'type': 'value_error.missing'}])"}),
+                    );
+                }
                 self.state.lock().unwrap().submitted.push(body.clone());
                 if behaviour == Behaviour::RollsiteUnreachable {
                     return reply(
                         json!({"code": 103, "message": "create job failed: federation error UNAVAILABLE"}),
                     );
                 }
-                let id = self.new_job(&behaviour);
+                let tasks = body
+                    .pointer("/dag_schema/dag/tasks")
+                    .and_then(Value::as_object);
+                let model = tasks.and_then(|t| {
+                    t.iter()
+                        .find(|(_, v)| {
+                            matches!(
+                                v["component_ref"].as_str(),
+                                Some("coordinated_lr" | "hetero_secureboost")
+                            )
+                        })
+                        .map(|(k, _)| k.clone())
+                });
+                let id = match model {
+                    Some(model) => {
+                        let guest = body
+                            .pointer("/dag_schema/dag/party_tasks")
+                            .and_then(Value::as_object)
+                            .and_then(|pt| {
+                                pt.iter()
+                                    .find(|(k, _)| k.starts_with("guest_"))
+                                    .map(|(_, v)| v.clone())
+                            });
+                        let p = guest
+                            .as_ref()
+                            .and_then(|g| g.pointer("/tasks/reader_0/parameters"));
+                        let table = p.map_or_else(Default::default, |p| {
+                            (
+                                p["namespace"].as_str().unwrap_or("").to_string(),
+                                p["name"].as_str().unwrap_or("").to_string(),
+                            )
+                        });
+                        self.train(&model, table, &behaviour)
+                    }
+                    None => self.new_job(&behaviour),
+                };
                 reply(
                     json!({"code": 0, "data": {"model_id": id, "model_version": "0"}, "job_id": id, "message": "success"}),
                 )
             }
             (Method::GET, "/v2/job/query") => {
-                let id = query.get("job_id").cloned().unwrap_or_default();
-                let party = query.get("party_id").cloned().unwrap_or_default();
+                let id = q("job_id");
+                let party = q("party_id");
                 match self.advance(&id) {
-                    Some(st) => reply(
-                        json!({"code": 0, "data": [{"job_id": id, "status": st, "party_id": party, "role": "guest", "progress": 0}], "message": "success"}),
+                    Some((st, progress)) => reply(
+                        json!({"code": 0, "data": [{"job_id": id, "status": st, "party_id": party, "role": query.get("role").map_or("guest", String::as_str), "progress": progress}], "message": "success"}),
                     ),
                     None => reply(
                         json!({"code": 1001, "message": format!("No found job: job_id[{id}],party_id[{party}]")}),
@@ -164,13 +436,66 @@ impl FakeFateFlow {
                 }
             }
             (Method::GET, "/v2/job/task/query") => {
-                let report = match &behaviour {
-                    Behaviour::Fail(e) => json!(e),
-                    _ => Value::Null,
+                let id = q("job_id");
+                if query.get("status").map(String::as_str) == Some("running") {
+                    let tasks: Vec<Value> = self
+                        .running(&id)
+                        .map(|t| json!({"task_name": t, "status": "running", "error_report": null}))
+                        .into_iter()
+                        .collect();
+                    return reply(json!({"code": 0, "data": tasks, "message": "success"}));
+                }
+                let (task, report) = match (&behaviour, self.job_error(&id)) {
+                    (_, Some((task, e))) => (task, json!(e)),
+                    (Behaviour::Fail(e), None) => ("toy_example_0".to_string(), json!(e)),
+                    _ => ("toy_example_0".to_string(), Value::Null),
                 };
                 reply(
-                    json!({"code": 0, "data": [{"task_name": "toy_example_0", "status": "failed", "error_report": report}], "message": "success"}),
+                    json!({"code": 0, "data": [{"task_name": task, "status": "failed", "error_report": report}], "message": "success"}),
                 )
+            }
+            (Method::POST, "/v2/data/component/upload/file") => {
+                let fields = form_fields(&content_type, &raw);
+                let field = |k: &str| fields.get(k).cloned().unwrap_or_default();
+                for k in ["head", "partitions", "namespace", "name", "meta"] {
+                    if !fields.contains_key(k) {
+                        return reply(
+                            json!({"code": 5001, "data": {"form": {k: ["Missing data for required field."]}}, "message": "Invalid request."}),
+                        );
+                    }
+                }
+                if serde_json::from_str::<Value>(&field("meta")).is_err() {
+                    return reply(json!({"code": 5001, "message": "meta is not JSON"}));
+                }
+                let id = self.upload(
+                    &field("namespace"),
+                    &field("name"),
+                    &file_part(&content_type, &raw),
+                );
+                reply(
+                    json!({"code": 0, "data": {"name": field("name"), "namespace": field("namespace")}, "job_id": id, "message": "success"}),
+                )
+            }
+            (Method::GET, "/v2/table/query") => {
+                let key = (q("namespace"), q("name"));
+                match self.state.lock().unwrap().tables.get(&key) {
+                    Some(rows) => reply(json!({"code": 0, "message": "success", "data": {
+                        "namespace": key.0, "name": key.1, "count": rows, "engine": "standalone", "data_type": "table"}})),
+                    None => reply(json!({"code": 7001, "message": "No found table"})),
+                }
+            }
+            (Method::GET, "/v2/output/metric/query") => {
+                let id = q("job_id");
+                let auc = self.state.lock().unwrap().auc;
+                match self.job_model(&id) {
+                    Some(model) if q("task_name") == "evaluation_0" => reply(json!({
+                        "code": 0, "message": "success",
+                        "data": [{"data": {model: {"train_set": [
+                            {"metric": "auc", "val": auc},
+                            [{"metric": "ks", "val": 0.92762}, {"metric": "ks_table", "val": [[0.1, 0.2]]}]
+                        ]}}, "groups": [], "name": "binary"}]})),
+                    _ => reply(json!({"code": 2000, "message": "No found task"})),
+                }
             }
             (m, p) => reply(
                 json!({"code": 6000, "retcode": 100, "message": format!("<NotFound '404: Not Found'> {m} {p}")}),
@@ -179,10 +504,60 @@ impl FakeFateFlow {
     }
 
     fn new_job(&self, b: &Behaviour) -> String {
-        let mut s = self.state.lock().unwrap();
-        s.next += 1;
-        let id = format!("2026112812000000000{:02}", s.next);
-        s.jobs.insert(id.clone(), (0, Self::sequence(b)));
-        id
+        let statuses = Self::sequence(b);
+        let tasks = vec![None; statuses.len()];
+        self.add_job(Job {
+            n: 0,
+            statuses,
+            tasks,
+            model: None,
+            error: None,
+        })
     }
+}
+
+/// The parts of a multipart body, split at the boundary its content type names.
+fn parts(content_type: &str, raw: &[u8]) -> Vec<String> {
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return Vec::new();
+    };
+    let delimiter = format!("--{}", boundary.trim_matches('"'));
+    String::from_utf8_lossy(raw)
+        .split(delimiter.as_str())
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The text fields of a multipart body, by name.
+fn form_fields(content_type: &str, raw: &[u8]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for part in parts(content_type, raw) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        if head.contains("filename=") {
+            continue;
+        }
+        if let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        {
+            out.insert(name.to_string(), value.trim_end_matches("\r\n").to_string());
+        }
+    }
+    out
+}
+
+/// The file part of a multipart body.
+fn file_part(content_type: &str, raw: &[u8]) -> String {
+    parts(content_type, raw)
+        .into_iter()
+        .find(|p| p.contains("filename="))
+        .and_then(|p| {
+            p.split_once("\r\n\r\n")
+                .map(|(_, v)| v.trim_end_matches("\r\n").to_string())
+        })
+        .unwrap_or_default()
 }

@@ -1,5 +1,6 @@
 //! Checks a JSON value against the subset of JSON Schema that docs/*.schema.json use:
-//! `type` (one or several), `required`, `properties`, `items`, `enum`.
+//! `type` (one or several), `required`, `properties`, `additionalProperties`, `items`, `enum`,
+//! and `$ref` to `#/$defs/...` (inlined when the schema is read).
 
 #![allow(dead_code)]
 
@@ -49,10 +50,18 @@ pub fn violations(schema: &Value, v: &Value, path: &str) -> Vec<String> {
                 out.push(format!("{path}: missing {key}"));
             }
         }
-        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        let props = schema.get("properties").and_then(Value::as_object);
+        if let Some(props) = props {
             for (k, sub) in props {
                 if let Some(child) = obj.get(k) {
                     out.extend(violations(sub, child, &format!("{path}.{k}")));
+                }
+            }
+        }
+        if let Some(extra) = schema.get("additionalProperties").filter(|e| e.is_object()) {
+            for (k, child) in obj {
+                if !props.is_some_and(|p| p.contains_key(k)) {
+                    out.extend(violations(extra, child, &format!("{path}.{k}")));
                 }
             }
         }
@@ -67,5 +76,27 @@ pub fn violations(schema: &Value, v: &Value, path: &str) -> Vec<String> {
 
 pub fn status_schema() -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/status.schema.json");
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    let root: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    inline(&root, &root)
+}
+
+/// The schema with every `{"$ref": "#/$defs/x", ...}` replaced by the definition (its own keys,
+/// like a description, kept beside it).
+fn inline(root: &Value, v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            let mut out = serde_json::Map::new();
+            if let Some(r) = o.get("$ref").and_then(Value::as_str) {
+                let name = r.strip_prefix("#/$defs/").expect("local refs only");
+                let def = inline(root, &root["$defs"][name]);
+                out.extend(def.as_object().expect("a definition is an object").clone());
+            }
+            for (k, x) in o.iter().filter(|(k, _)| *k != "$ref") {
+                out.entry(k.clone()).or_insert_with(|| inline(root, x));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| inline(root, x)).collect()),
+        other => other.clone(),
+    }
 }

@@ -1,0 +1,550 @@
+//! FATE Flow's HTTP API, reached through the API server's service proxy: submitting jobs (the toy
+//! job, a training job), following them, uploading tables and reading metrics. FATE 1.x speaks
+//! the v1 API (`retcode`/`retmsg`, `f_status`, an explicit `work_mode: 1`); FATE 2.x the v2 API
+//! (`code`/`message`, `status`, a DAG schema). What is sent is in `v1` and `v2`, one module per
+//! API version; the training jobs' data in `jobs`. Facts: shared/reference/kubefate.md §5,
+//! fateflow-real.md.
+
+pub mod jobs;
+pub mod v1;
+pub mod v2;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use http::Method;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use jobs::TableSpec;
+
+use super::kube;
+use crate::catalog::FateFlowApi;
+
+/// Where a party's FATE Flow HTTP API listens inside its namespace.
+pub const SERVICE: &str = "fateflow-client";
+pub const PORT: u16 = 9380;
+/// FATE Flow jobs are polled at this pace (its CLI polls every second too).
+pub const POLL: Duration = Duration::from_secs(1);
+
+pub struct FateFlow {
+    kube: ::kube::Client,
+    namespace: String,
+    api: FateFlowApi,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct JobResult {
+    /// Which job: `toy`, `lr` or `sbt`.
+    #[serde(default = "toy_kind")]
+    pub kind: String,
+    pub guest: u32,
+    pub hosts: Vec<u32>,
+    pub job_id: Option<String>,
+    pub status: String,
+    pub duration_s: f64,
+    /// FATE's own words when the job did not succeed.
+    pub error: Option<String>,
+    /// A training job's evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+    /// A training job's time, by phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
+}
+
+fn toy_kind() -> String {
+    "toy".into()
+}
+
+/// What the evaluation of a binary model says.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct Metrics {
+    pub auc: f64,
+    pub ks: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Timings {
+    pub upload_s: f64,
+    pub train_s: f64,
+    pub metrics_s: f64,
+}
+
+/// A job's row as its party sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRow {
+    pub status: String,
+    /// Percent done, where FATE reports it.
+    pub progress: Option<u64>,
+}
+
+impl JobRow {
+    pub fn terminal(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "success" | "failed" | "canceled" | "timeout"
+        )
+    }
+}
+
+/// Seconds, to a tenth.
+pub fn seconds(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10.0).round() / 10.0
+}
+
+impl JobResult {
+    /// The job succeeded and nothing about its result is wrong (a training job's AUC).
+    pub fn success(&self) -> bool {
+        self.status == "success" && self.error.is_none()
+    }
+}
+
+impl FateFlow {
+    pub fn new(kube: ::kube::Client, namespace: &str, api: FateFlowApi) -> Self {
+        FateFlow {
+            kube,
+            namespace: namespace.into(),
+            api,
+        }
+    }
+
+    pub fn api(&self) -> FateFlowApi {
+        self.api
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        let payload = match body {
+            Some(b) => Some(("application/json".to_string(), serde_json::to_vec(b)?)),
+            None => None,
+        };
+        self.call_raw(method, path, payload).await
+    }
+
+    async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Result<Value> {
+        // A submit or an upload starts a job: sent once. Everything else is a query, even
+        // when FATE Flow 1.x wants it as POST.
+        let once = path.ends_with("/submit") || path.contains("/upload");
+        let resp = kube::proxy_raw(
+            &self.kube,
+            &self.namespace,
+            SERVICE,
+            PORT,
+            method.clone(),
+            path,
+            body,
+            None,
+            if once {
+                kube::Repeat::Once
+            } else {
+                kube::Repeat::Safe
+            },
+        )
+        .await
+        .with_context(|| format!("FATE Flow in {}", self.namespace))?;
+        let shown = path.split('?').next().unwrap_or(path);
+        if !(200..300).contains(&resp.status) {
+            bail!(
+                "FATE Flow in {} answered {method} {shown} with HTTP {}: {}",
+                self.namespace,
+                resp.status,
+                String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)])
+            );
+        }
+        resp.json()
+    }
+
+    /// Code and message of an answer, in either API's envelope.
+    fn envelope(&self, v: &Value) -> (i64, String) {
+        let (code, msg) = match self.api {
+            FateFlowApi::V1 => ("retcode", "retmsg"),
+            FateFlowApi::V2 => ("code", "message"),
+        };
+        (
+            v.get(code).and_then(Value::as_i64).unwrap_or(-1),
+            v.get(msg)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        )
+    }
+
+    /// The answer when its envelope says success; else an error with FATE's code and words.
+    fn accepted(&self, v: Value, what: &str) -> Result<Value> {
+        let (code, msg) = self.envelope(&v);
+        if code != 0 {
+            bail!(
+                "FATE Flow in {} refused {what} (code {code}): {msg}",
+                self.namespace
+            );
+        }
+        Ok(v)
+    }
+
+    fn job_id_of(v: &Value) -> Result<String> {
+        v.get("jobId")
+            .or_else(|| v.get("job_id"))
+            .or_else(|| v.pointer("/data/job_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .context("FATE Flow accepted the job but named no job id")
+    }
+
+    /// Submits a job (a `v1::Submit` or `v2::Submit`); returns its ID.
+    pub async fn submit(&self, body: &impl Serialize, what: &str) -> Result<String> {
+        let path = match self.api {
+            FateFlowApi::V1 => "/v1/job/submit",
+            FateFlowApi::V2 => "/v2/job/submit",
+        };
+        let v = self
+            .call(Method::POST, path, Some(&serde_json::to_value(body)?))
+            .await?;
+        Self::job_id_of(&self.accepted(v, what)?)
+    }
+
+    pub async fn submit_toy(&self, guest: u32, hosts: &[u32]) -> Result<String> {
+        match self.api {
+            FateFlowApi::V1 => self.submit(&v1::toy(guest, hosts), "the toy job").await,
+            FateFlowApi::V2 => self.submit(&v2::toy(guest, hosts[0]), "the toy job").await,
+        }
+    }
+
+    /// The job's row for one party (`None`: the first row, e.g. an upload's `local` one).
+    pub async fn job(&self, job_id: &str, party: Option<(&str, u32)>) -> Result<JobRow> {
+        let v = match self.api {
+            FateFlowApi::V1 => {
+                let mut body = json!({ "job_id": job_id });
+                if let Some((role, id)) = party {
+                    body["role"] = json!(role);
+                    body["party_id"] = json!(id);
+                }
+                self.call(Method::POST, "/v1/job/query", Some(&body))
+                    .await?
+            }
+            FateFlowApi::V2 => {
+                let mut path = format!("/v2/job/query?job_id={job_id}");
+                if let Some((role, id)) = party {
+                    path.push_str(&format!("&role={role}&party_id={id}"));
+                }
+                self.call(Method::GET, &path, None).await?
+            }
+        };
+        let v = self.accepted(v, &format!("a query of job {job_id}"))?;
+        let row = v
+            .pointer("/data/0")
+            .context("FATE Flow reported no row for the job")?;
+        let status = row
+            .get("f_status")
+            .or_else(|| row.get("status"))
+            .and_then(Value::as_str)
+            .context("FATE Flow's job row has no status")?;
+        let progress = row
+            .get("f_progress")
+            .or_else(|| row.get("progress"))
+            .and_then(Value::as_u64);
+        Ok(JobRow {
+            status: status.to_string(),
+            progress,
+        })
+    }
+
+    /// The guest's view of the job's status (lowercase, e.g. `running`, `success`).
+    pub async fn status(&self, job_id: &str, guest: u32) -> Result<String> {
+        Ok(self.job(job_id, Some(("guest", guest))).await?.status)
+    }
+
+    /// The tasks running now (their names), as the guest sees them.
+    pub async fn running_tasks(&self, job_id: &str, guest: u32) -> Result<Vec<String>> {
+        let v = match self.api {
+            FateFlowApi::V1 => {
+                let body = json!({"job_id": job_id, "role": "guest", "party_id": guest, "status": "running"});
+                self.call(Method::POST, "/v1/job/task/query", Some(&body)).await?
+            }
+            FateFlowApi::V2 => {
+                self.call(
+                    Method::GET,
+                    &format!("/v2/job/task/query?job_id={job_id}&role=guest&party_id={guest}&status=running"),
+                    None,
+                )
+                .await?
+            }
+        };
+        // No task running (between two) is an empty answer, or a "no found task" code.
+        Ok(v["data"]
+            .as_array()
+            .map(|tasks| {
+                tasks
+                    .iter()
+                    .filter_map(|t| {
+                        t.get("f_component_name")
+                            .or_else(|| t.get("task_name"))
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Why a job failed, from its tasks (v2 `error_report`; v1 keeps it in logs only).
+    pub async fn failure_detail(&self, job_id: &str) -> Option<String> {
+        if self.api != FateFlowApi::V2 {
+            return None;
+        }
+        let v = self
+            .call(
+                Method::GET,
+                &format!("/v2/job/task/query?job_id={job_id}"),
+                None,
+            )
+            .await
+            .ok()?;
+        let mut reports: Vec<String> = Vec::new();
+        // One row per role and party: the same report once.
+        for t in v["data"].as_array()? {
+            let Some(report) = t
+                .get("error_report")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            else {
+                continue;
+            };
+            let name = t.get("task_name").and_then(Value::as_str).unwrap_or("task");
+            let line = format!("{name}: {report}");
+            if !reports.contains(&line) {
+                reports.push(line);
+            }
+        }
+        (!reports.is_empty()).then(|| reports.join("; "))
+    }
+
+    /// Polls the job (as `party` sees it) until it is final or `timeout` passes; `progress`
+    /// hears every row. A job still going at the end comes back with status `timeout`.
+    pub async fn follow(
+        &self,
+        job_id: &str,
+        party: Option<(&str, u32)>,
+        timeout: Duration,
+        mut progress: impl FnMut(&JobRow),
+    ) -> Result<JobRow> {
+        let started = Instant::now();
+        loop {
+            let row = self.job(job_id, party).await?;
+            progress(&row);
+            if row.terminal() {
+                return Ok(row);
+            }
+            if started.elapsed() >= timeout {
+                return Ok(JobRow {
+                    status: "timeout".into(),
+                    progress: row.progress,
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Why a job that ended `status` did not succeed, in FATE's words where it has them.
+    pub async fn why(&self, job_id: &str, status: &str, timeout: Duration) -> String {
+        if status == "timeout" {
+            return format!("still running after {}", kube::human(timeout));
+        }
+        match self.failure_detail(job_id).await {
+            Some(d) => d,
+            None => format!(
+                "the job ended {status}; FATE Board and the fate_flow logs have the details"
+            ),
+        }
+    }
+
+    /// Submits the toy job and follows it until it is final or `timeout` passes.
+    pub async fn run_toy(
+        &self,
+        guest: u32,
+        hosts: &[u32],
+        timeout: Duration,
+        mut progress: impl FnMut(&str),
+    ) -> Result<JobResult> {
+        let started = Instant::now();
+        let job_id = self.submit_toy(guest, hosts).await?;
+        progress(&format!("job {job_id} submitted"));
+        let row = self
+            .follow(&job_id, Some(("guest", guest)), timeout, |r| {
+                progress(&format!("job {job_id}: {}", r.status))
+            })
+            .await?;
+        let error = match row.status.as_str() {
+            "success" => None,
+            other => Some(self.why(&job_id, other, timeout).await),
+        };
+        Ok(JobResult {
+            kind: toy_kind(),
+            guest,
+            hosts: hosts.to_vec(),
+            job_id: Some(job_id),
+            status: row.status,
+            duration_s: seconds(started.elapsed()),
+            error,
+            metrics: None,
+            timings: None,
+        })
+    }
+
+    /// How many rows the table holds here; `None` when it does not exist.
+    pub async fn table_rows(&self, namespace: &str, name: &str) -> Result<Option<u64>> {
+        let v = match self.api {
+            FateFlowApi::V1 => {
+                let body = serde_json::to_value(v1::TableQuery {
+                    name: name.into(),
+                    namespace: namespace.into(),
+                })?;
+                let v = self
+                    .call(Method::POST, "/v1/table/table_info", Some(&body))
+                    .await?;
+                let v = self.accepted(v, "a table query")?;
+                if v.pointer("/data/exist").and_then(Value::as_i64) != Some(1) {
+                    return Ok(None);
+                }
+                v
+            }
+            FateFlowApi::V2 => {
+                let v = self
+                    .call(
+                        Method::GET,
+                        &format!("/v2/table/query?namespace={namespace}&name={name}"),
+                        None,
+                    )
+                    .await?;
+                // "No found table" is an answer, not a failure.
+                if self.envelope(&v).0 != 0 {
+                    return Ok(None);
+                }
+                v
+            }
+        };
+        Ok(v.pointer("/data/count").and_then(Value::as_u64))
+    }
+
+    /// Uploads a table (the CSV bytes) and follows the upload job to its end.
+    pub async fn upload(
+        &self,
+        table: &TableSpec,
+        namespace: &str,
+        partitions: u32,
+        timeout: Duration,
+    ) -> Result<String> {
+        let bytes = table.bytes();
+        let (path, form) = match self.api {
+            FateFlowApi::V1 => (
+                format!(
+                    "/v1/data/upload?{}",
+                    v1::UploadConf::of(table, namespace, partitions).query()
+                ),
+                super::multipart::Form::new(),
+            ),
+            FateFlowApi::V2 => {
+                let mut form = super::multipart::Form::new();
+                for (k, v) in v2::upload_fields(table, namespace, partitions) {
+                    form = form.text(k, v);
+                }
+                ("/v2/data/component/upload/file".to_string(), form)
+            }
+        };
+        let form = form.file("file", &table.file, "text/csv", bytes);
+        let v = self
+            .call_raw(Method::POST, &path, Some(form.encode()))
+            .await?;
+        let what = format!("the upload of {namespace}.{}", table.name);
+        let job_id = Self::job_id_of(&self.accepted(v, &what)?)?;
+        let row = self.follow(&job_id, None, timeout, |_| {}).await?;
+        if row.status != "success" {
+            bail!(
+                "{what} (job {job_id}) ended {}: {}",
+                row.status,
+                self.why(&job_id, &row.status, timeout).await
+            );
+        }
+        Ok(job_id)
+    }
+
+    /// AUC and KS of the evaluation `task`, as the guest recorded them.
+    pub async fn metrics(&self, job_id: &str, guest: u32, task: &str) -> Result<Metrics> {
+        let v = match self.api {
+            FateFlowApi::V1 => {
+                let body = serde_json::to_value(v1::ComponentQuery {
+                    job_id: job_id.into(),
+                    role: "guest".into(),
+                    party_id: guest,
+                    component_name: task.into(),
+                })?;
+                self.call(Method::POST, "/v1/tracking/component/metric/all", Some(&body))
+                    .await?
+            }
+            FateFlowApi::V2 => {
+                self.call(
+                    Method::GET,
+                    &format!("/v2/output/metric/query?job_id={job_id}&role=guest&party_id={guest}&task_name={task}"),
+                    None,
+                )
+                .await?
+            }
+        };
+        let v = self.accepted(v, &format!("the metrics of {task}"))?;
+        let auc = find_metric(&v["data"], "auc")
+            .with_context(|| format!("job {job_id}'s {task} recorded no AUC"))?;
+        Ok(Metrics {
+            auc,
+            ks: find_metric(&v["data"], "ks"),
+        })
+    }
+}
+
+/// A metric by name, wherever FATE put it: v2 writes `{"metric": "auc", "val": 0.99}` objects
+/// (nested in lists per data set), v1 `["auc", 0.99]` pairs under `<namespace>.<name>.data`.
+pub fn find_metric(v: &Value, name: &str) -> Option<f64> {
+    match v {
+        Value::Object(o) => {
+            if o.get("metric").and_then(Value::as_str) == Some(name)
+                && let Some(x) = o.get("val").and_then(Value::as_f64)
+            {
+                return Some(x);
+            }
+            o.values().find_map(|x| find_metric(x, name))
+        }
+        Value::Array(a) => {
+            if let [Value::String(k), x] = a.as_slice()
+                && k == name
+                && let Some(x) = x.as_f64()
+            {
+                return Some(x);
+            }
+            a.iter().find_map(|x| find_metric(x, name))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_are_found_in_either_apis_shape() {
+        let v2 = json!([{"data": {"lr_0": {"train_set": [
+            {"metric": "auc", "val": 0.99236},
+            [{"metric": "ks", "val": 0.92762}, {"metric": "ks_table", "val": [[1, 2]]}]
+        ]}}}]);
+        assert_eq!(find_metric(&v2, "auc"), Some(0.99236));
+        assert_eq!(find_metric(&v2, "ks"), Some(0.92762));
+        let v1 =
+            json!({"train": {"hetero_lr_0": {"data": [["auc", 0.98], ["ks", 0.9]], "meta": {}}}});
+        assert_eq!(find_metric(&v1, "auc"), Some(0.98));
+        assert_eq!(find_metric(&v1, "ks"), Some(0.9));
+        assert_eq!(find_metric(&v1, "precision"), None);
+    }
+}
