@@ -18,7 +18,7 @@ pub const DEFAULT_CHART_REPO: &str = "https://federatedai.github.io/KubeFATE";
     long_about = "Stand up a multi-party FATE federated-learning lab on one Linux host, and prove it works.\n\n\
         fatelab does every step of the KubeFATE MiniKube tutorial itself: checks the host, starts \
         Kubernetes with minikube's none driver, enables ingress, deploys the KubeFATE service, \
-        installs one FATE cluster per party, and runs FATE's toy federated job between them.\n\n\
+        installs one FATE cluster per party, and runs a federated job between them (FATE's toy job, or a training job).\n\n\
         Start with `fatelab up --dry-run`: it works on any machine and shows the whole plan.",
     after_help = "Exit status: 0 success, 1 failure, 2 bad input (nothing changed), \
         3 no lab (status)."
@@ -72,7 +72,7 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Print the hosts-file lines for the machine whose browser opens the notebooks and FATE Boards
     Hosts(HostsArgs),
-    /// Run FATE's toy federated job between the parties of the lab on record (exit 1 if it fails)
+    /// Run a federated job (the toy job, or training with --job lr|sbt) between the parties of the lab on record (exit 1 if it fails)
     Test(TestArgs),
     /// List, pull, save or load the images a release needs (offline bundles for air-gapped hosts)
     Images(ImagesArgs),
