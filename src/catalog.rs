@@ -359,6 +359,14 @@ impl Release {
     pub fn artifact(&self, name: &str) -> Option<&Artifact> {
         self.artifacts.iter().find(|a| a.name == name)
     }
+
+    /// A module's own image: the first party image the catalog lists as used by it (a sidecar
+    /// or an init container's image comes after).
+    pub fn module_image(&self, module: &str) -> Option<&Image> {
+        self.party_images
+            .iter()
+            .find(|i| i.used_by.iter().any(|m| m == module))
+    }
 }
 
 fn catalog() -> &'static CatalogFile {

@@ -223,6 +223,12 @@ fn requests(p: &PartySize) -> Amount {
         .plus(p.osx_requests.unwrap_or_default())
 }
 
+/// The arithmetic of a recorded sizing against this host (as `up` checked it), for the plan and
+/// for a pod the scheduler has no room for.
+pub fn explain(party: &PartySize, parties: usize) -> anyhow::Result<Vec<String>> {
+    Ok(fit(party.clone(), parties, Host::detect()?).arithmetic(parties))
+}
+
 /// What a sizing asks of a host for a lab of `parties`.
 pub fn fit(party: PartySize, parties: usize, host: Host) -> Fit {
     let per_party = requests(&party);

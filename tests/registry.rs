@@ -8,20 +8,8 @@ use predicates::prelude::*;
 use predicates::str::contains;
 use support::host::run;
 use support::images as img;
-use support::lab::Lab;
+use support::lab::{Lab, V1_PULLED, V2_PULLED};
 use support::registry::{self, CountingProxy};
-
-/// The v1.6.0 images `images pull` fetches under a registry (the service image is loaded from
-/// its release file, never pulled), by name under the prefix.
-const V1_PULLED: [&str; 7] = [
-    "mariadb:10",
-    "eggroll:1.6.0-release",
-    "python:1.6.0-release",
-    "client:1.6.0-release",
-    "fateboard:1.6.0-release",
-    "mysql:8",
-    "fluentd:v1.12",
-];
 
 fn pull(state: &std::path::Path, prefix: &str) -> assert_cmd::Command {
     let mut cmd = support::fatelab(state);
@@ -118,18 +106,11 @@ async fn up_pre_pulls_the_v2_fluent_bit_sidecar_from_the_registry() {
     // real registry, where the chart will look for it: {registry}/fluent-bit:2.1.4.
     let space = format!("fatelab-prepull-{}", std::process::id());
     let prefix = format!("{upstream}/{space}");
-    let present: Vec<String> = [
-        "federatedai/osx:2.0.0-release",
-        "federatedai/eggroll:2.0.0-release",
-        "federatedai/fateflow:2.0.0-release",
-        "federatedai/client:2.0.0-release",
-        "federatedai/fateboard:2.0.0-release",
-        "mysql:8.0.28",
-        "mariadb:10",
-    ]
-    .iter()
-    .map(|n| format!("{prefix}/{n}"))
-    .collect();
+    let present: Vec<String> = V2_PULLED
+        .iter()
+        .filter(|n| !n.starts_with("fluent-bit"))
+        .map(|n| format!("{prefix}/{n}"))
+        .collect();
     for r in &present {
         img::make_image(work.path(), r);
     }

@@ -186,14 +186,13 @@ fn size_lab(
     let most = (2..=n)
         .rev()
         .find(|&k| sizing::size(sizing::Profile::Small, k, host).fits);
-    let advice = match (profile, most) {
-        (sizing::Profile::Small, Some(k)) => format!("at most {k} parties fit this host"),
-        (sizing::Profile::Small, None) => "not even two parties fit: use a bigger host".to_string(),
-        (_, _) if sizing::size(sizing::Profile::Small, n, host).fits => {
-            "`--resources small` fits this lab to the host".to_string()
+    let advice = match most {
+        None => "not even two parties fit: use a bigger host".to_string(),
+        Some(k) if profile == sizing::Profile::Small => {
+            format!("at most {k} parties fit this host")
         }
-        (_, Some(k)) => format!("`--resources small` fits at most {k} parties here"),
-        (_, None) => "not even two parties fit: use a bigger host".to_string(),
+        Some(k) if k == n => "`--resources small` fits this lab to the host".to_string(),
+        Some(k) => format!("`--resources small` fits at most {k} parties here"),
     };
     anyhow::bail!(
         "preflight: the lab does not fit this host; nothing was changed:\n  {}\n{advice}",

@@ -35,12 +35,7 @@ pub fn value(spec: &LabSpec, party: &Party) -> Result<Value> {
     );
     if spec.registry.is_some() && release.registry_style == RegistryStyle::Prefix {
         for module in &release.modules {
-            // A module's own image is the first the catalog lists for it.
-            if let Some(image) = release
-                .party_images
-                .iter()
-                .find(|i| i.used_by.contains(module))
-            {
+            if let Some(image) = release.module_image(module) {
                 section_or_new(obj, module)
                     .insert("image".into(), json!(format!("/{}", image.repository)));
             }
@@ -138,11 +133,7 @@ pub fn v2_chart_image_refs(spec: &LabSpec, cluster: &Value) -> Result<Vec<String
     let release = spec.release;
     let mut refs = Vec::new();
     for module in &release.modules {
-        let Some(image) = release
-            .party_images
-            .iter()
-            .find(|i| i.used_by.contains(module))
-        else {
+        let Some(image) = release.module_image(module) else {
             continue;
         };
         let name = cluster[module.as_str()]["image"]

@@ -370,18 +370,18 @@ fn with_advice(ctx: &Ctx, e: anyhow::Error) -> anyhow::Error {
         ),
         Some(s) if matches!(&s.stuck, kube::Stuck::Unschedulable { message, .. } if message.contains("Insufficient")) =>
         {
-            let numbers = match (&ctx.spec.sizing, crate::sizing::Host::detect()) {
-                (Some(size), Ok(host)) => {
-                    let n = ctx.spec.parties.len();
-                    format!(
-                        "\nWhat this lab asks for:\n  {}\nAnything else running on the node takes from the same room; \
-                         `--resources small` fits the lab to the host, or use fewer parties",
-                        crate::sizing::fit(size.clone(), n, host)
-                            .arithmetic(n)
-                            .join("\n  ")
-                    )
-                }
-                _ => String::new(),
+            let lines = ctx
+                .spec
+                .sizing
+                .as_ref()
+                .and_then(|size| crate::sizing::explain(size, ctx.spec.parties.len()).ok());
+            let numbers = match lines {
+                Some(lines) => format!(
+                    "\nWhat this lab asks for:\n  {}\nAnything else running on the node takes from the same room; \
+                     `--resources small` fits the lab to the host, or use fewer parties",
+                    lines.join("\n  ")
+                ),
+                None => String::new(),
             };
             anyhow!("{}{numbers}", s.message)
         }
@@ -864,13 +864,10 @@ impl Step for Parties {
             ));
             files.push(file);
         }
-        match (&spec.sizing, crate::sizing::Host::detect()) {
-            (Some(size), Ok(host)) => actions.extend(
-                crate::sizing::fit(size.clone(), spec.parties.len(), host)
-                    .arithmetic(spec.parties.len()),
-            ),
-            (Some(_), Err(e)) => actions.push(format!("resources: {e:#}")),
-            (None, _) => actions.push(format!(
+        match spec.sizing.as_ref().map(|size| crate::sizing::explain(size, spec.parties.len())) {
+            Some(Ok(lines)) => actions.extend(lines),
+            Some(Err(e)) => actions.push(format!("resources: {e:#}")),
+            None => actions.push(format!(
                 "resources: chart {} {} requests no CPU or memory; nothing to size (--resources sizes v2 charts)",
                 r.chart.name, r.chart.version
             )),

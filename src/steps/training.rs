@@ -116,27 +116,27 @@ async fn train(
     };
     result.job_id = Some(job_id.clone());
     let timeout = ctx.wait_timeout();
-    let status = loop {
-        let row = g.job(&job_id, Some(("guest", guest))).await?;
-        if row.terminal() {
-            break row.status;
-        }
-        if t.elapsed() >= timeout {
-            break "timeout".to_string();
-        }
-        let tasks = g.running_tasks(&job_id, guest).await.unwrap_or_default();
-        line.set(format!(
-            "job {job_id}: {}{}, {}",
-            if tasks.is_empty() {
-                row.status.clone()
-            } else {
-                format!("{} running", tasks.join(", "))
+    let row = g
+        .follow(
+            &job_id,
+            Some(("guest", guest)),
+            timeout,
+            true,
+            |row, tasks| {
+                line.set(format!(
+                    "job {job_id}: {}{}, {}",
+                    if tasks.is_empty() {
+                        row.status.clone()
+                    } else {
+                        format!("{} running", tasks.join(", "))
+                    },
+                    row.progress.map(|p| format!(" {p}%")).unwrap_or_default(),
+                    crate::clients::kube::human(t.elapsed())
+                ))
             },
-            row.progress.map(|p| format!(" {p}%")).unwrap_or_default(),
-            crate::clients::kube::human(t.elapsed())
-        ));
-        tokio::time::sleep(fateflow::POLL).await;
-    };
+        )
+        .await?;
+    let status = row.status;
     timings.train_s = fateflow::seconds(t.elapsed());
     result.status = status.clone();
     result.timings = Some(timings);

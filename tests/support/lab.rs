@@ -50,41 +50,43 @@ pub fn chart_tgz(chart_yaml: &str) -> Vec<u8> {
     ])
 }
 
+/// The images a v1.6.0 lab pulls (mariadb and every party image), by name under a registry.
+pub const V1_PULLED: [&str; 7] = [
+    "mariadb:10",
+    "eggroll:1.6.0-release",
+    "python:1.6.0-release",
+    "client:1.6.0-release",
+    "fateboard:1.6.0-release",
+    "mysql:8",
+    "fluentd:v1.12",
+];
+
+/// The same for v2.0.0: the names its chart pulls under a prefix registry.
+pub const V2_PULLED: [&str; 8] = [
+    "mariadb:10",
+    "federatedai/osx:2.0.0-release",
+    "federatedai/eggroll:2.0.0-release",
+    "federatedai/fateflow:2.0.0-release",
+    "federatedai/client:2.0.0-release",
+    "federatedai/fateboard:2.0.0-release",
+    "mysql:8.0.28",
+    // The chart puts the sidecar at {registry}/fluent-bit, not under fluent/.
+    "fluent-bit:2.1.4",
+];
+
+fn under(registry: &str, names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| format!("{registry}/{n}")).collect()
+}
+
 /// Every image a v1.6.0 party pulls (and mariadb), made locally under `registry` and saved into
 /// one bundle. Returns the references and the bundle's path.
 pub fn party_bundle(dir: &std::path::Path, registry: &str) -> (Vec<String>, PathBuf) {
-    let pulled: Vec<String> = [
-        "mariadb:10",
-        "eggroll:1.6.0-release",
-        "python:1.6.0-release",
-        "client:1.6.0-release",
-        "fateboard:1.6.0-release",
-        "mysql:8",
-        "fluentd:v1.12",
-    ]
-    .iter()
-    .map(|n| format!("{registry}/{n}"))
-    .collect();
-    bundle_of(dir, pulled)
+    bundle_of(dir, under(registry, &V1_PULLED))
 }
 
-/// The same for a v2.0.0 party: the names its chart pulls under a prefix registry.
+/// The same for a v2.0.0 party.
 pub fn party_bundle_v2(dir: &std::path::Path, registry: &str) -> (Vec<String>, PathBuf) {
-    let pulled: Vec<String> = [
-        "mariadb:10",
-        "federatedai/osx:2.0.0-release",
-        "federatedai/eggroll:2.0.0-release",
-        "federatedai/fateflow:2.0.0-release",
-        "federatedai/client:2.0.0-release",
-        "federatedai/fateboard:2.0.0-release",
-        "mysql:8.0.28",
-        // The chart puts the sidecar at {registry}/fluent-bit, not under fluent/.
-        "fluent-bit:2.1.4",
-    ]
-    .iter()
-    .map(|n| format!("{registry}/{n}"))
-    .collect();
-    bundle_of(dir, pulled)
+    bundle_of(dir, under(registry, &V2_PULLED))
 }
 
 fn bundle_of(dir: &std::path::Path, pulled: Vec<String>) -> (Vec<String>, PathBuf) {

@@ -324,18 +324,26 @@ impl FateFlow {
     }
 
     /// Polls the job (as `party` sees it) until it is final or `timeout` passes; `progress`
-    /// hears every row. A job still going at the end comes back with status `timeout`.
+    /// hears every row, with the tasks running then when `tasks` asks for them (as the party
+    /// sees them). A job still going at the end comes back with status `timeout`.
     pub async fn follow(
         &self,
         job_id: &str,
         party: Option<(&str, u32)>,
         timeout: Duration,
-        mut progress: impl FnMut(&JobRow),
+        tasks: bool,
+        mut progress: impl FnMut(&JobRow, &[String]),
     ) -> Result<JobRow> {
         let started = Instant::now();
         loop {
             let row = self.job(job_id, party).await?;
-            progress(&row);
+            let running = match party {
+                Some((_, id)) if tasks && !row.terminal() => {
+                    self.running_tasks(job_id, id).await.unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
+            progress(&row, &running);
             if row.terminal() {
                 return Ok(row);
             }
@@ -374,7 +382,7 @@ impl FateFlow {
         let job_id = self.submit_toy(guest, hosts).await?;
         progress(&format!("job {job_id} submitted"));
         let row = self
-            .follow(&job_id, Some(("guest", guest)), timeout, |r| {
+            .follow(&job_id, Some(("guest", guest)), timeout, false, |r, _| {
                 progress(&format!("job {job_id}: {}", r.status))
             })
             .await?;
@@ -461,7 +469,9 @@ impl FateFlow {
             .await?;
         let what = format!("the upload of {namespace}.{}", table.name);
         let job_id = Self::job_id_of(&self.accepted(v, &what)?)?;
-        let row = self.follow(&job_id, None, timeout, |_| {}).await?;
+        let row = self
+            .follow(&job_id, None, timeout, false, |_, _| {})
+            .await?;
         if row.status != "success" {
             bail!(
                 "{what} (job {job_id}) ended {}: {}",
