@@ -90,9 +90,31 @@ pub struct LabArgs {
     pub parties: Option<Vec<u64>>,
 
     /// Host IPv4 address the parties use to reach each other (not loopback)
-    /// [default: the address of the interface with the default route]
+    /// [default: the address of the interface with the default route; on an existing cluster,
+    /// a node's InternalIP]
     #[arg(long, value_name = "IP", value_parser = parse_ip_arg)]
     pub ip: Option<String>,
+
+    /// Install into the existing cluster of this kubeconfig file instead of minikube
+    /// (without it, --context reads KUBECONFIG, several files merged, or ~/.kube/config)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Install into this kubeconfig context's existing cluster instead of minikube
+    /// [default with --kubeconfig: its current context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// The party (or parties, comma-separated) this fatelab installs, when the others are
+    /// --peer parties that other organisations run
+    #[arg(long, value_name = "ID", value_delimiter = ',', value_parser = spec::parse_party_id,
+          conflicts_with = "parties", requires = "peer")]
+    pub party: Vec<u64>,
+
+    /// A party another organisation runs, as ID=HOST:PORT: HOST the IPv4 address and PORT the
+    /// rollsite/osx NodePort its cluster is reached at (repeatable; needs --party)
+    #[arg(long, value_name = "ID=HOST:PORT", value_parser = parse_peer_arg, requires = "party")]
+    pub peer: Vec<PeerArg>,
 
     /// KubeFATE release: v1.6.0 (the tutorial's, needs Kubernetes <= 1.21) or v2.0.0 (FATE 2.0,
     /// current Kubernetes) [default: v1.6.0]
@@ -293,9 +315,10 @@ pub struct UpArgs {
           value_parser = parse_url_arg)]
     pub chart_repo: String,
 
-    /// Hosts file that receives the lab's host names
-    #[arg(long, value_name = "PATH", default_value = "/etc/hosts")]
-    pub hosts_file: PathBuf,
+    /// Hosts file that receives the lab's host names [default on minikube: /etc/hosts; on an
+    /// existing cluster none is written unless this is given]
+    #[arg(long, value_name = "PATH")]
+    pub hosts_file: Option<PathBuf>,
 }
 
 fn parse_step_arg(s: &str) -> Result<String, String> {
@@ -340,6 +363,31 @@ pub fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
         return Err("the duration must be more than 0 seconds".into());
     }
     Ok(std::time::Duration::from_millis(millis))
+}
+
+/// `--peer ID=HOST:PORT`, parsed; the port's range is checked with the rest of the lab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerArg {
+    pub id: u64,
+    pub ip: String,
+    pub port: u32,
+}
+
+fn parse_peer_arg(s: &str) -> Result<PeerArg, String> {
+    let shape = || format!("'{s}' is not ID=HOST:PORT, like 10000=10.0.1.7:30101");
+    let (id, addr) = s.trim().split_once('=').ok_or_else(shape)?;
+    let (host, port) = addr.rsplit_once(':').ok_or_else(shape)?;
+    let id = spec::parse_party_id(id)?;
+    let ip = spec::parse_host_ip(host)
+        .map_err(|e| format!("--peer {id}: {}", e.replacen("--ip ", "", 1)))?;
+    let port: u32 = port
+        .parse()
+        .map_err(|_| format!("--peer {id}: port '{port}' is not a number"))?;
+    Ok(PeerArg {
+        id,
+        ip: ip.to_string(),
+        port,
+    })
 }
 
 fn parse_ip_arg(s: &str) -> Result<String, String> {

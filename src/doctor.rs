@@ -48,13 +48,13 @@ impl Check {
             fixed_by_up: false,
         }
     }
-    fn pass(name: &'static str, detail: impl Into<String>) -> Check {
+    pub fn pass(name: &'static str, detail: impl Into<String>) -> Check {
         Check::new(name, Status::Pass, detail, None)
     }
-    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    pub fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check::new(name, Status::Warn, detail, Some(fix.into()))
     }
-    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    pub fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
         Check::new(name, Status::Fail, detail, Some(fix.into()))
     }
 }
@@ -515,7 +515,7 @@ fn ports(f: &Facts) -> Check {
         );
     }
     let mut wanted: Vec<u16> = vec![80, 443, 8443, 10250];
-    for p in &f.spec.parties {
+    for p in f.spec.ours() {
         wanted.extend([p.ports.rollsite, p.ports.grpc, p.ports.http]);
     }
     let busy: Vec<String> = wanted

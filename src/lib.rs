@@ -25,4 +25,5 @@ pub mod sizing;
 pub mod spec;
 pub mod state;
 pub mod steps;
+pub mod target;
 pub mod ui;

@@ -33,7 +33,8 @@ pub fn build(ctx: &Ctx) -> Result<Plan> {
     let mut steps = Vec::new();
     let mut files = Vec::new();
     for step in up_steps() {
-        let info = step.info();
+        let mut info = step.info();
+        info.title = step.title(ctx);
         let p = step
             .plan(ctx)
             .with_context(|| format!("planning step {}", info.name))?;
@@ -63,7 +64,7 @@ pub async fn changes(ctx: &Ctx<'_>) -> String {
     let mut any = false;
     for (n, step) in up_steps().iter().enumerate() {
         let info = step.info();
-        let _ = writeln!(s, "\n{:>2}. [{}] {}", n + 1, info.name, info.title);
+        let _ = writeln!(s, "\n{:>2}. [{}] {}", n + 1, info.name, step.title(ctx));
         match step.observe(ctx).await {
             Ok(diff) if diff.is_empty() => {
                 let _ = writeln!(s, "    nothing to do: {}", diff.summary);
@@ -97,6 +98,32 @@ pub async fn changes(ctx: &Ctx<'_>) -> String {
     s
 }
 
+/// "minikube on this host", or each party's context and address.
+pub fn where_it_runs(spec: &LabSpec) -> String {
+    if spec.on_minikube() && spec.ours().count() == spec.parties.len() {
+        return "minikube on this host (the tutorial's way; --context or --kubeconfig for an existing cluster)".into();
+    }
+    spec.parties
+        .iter()
+        .map(|p| match &p.cluster {
+            crate::target::Cluster::Elsewhere => format!(
+                "party {} is another organisation's, reached at {}:{}",
+                p.id,
+                spec.address(p),
+                p.ports.rollsite
+            ),
+            c => format!(
+                "party {} in {}, reached at {}:{}",
+                p.id,
+                c.describe(),
+                spec.address(p),
+                p.ports.rollsite
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl Plan {
     pub fn to_text(&self, plan_dir: &Path) -> String {
         let spec = &self.lab;
@@ -105,6 +132,8 @@ impl Plan {
         let ip_from = match &spec.ip_source {
             IpSource::Given => "given".to_string(),
             IpSource::Detected(iface) => format!("detected on {iface}; override with --ip"),
+            IpSource::Node(node) => format!("the InternalIP of {node}; override with --ip"),
+            IpSource::Pending => "a node's InternalIP, read from the cluster".to_string(),
         };
         let registry = spec
             .registry
@@ -119,6 +148,7 @@ impl Plan {
             ids.join(", "),
             spec.ip
         );
+        let _ = writeln!(s, "Where: {}", where_it_runs(spec));
         let _ = writeln!(
             s,
             "Release: KubeFATE {} — service {}, chart {} {}, images {}, {}",

@@ -5,10 +5,14 @@
 //! ip: 192.168.100.123        # optional, default: detected
 //! registry: hub.c.163.com/federatedai   # optional
 //! domain: kubefate.net       # optional, default: the release's
-//! parties:                   # at least two; plain IDs or objects with port overrides
+//! kubeconfig: ~/team.kubeconfig  # optional: existing clusters instead of minikube
+//! context: org-a             # optional: their default context
+//! parties:                   # at least two; plain IDs or objects
 //!   - 9999
 //!   - id: 10000
 //!     ports: { rollsite: 30101, grpc: 30102, http: 30107 }
+//!     context: org-b         # the existing cluster this party is installed in
+//!     ip: 10.0.1.7           # the address its rollsite/osx NodePort is reached at
 //! ```
 
 use std::path::Path;
@@ -26,6 +30,8 @@ struct ScenarioFile {
     ip: Option<String>,
     registry: Option<String>,
     domain: Option<String>,
+    kubeconfig: Option<std::path::PathBuf>,
+    context: Option<String>,
     parties: Option<Vec<PartyEntry>>,
 }
 
@@ -42,6 +48,8 @@ struct PartyObject {
     id: u64,
     #[serde(default)]
     ports: PortsObject,
+    context: Option<String>,
+    ip: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,8 +64,8 @@ pub fn parse(text: &str, origin: &str) -> Result<SpecInput> {
     let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| {
         usage(format!(
             "scenario file {origin} is not valid: {e}\n\
-             allowed keys: release, ip, registry, domain, parties (a list of IDs, or of \
-             {{id, ports: {{rollsite, grpc, http}}}})"
+             allowed keys: release, ip, registry, domain, kubeconfig, context, parties (a list of \
+             IDs, or of {{id, ports: {{rollsite, grpc, http}}, context, ip}})"
         ))
     })?;
     let parties = file.parties.map(|list| {
@@ -65,7 +73,7 @@ pub fn parse(text: &str, origin: &str) -> Result<SpecInput> {
             .map(|entry| match entry {
                 PartyEntry::Id(id) => PartyInput {
                     id,
-                    ports: PortOverrides::default(),
+                    ..PartyInput::default()
                 },
                 PartyEntry::Full(p) => PartyInput {
                     id: p.id,
@@ -74,6 +82,9 @@ pub fn parse(text: &str, origin: &str) -> Result<SpecInput> {
                         grpc: p.ports.grpc,
                         http: p.ports.http,
                     },
+                    context: p.context,
+                    ip: p.ip,
+                    peer: false,
                 },
             })
             .collect()
@@ -84,6 +95,8 @@ pub fn parse(text: &str, origin: &str) -> Result<SpecInput> {
         release: file.release,
         registry: file.registry,
         domain: file.domain,
+        kubeconfig: file.kubeconfig,
+        context: file.context,
     })
 }
 
@@ -116,6 +129,8 @@ pub fn overlay(file: SpecInput, flags: SpecInput) -> SpecInput {
         release: flags.release.or(file.release),
         registry: flags.registry.or(file.registry),
         domain: flags.domain.or(file.domain),
+        kubeconfig: flags.kubeconfig.or(file.kubeconfig),
+        context: flags.context.or(file.context),
     }
 }
 
@@ -155,11 +170,11 @@ mod tests {
             parties: Some(vec![
                 PartyInput {
                     id: 1,
-                    ports: PortOverrides::default(),
+                    ..PartyInput::default()
                 },
                 PartyInput {
                     id: 3,
-                    ports: PortOverrides::default(),
+                    ..PartyInput::default()
                 },
             ]),
             ip: Some("10.0.0.2".into()),

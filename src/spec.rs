@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::catalog::{self, Release};
 use crate::exit::usage;
 use crate::hostip;
+pub use crate::target::Cluster;
 
 /// Kubernetes' default NodePort range; every port a party exposes must fall inside it.
 pub const NODE_PORT_MIN: u32 = 30000;
@@ -34,12 +35,22 @@ pub struct SpecInput {
     pub release: Option<String>,
     pub registry: Option<String>,
     pub domain: Option<String>,
+    /// `--kubeconfig`: the file naming existing clusters (else the usual kubeconfig).
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// `--context`: the existing cluster for parties that name none (else the current context).
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct PartyInput {
     pub id: u64,
     pub ports: PortOverrides,
+    /// The kubeconfig context of the cluster this party is installed in (scenario files).
+    pub context: Option<String>,
+    /// The address the other parties reach this party's rollsite/osx NodePort at.
+    pub ip: Option<String>,
+    /// Run by another organisation (`--peer`): only its address and `ports.rollsite` are known.
+    pub peer: bool,
 }
 
 /// Explicit ports for one party (scenario files only); unset ones follow the tutorial's scheme.
@@ -54,6 +65,7 @@ pub struct PortOverrides {
 pub struct LabSpec {
     #[serde(serialize_with = "serialize_release")]
     pub release: &'static Release,
+    pub target: Target,
     pub ip: Ipv4Addr,
     pub ip_source: IpSource,
     pub registry: Option<String>,
@@ -73,12 +85,32 @@ fn serialize_release<S: serde::Serializer>(r: &&'static Release, s: S) -> Result
 pub enum IpSource {
     Given,
     Detected(String),
+    /// A node's InternalIP, read from the cluster ("node-1 in context org-a").
+    Node(String),
+    /// To be read from the cluster before anything uses it ([`crate::target::resolve_addresses`]).
+    Pending,
+}
+
+/// Where the lab's own parties run.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Target {
+    Minikube,
+    /// Clusters the user has, by kubeconfig context; `servers` holds each used context's API
+    /// server URL as the kubeconfig says.
+    Existing {
+        kubeconfig: crate::target::KubeconfigSource,
+        servers: BTreeMap<String, String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Party {
     pub id: u32,
     pub ports: PartyPorts,
+    pub cluster: Cluster,
+    /// The address peers reach this party at, when it is not the lab's `ip`.
+    pub address: Option<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -89,6 +121,11 @@ pub struct PartyPorts {
 }
 
 impl Party {
+    /// True for the parties this lab installs (not another organisation's).
+    pub fn is_ours(&self) -> bool {
+        self.cluster != Cluster::Elsewhere
+    }
+
     /// The KubeFATE cluster name, which is also its namespace (the tutorial's `fate-9999`).
     pub fn name(&self) -> String {
         format!("fate-{}", self.id)
@@ -100,6 +137,35 @@ impl Party {
 }
 
 impl LabSpec {
+    /// The parties this lab installs, in order.
+    pub fn ours(&self) -> impl Iterator<Item = &Party> {
+        self.parties.iter().filter(|p| p.is_ours())
+    }
+
+    /// Every cluster that holds a party of this lab, each once, in the parties' order.
+    pub fn clusters(&self) -> Vec<Cluster> {
+        let mut out: Vec<Cluster> = Vec::new();
+        for p in self.ours() {
+            if !out.contains(&p.cluster) {
+                out.push(p.cluster.clone());
+            }
+        }
+        out
+    }
+
+    pub fn on_minikube(&self) -> bool {
+        matches!(self.target, Target::Minikube)
+    }
+
+    /// Where the other parties reach `party`'s rollsite/osx NodePort.
+    pub fn address(&self, party: &Party) -> Ipv4Addr {
+        party.address.unwrap_or(self.ip)
+    }
+
+    pub fn party(&self, id: u32) -> Option<&Party> {
+        self.parties.iter().find(|p| p.id == id)
+    }
+
     pub fn hostnames(&self, party: &Party) -> (String, String) {
         let p = &self.release.hosts;
         (
@@ -241,11 +307,16 @@ impl SpecInput {
                 .iter()
                 .map(|&id| PartyInput {
                     id: id.into(),
-                    ports: PortOverrides::default(),
+                    ..PartyInput::default()
                 })
                 .collect()
         });
-        let parties = validate_parties(&parties_in)?;
+        let (target, default_context) = validate_target(
+            self.kubeconfig.as_ref(),
+            self.context.as_deref(),
+            &parties_in,
+        )?;
+        let parties = validate_parties(&parties_in, &target, default_context.as_deref())?;
 
         let registry = match self.registry {
             Some(r) => parse_registry(&r).map_err(usage)?,
@@ -258,6 +329,17 @@ impl SpecInput {
 
         let (ip, ip_source) = match self.ip {
             Some(s) => (parse_host_ip(&s).map_err(usage)?, IpSource::Given),
+            // An existing cluster's parties are reached at a node's address, not this host's.
+            None if !matches!(target, Target::Minikube) => {
+                match parties
+                    .iter()
+                    .filter(|p| p.is_ours())
+                    .find_map(|p| p.address)
+                {
+                    Some(ip) => (ip, IpSource::Given),
+                    None => (Ipv4Addr::UNSPECIFIED, IpSource::Pending),
+                }
+            }
             None => {
                 let (ip, iface) = hostip::detect_primary_ipv4().map_err(|e| {
                     usage(format!(
@@ -270,6 +352,7 @@ impl SpecInput {
 
         Ok(LabSpec {
             release,
+            target,
             ip,
             ip_source,
             registry,
@@ -280,7 +363,65 @@ impl SpecInput {
     }
 }
 
-fn validate_parties(input: &[PartyInput]) -> Result<Vec<Party>> {
+/// Minikube, unless a kubeconfig, a context or a party's context is given; then every context
+/// named must be in the kubeconfig.
+fn validate_target(
+    kubeconfig: Option<&std::path::PathBuf>,
+    context: Option<&str>,
+    parties: &[PartyInput],
+) -> Result<(Target, Option<String>)> {
+    let named: Vec<&str> = parties
+        .iter()
+        .filter_map(|p| p.context.as_deref())
+        .collect();
+    if kubeconfig.is_none() && context.is_none() && named.is_empty() {
+        return Ok((Target::Minikube, None));
+    }
+    let source = crate::target::KubeconfigSource {
+        path: kubeconfig.cloned(),
+    };
+    let kc = source
+        .load()
+        .map_err(|e| usage(format!("{e:#}; give the file with --kubeconfig PATH")))?;
+    let known = crate::target::contexts(&kc);
+    let default = context.map(str::to_string).or(known.current.clone());
+    let mut servers = BTreeMap::new();
+    for p in parties.iter().filter(|p| !p.peer) {
+        let Some(c) = p.context.clone().or_else(|| default.clone()) else {
+            return Err(usage(format!(
+                "the kubeconfig ({}) has no current context: name the cluster with --context NAME",
+                source.describe()
+            )));
+        };
+        let Some(server) = known.servers.get(&c) else {
+            let list: Vec<&str> = known.servers.keys().map(String::as_str).collect();
+            return Err(usage(format!(
+                "context {c} (party {}) is not in the kubeconfig ({}); its contexts: {}",
+                p.id,
+                source.describe(),
+                if list.is_empty() {
+                    "none".to_string()
+                } else {
+                    list.join(", ")
+                }
+            )));
+        };
+        servers.insert(c, server.clone());
+    }
+    Ok((
+        Target::Existing {
+            kubeconfig: source,
+            servers,
+        },
+        default,
+    ))
+}
+
+fn validate_parties(
+    input: &[PartyInput],
+    target: &Target,
+    context: Option<&str>,
+) -> Result<Vec<Party>> {
     let listed = || {
         input
             .iter()
@@ -288,6 +429,12 @@ fn validate_parties(input: &[PartyInput]) -> Result<Vec<Party>> {
             .collect::<Vec<_>>()
             .join(",")
     };
+    if !input.is_empty() && input.iter().all(|p| p.peer) {
+        return Err(usage(format!(
+            "every party of this lab ({}) is a --peer: name the party that runs here with --party ID",
+            listed()
+        )));
+    }
     if input.len() < 2 {
         return Err(usage(format!(
             "a federated lab needs at least two parties, got {} ({}); list them like --parties 9999,10000",
@@ -306,17 +453,64 @@ fn validate_parties(input: &[PartyInput]) -> Result<Vec<Party>> {
         }
         if !seen.insert(p.id) {
             return Err(usage(format!(
-                "party ID {} is listed twice in --parties {}: every party needs its own ID",
+                "party ID {} is listed twice ({}): every party needs its own ID",
                 p.id,
                 listed()
             )));
         }
     }
 
-    // Which (party, role) first claimed each port, to name both sides of a clash.
-    let mut owners: BTreeMap<u32, String> = BTreeMap::new();
+    // Which (party, role) first claimed each port of each cluster, to name both sides of a clash.
+    let mut owners: BTreeMap<(Cluster, u32), String> = BTreeMap::new();
     let mut parties = Vec::with_capacity(input.len());
     for (i, p) in input.iter().enumerate() {
+        let cluster = if p.peer {
+            Cluster::Elsewhere
+        } else {
+            match target {
+                Target::Minikube => Cluster::Minikube,
+                // validate_target made sure every party has a context that exists.
+                Target::Existing { .. } => Cluster::Context(
+                    p.context
+                        .clone()
+                        .or_else(|| context.map(str::to_string))
+                        .unwrap_or_default(),
+                ),
+            }
+        };
+        let address = match &p.ip {
+            Some(ip) => Some(parse_host_ip(ip).map_err(|e| {
+                usage(format!("party {}: {}", p.id, e.replacen("--ip ", "ip ", 1)))
+            })?),
+            None if p.peer => {
+                return Err(usage(format!(
+                    "--peer {} has no address: give it as --peer {}=HOST:PORT",
+                    p.id, p.id
+                )));
+            }
+            None => None,
+        };
+        if p.peer {
+            let port = p.ports.rollsite.unwrap_or(0);
+            if !(NODE_PORT_MIN..=NODE_PORT_MAX).contains(&port) {
+                return Err(usage(format!(
+                    "--peer {}: port {port} is outside the Kubernetes NodePort range {NODE_PORT_MIN}-{NODE_PORT_MAX}: \
+                     give the peer's rollsite/osx NodePort",
+                    p.id
+                )));
+            }
+            parties.push(Party {
+                id: p.id as u32,
+                ports: PartyPorts {
+                    rollsite: port as u16,
+                    grpc: 0,
+                    http: 0,
+                },
+                cluster,
+                address,
+            });
+            continue;
+        }
         let offset = PORT_STRIDE * i as u32;
         let wanted = [
             (
@@ -338,9 +532,13 @@ fn validate_parties(input: &[PartyInput]) -> Result<Vec<Party>> {
                     "{who} {port} is outside the Kubernetes NodePort range {NODE_PORT_MIN}-{NODE_PORT_MAX}{hint}"
                 )));
             }
-            if let Some(first) = owners.insert(port, who.clone()) {
+            if let Some(first) = owners.insert((cluster.clone(), port), who.clone()) {
+                let place = match &cluster {
+                    Cluster::Context(c) => format!(" in context {c}"),
+                    _ => String::new(),
+                };
                 return Err(usage(format!(
-                    "port {port} is used twice: {first} and {who}; every NodePort must be distinct"
+                    "port {port} is used twice{place}: {first} and {who}; every NodePort of a cluster must be distinct"
                 )));
             }
         }
@@ -352,6 +550,8 @@ fn validate_parties(input: &[PartyInput]) -> Result<Vec<Party>> {
                 grpc: grpc as u16,
                 http: http as u16,
             },
+            cluster,
+            address,
         });
     }
     Ok(parties)
@@ -367,7 +567,7 @@ mod tests {
                 ids.iter()
                     .map(|&id| PartyInput {
                         id,
-                        ports: PortOverrides::default(),
+                        ..PartyInput::default()
                     })
                     .collect(),
             ),

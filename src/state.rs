@@ -59,6 +59,12 @@ pub struct LabRecord {
     /// What each party was sized to ask for (v2 charts), so every command renders the same spec.
     #[serde(default)]
     pub sizing: Option<crate::sizing::PartySize>,
+    /// Where the parties run when not on minikube: the kubeconfig given and each context's server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetRecord>,
+    /// Each party's place when it is not simply on minikube at the lab's `ip`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub placement: std::collections::BTreeMap<u32, Placement>,
     /// The hosts file that holds fatelab's block, once written.
     pub hosts_file: Option<PathBuf>,
     pub minikube: Option<MinikubeRecord>,
@@ -89,9 +95,32 @@ fn format_one() -> u32 {
     1
 }
 
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetRecord {
+    /// `--kubeconfig` as given; `None`: the usual kubeconfig of whoever runs fatelab.
+    pub kubeconfig: Option<PathBuf>,
+    /// Context → API server URL, as when the lab was made: a context that now points elsewhere
+    /// is not this lab's cluster.
+    pub servers: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Placement {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Another organisation's party: in every partyList, installed by them.
+    #[serde(default)]
+    pub peer: bool,
+}
+
 /// One object in the inventory: enough to find it again, and to know it is still the same one.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MadeObject {
+    /// The kubeconfig context of the cluster it is in; `None`: minikube's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
     pub api_version: String,
     pub kind: String,
     pub namespace: Option<String>,
@@ -104,14 +133,19 @@ pub struct MadeObject {
 
 impl MadeObject {
     pub fn describe(&self) -> String {
-        match &self.namespace {
+        let what = match &self.namespace {
             Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
             None => format!("{} {}", self.kind, self.name),
+        };
+        match &self.context {
+            Some(c) => format!("{what} (context {c})"),
+            None => what,
         }
     }
 
     pub fn same_object(&self, other: &MadeObject) -> bool {
-        self.api_version == other.api_version
+        self.context == other.context
+            && self.api_version == other.api_version
             && self.kind == other.kind
             && self.namespace == other.namespace
             && self.name == other.name

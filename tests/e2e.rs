@@ -8,6 +8,14 @@
 //! It runs doctor, up, test, status, `up --dry-run` and up again (no change, the test not rerun),
 //! down (through KubeFATE), down again, up and down once more (KubeFATE's hostPath database
 //! outlives the lab), and checks that the hosts file and the namespaces are as before.
+//!
+//! Existing-cluster mode: with FATELAB_E2E_CONTEXT=NAME (a context of KUBECONFIG or
+//! ~/.kube/config) the second test runs the lab on that cluster instead of minikube:
+//!
+//!     FATELAB_E2E_CONTEXT=team cargo test --release --test e2e -- --ignored --nocapture existing
+//!
+//! (no root needed). It runs doctor, up, test, status, up again (no change), down, and checks that
+//! the hosts file is untouched and the lab's namespaces are gone from that cluster.
 
 use std::process::Command;
 
@@ -25,6 +33,17 @@ fn fatelab(args: &[&str]) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// After `down`: none of the lab's namespaces is left in the cluster.
+async fn assert_lab_namespaces_gone(client: kube::Client) {
+    let api: kube::Api<Namespace> = kube::Api::all(client);
+    for ns in ["kube-fate", "fate-9999", "fate-10000"] {
+        assert!(
+            api.get_opt(ns).await.unwrap().is_none(),
+            "namespace {ns} is still there"
+        );
+    }
 }
 
 fn extra() -> Vec<String> {
@@ -100,11 +119,55 @@ async fn the_tutorial_on_a_real_host() {
     )
     .await
     .unwrap();
-    let api: kube::Api<Namespace> = kube::Api::all(client);
-    for ns in ["kube-fate", "fate-9999", "fate-10000"] {
-        assert!(
-            api.get_opt(ns).await.unwrap().is_none(),
-            "namespace {ns} is still there"
-        );
-    }
+    assert_lab_namespaces_gone(client).await;
+}
+
+#[tokio::test]
+#[ignore = "needs an existing Kubernetes cluster: FATELAB_E2E_CONTEXT=NAME; see the module docs"]
+async fn the_lab_on_an_existing_cluster() {
+    let context = std::env::var("FATELAB_E2E_CONTEXT")
+        .expect("FATELAB_E2E_CONTEXT names the kubeconfig context of the cluster to use");
+    let hosts_before = std::fs::read("/etc/hosts").unwrap();
+    let mut extra = vec!["--context".to_string(), context.clone()];
+    extra.extend(self::extra());
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+
+    assert!(
+        fatelab(&[&["doctor"], &extra[..]].concat())
+            .status
+            .success(),
+        "doctor found a problem with the cluster"
+    );
+    let up = fatelab(&[&["up", "--yes"], &extra[..]].concat());
+    assert!(up.status.success(), "up failed");
+    assert!(
+        String::from_utf8_lossy(&up.stderr).contains("no minikube"),
+        "up did not run on the existing cluster"
+    );
+    assert!(fatelab(&["test"]).status.success(), "the toy job failed");
+    let status = fatelab(&["status", "--output", "json"]);
+    assert!(status.status.success(), "status is not healthy");
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(report["minikube"]["state"], "Existing");
+    let again = fatelab(&[&["up", "--yes"], &extra[..]].concat());
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("run as declared and are healthy"),
+        "a second up changed the parties"
+    );
+    assert!(fatelab(&["down", "--yes"]).status.success());
+    assert_eq!(
+        std::fs::read("/etc/hosts").unwrap(),
+        hosts_before,
+        "/etc/hosts changed on an existing-cluster run"
+    );
+
+    let client = fatelab::target::connect(
+        &fatelab::target::KubeconfigSource::default(),
+        &context,
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_lab_namespaces_gone(client).await;
 }

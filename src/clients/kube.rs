@@ -19,9 +19,15 @@ pub async fn connect(kubeconfig: &Path, call_timeout: Duration) -> Result<Client
     super::ensure_crypto_provider();
     let raw = Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("reading the kubeconfig {}", kubeconfig.display()))?;
-    let mut config = Config::from_custom_kubeconfig(raw, &KubeConfigOptions::default())
+    let config = Config::from_custom_kubeconfig(raw, &KubeConfigOptions::default())
         .await
         .with_context(|| format!("using the kubeconfig {}", kubeconfig.display()))?;
+    client_for(config, call_timeout)
+}
+
+/// A client for `config` with fatelab's deadlines and retries.
+pub fn client_for(mut config: Config, call_timeout: Duration) -> Result<Client> {
+    super::ensure_crypto_provider();
     config.connect_timeout = Some(call_timeout);
     // kube's own retry repeats 503s up to 15 times with a backoff growing to minutes, and any
     // method; fatelab's is bounded and repeats only what is safe to repeat.

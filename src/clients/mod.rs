@@ -8,6 +8,7 @@ pub mod kubefate;
 pub mod minikube;
 pub mod multipart;
 pub mod process;
+pub mod tcp;
 pub mod transport;
 
 /// reqwest and kube share rustls, which needs exactly one process-wide crypto provider; this

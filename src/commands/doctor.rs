@@ -5,14 +5,16 @@ use anyhow::Result;
 use super::{lab_spec, print_stdout, run_options, state_dir};
 use crate::catalog::UrlBases;
 use crate::cli::{Cli, DEFAULT_CHART_REPO, DEFAULT_GITHUB, DoctorArgs, Output};
-use crate::doctor;
 use crate::state::LabRecord;
 use crate::steps::Ctx;
 use crate::ui::Ui;
 
 /// Exit 0 when no check fails, 1 otherwise.
 pub async fn run(cli: &Cli, args: &DoctorArgs) -> Result<i32> {
-    let spec = lab_spec(&args.lab)?;
+    let mut spec = lab_spec(&args.lab)?;
+    if !spec.on_minikube() {
+        crate::target::resolve_addresses(&mut spec, cli.call_timeout).await?;
+    }
     let ctx = Ctx::new(
         &spec,
         UrlBases {
@@ -20,13 +22,13 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> Result<i32> {
             chart_repo: DEFAULT_CHART_REPO.into(),
         },
         state_dir(cli),
-        "/etc/hosts".into(),
+        Some("/etc/hosts".into()),
         run_options(cli, &args.versions),
         Ui::new(cli.yes, cli.verbose),
         LabRecord::default(),
     );
-    let facts = crate::steps::preflight_facts(&ctx).await;
-    let report = doctor::run(&facts).await;
+    // The checks `up` makes first: the host's, or each existing cluster's; the peers' for both.
+    let report = crate::steps::preflight_report(&ctx).await;
     let out = match cli.output {
         Output::Text => report.to_text(),
         Output::Json => serde_json::to_string_pretty(&report)? + "\n",

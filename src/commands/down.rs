@@ -94,7 +94,7 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
     let mut failures = Vec::new();
     for (i, step) in steps.iter().enumerate().rev() {
         let info = step.info();
-        let line = ui.step(total - i, total, &format!("Undo: {}", info.title));
+        let line = ui.step(total - i, total, &format!("Undo: {}", step.title(&ctx)));
         match step.undo(&ctx, &line).await {
             Ok(Outcome::Done) => line.done(),
             Ok(Outcome::AlreadyDone(why)) => line.skipped(&why),

@@ -9,6 +9,11 @@ use crate::render::hosts;
 
 pub fn run(cli: &Cli, args: &HostsArgs) -> Result<()> {
     let spec = lab_spec(&args.lab)?;
+    if matches!(spec.ip_source, crate::spec::IpSource::Pending) {
+        return Err(crate::exit::usage(
+            "on an existing cluster the names resolve to a node's address: give it with --ip",
+        ));
+    }
     let entries = hosts::entries(&spec);
     let lines: Vec<String> = entries.iter().map(|(ip, h)| format!("{ip} {h}")).collect();
     let out = match cli.output {

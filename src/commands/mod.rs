@@ -121,25 +121,56 @@ async fn run(cli: &Cli) -> Result<i32> {
 
 /// Builds the validated lab spec from a scenario file (if any) overlaid by the flags.
 pub fn lab_spec(args: &LabArgs) -> Result<LabSpec> {
-    let flags = SpecInput {
-        parties: args.parties.as_ref().map(|ids| {
+    let parties = if args.party.is_empty() {
+        args.parties.as_ref().map(|ids| {
             ids.iter()
                 .map(|&id| PartyInput {
                     id,
-                    ports: PortOverrides::default(),
+                    ..PartyInput::default()
                 })
                 .collect()
-        }),
+        })
+    } else {
+        Some(with_peers(&args.party, &args.peer))
+    };
+    let flags = SpecInput {
+        parties,
         ip: args.ip.clone(),
         release: args.release.clone(),
         registry: args.registry.clone(),
         domain: args.domain.clone(),
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
     };
     let input = match &args.file {
         Some(path) => scenario::overlay(scenario::load(path)?, flags),
         None => flags,
     };
     input.validate()
+}
+
+/// `--party` and its `--peer`s as one list in ID order, so the port scheme gives every party the
+/// same NodePorts whichever organisation runs fatelab.
+fn with_peers(ours: &[u64], peers: &[crate::cli::PeerArg]) -> Vec<PartyInput> {
+    let mut all: Vec<PartyInput> = ours
+        .iter()
+        .map(|&id| PartyInput {
+            id,
+            ..PartyInput::default()
+        })
+        .chain(peers.iter().map(|p| PartyInput {
+            id: p.id,
+            ports: PortOverrides {
+                rollsite: Some(p.port),
+                ..PortOverrides::default()
+            },
+            ip: Some(p.ip.clone()),
+            peer: true,
+            ..PartyInput::default()
+        }))
+        .collect();
+    all.sort_by_key(|p| p.id);
+    all
 }
 
 /// A lab whose training job scores below this is broken (`--min-auc`).
@@ -189,14 +220,22 @@ pub fn spec_from_record(
             .ports
             .get(&id)
             .ok_or_else(|| bad("ports", format!("party {id} has no ports")))?;
+        let place = record.placement.get(&id).cloned().unwrap_or_default();
         parties.push(PartyInput {
             id: id.into(),
             ports: PortOverrides {
                 rollsite: Some(ports.rollsite.into()),
-                grpc: Some(ports.grpc.into()),
-                http: Some(ports.http.into()),
+                grpc: (!place.peer).then_some(ports.grpc.into()),
+                http: (!place.peer).then_some(ports.http.into()),
             },
+            context: place.context,
+            ip: place.ip,
+            peer: place.peer,
         });
+    }
+    let target = record.target.clone();
+    if let Some(t) = &target {
+        recorded_clusters_present(t)?;
     }
     let input = SpecInput {
         parties: Some(parties),
@@ -204,12 +243,38 @@ pub fn spec_from_record(
         release: Some(record.release.clone()),
         registry: record.registry.clone(),
         domain: (!record.domain.is_empty()).then(|| record.domain.clone()),
+        kubeconfig: target.as_ref().and_then(|t| t.kubeconfig.clone()),
+        context: None,
     };
     let mut spec = input
         .validate()
         .map_err(|e| bad("parties/ports/registry/domain", format!("{e:#}")))?;
     spec.sizing = record.sizing.clone();
     Ok(spec)
+}
+
+/// The clusters the lab was made on must still be in the kubeconfig, each at the same API
+/// server: a context that is gone, or now names another cluster, is not this lab's (exit 1).
+fn recorded_clusters_present(t: &crate::state::TargetRecord) -> Result<()> {
+    let source = crate::target::KubeconfigSource {
+        path: t.kubeconfig.clone(),
+    };
+    let known = crate::target::contexts(&source.load()?);
+    for (context, server) in &t.servers {
+        match known.servers.get(context) {
+            None => anyhow::bail!(
+                "the lab's context {context} (API server {server}) is not in the kubeconfig now ({}); \
+                 put it back (or point KUBECONFIG at the file that has it) and run the command again",
+                source.describe()
+            ),
+            Some(now) if now != server => anyhow::bail!(
+                "the lab's context {context} now points at {now}, but the lab was made on {server}; \
+                 fatelab will not touch another cluster: restore the context or use the kubeconfig the lab was made with",
+            ),
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// A step context for the lab on record; `None` when there is no lab.
@@ -226,10 +291,10 @@ pub fn ctx_from_record<'a>(
             chart_repo: crate::cli::DEFAULT_CHART_REPO.into(),
         },
         state_dir(cli),
-        record
-            .hosts_file
-            .clone()
-            .unwrap_or_else(|| "/etc/hosts".into()),
+        record.hosts_file.clone().or_else(|| {
+            spec.on_minikube()
+                .then(|| std::path::PathBuf::from("/etc/hosts"))
+        }),
         opts,
         crate::ui::Ui::new(cli.yes, cli.verbose),
         record,

@@ -51,7 +51,61 @@ async fn minikube(record: &LabRecord) -> Value {
     }
 }
 
+/// On existing clusters "minikube" says whether each context answers, and with which version.
+async fn existing_clusters(ctx: &Ctx<'_>) -> Value {
+    let answers = futures::future::join_all(ctx.clusters().into_iter().map(|c| async move {
+        let v = bounded(crate::steps::existing::server_version(ctx, &c)).await;
+        (c, v)
+    }))
+    .await;
+    let healthy = answers.iter().all(|(_, v)| v.is_ok());
+    let detail: Vec<String> = answers
+        .iter()
+        .map(|(c, v)| match v {
+            Ok(v) => format!("{} answers, Kubernetes v{v}", c.describe()),
+            Err(e) => format!("{}: {e:#}", c.describe()),
+        })
+        .collect();
+    let version = answers
+        .iter()
+        .find_map(|(_, v)| v.as_ref().ok().map(|v| format!("v{v}")));
+    json!({"healthy": healthy, "state": "Existing", "version": version,
+           "detail": format!("no minikube: {}", detail.join("; "))})
+}
+
+async fn existing_ingress(ctx: &Ctx<'_>) -> Value {
+    let classes = futures::future::join_all(ctx.clusters().into_iter().map(|c| async move {
+        let v = bounded(crate::steps::existing::ingress_classes(ctx, &c)).await;
+        (c, v)
+    }))
+    .await;
+    let detail: Vec<String> = classes
+        .iter()
+        .map(|(c, v)| match v {
+            Ok(list) if !list.is_empty() => format!(
+                "{}: IngressClass {}",
+                c.describe(),
+                list.iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Ok(_) => format!(
+                "{}: no IngressClass; {}",
+                c.describe(),
+                crate::steps::existing::proxy_urls(ctx, c).join(" ")
+            ),
+            Err(e) => format!("{}: {e:#}", c.describe()),
+        })
+        .collect();
+    // No class is a way to run a lab, not a fault: the lab is reached through the API server.
+    json!({"healthy": classes.iter().all(|(_, v)| v.is_ok()), "detail": detail.join("; ")})
+}
+
 async fn ingress(ctx: &Ctx<'_>, record: &LabRecord) -> Value {
+    if !ctx.spec.on_minikube() {
+        return existing_ingress(ctx).await;
+    }
     let version = record
         .minikube
         .as_ref()
@@ -75,28 +129,50 @@ async fn ingress(ctx: &Ctx<'_>, record: &LabRecord) -> Value {
     }
 }
 
-async fn kubefate(
-    ctx: &Ctx<'_>,
-    show_credentials: bool,
-) -> (Value, Vec<crate::clients::kubefate::Cluster>) {
-    let result = bounded(async {
-        let kf = ctx.kubefate().await?;
-        let version = kf.version().await?;
-        let clusters = kf.clusters(false).await?;
-        Ok((version, clusters))
-    })
+/// Each cluster's KubeFATE service, and what it lists.
+type Listed =
+    std::collections::BTreeMap<crate::target::Cluster, Vec<crate::clients::kubefate::Cluster>>;
+
+async fn kubefate(ctx: &Ctx<'_>, show_credentials: bool) -> (Value, Listed) {
+    let clusters = ctx.clusters();
+    let results = futures::future::join_all(clusters.iter().map(|c| {
+        bounded(async move {
+            let kf = ctx.kubefate_in(c).await?;
+            let version = kf.version().await?;
+            let listed = kf.clusters(false).await?;
+            Ok((version, listed))
+        })
+    }))
     .await;
-    let mut v = match &result {
-        Ok((version, _)) => {
-            json!({"healthy": true, "version": version, "detail": "answers through the API server"})
+    let several = !ctx.spec.on_minikube();
+    let mut details = Vec::new();
+    let mut listed = Listed::new();
+    let mut version = None;
+    let mut healthy = true;
+    for (c, r) in clusters.iter().zip(results) {
+        let place = if several {
+            format!("{}: ", c.describe())
+        } else {
+            String::new()
+        };
+        match r {
+            Ok((v, l)) => {
+                details.push(format!("{place}answers through the API server"));
+                version.get_or_insert(v);
+                listed.insert(c.clone(), l);
+            }
+            Err(e) => {
+                healthy = false;
+                details.push(format!("{place}{e:#}"));
+            }
         }
-        Err(e) => json!({"healthy": false, "version": null, "detail": format!("{e:#}")}),
-    };
+    }
+    let mut v = json!({"healthy": healthy, "version": version, "detail": details.join("; ")});
     if show_credentials && let Ok(c) = credentials::load_or_create(&ctx.state_dir) {
         v["credentials"] =
             json!({"username": c.kubefate_username, "password": c.kubefate_password.expose()});
     }
-    (v, result.map(|(_, c)| c).unwrap_or_default())
+    (v, listed)
 }
 
 async fn party_health(ctx: &Ctx<'_>, party: &crate::spec::Party) -> Result<Health> {
@@ -148,18 +224,24 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
         },
     );
     let ctx = ctx_from_record(cli, &spec, record.clone(), opts);
-    let (mk, ing, (kf, clusters)) = tokio::join!(
-        minikube(&record),
+    let (mk, ing, (kf, listed)) = tokio::join!(
+        async {
+            if spec.on_minikube() {
+                minikube(&record).await
+            } else {
+                existing_clusters(&ctx).await
+            }
+        },
         ingress(&ctx, &record),
         kubefate(&ctx, args.show_credentials)
     );
-    let healths =
-        futures::future::join_all(spec.parties.iter().map(|p| party_health(&ctx, p))).await;
-    let parties: Vec<Value> = spec
-        .parties
-        .iter()
+    let healths = futures::future::join_all(spec.ours().map(|p| party_health(&ctx, p))).await;
+    let none = Vec::new();
+    let mut parties: Vec<Value> = spec
+        .ours()
         .zip(healths)
         .map(|(p, health)| {
+            let clusters = listed.get(&p.cluster).unwrap_or(&none);
             let cluster = clusters.iter().find(|c| c.name == p.name());
             let status = cluster.map(|c| c.status.clone()).unwrap_or_else(|| {
                 if kf["healthy"] == true { "Missing".into() } else { "Unknown".into() }
@@ -178,14 +260,28 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
                 "cluster_status": status, "pods_ready": ready, "pods_total": total,
                 "healthy": healthy, "problems": problems,
                 "urls": {"notebook": format!("http://{notebook}"), "fateboard": format!("http://{fateboard}")},
-                "node_ports": p.ports,
+                "node_ports": p.ports, "context": p.cluster.context(), "address": spec.address(p).to_string(),
             })
         })
         .collect();
+    let peers = crate::steps::existing::peer_checks(&ctx).await;
+    for (p, check) in spec.parties.iter().filter(|p| !p.is_ours()).zip(peers) {
+        let answers = check.status == crate::doctor::Status::Pass;
+        parties.push(json!({
+            "id": p.id, "peer": true, "healthy": answers, "cluster_status": "Elsewhere",
+            "pods_ready": 0, "pods_total": 0,
+            "problems": if answers { vec![] } else { vec![check.detail.clone()] },
+            "urls": {"notebook": "", "fateboard": ""}, "node_ports": p.ports,
+            "address": spec.address(p).to_string(), "detail": check.detail,
+        }));
+    }
     let healthy = mk["healthy"] == true
         && ing["healthy"] == true
         && kf["healthy"] == true
-        && parties.iter().all(|p| p["healthy"] == true);
+        // Another organisation's party is theirs to keep healthy; it is reported, not judged.
+        && parties
+            .iter()
+            .all(|p| p["healthy"] == true || p["peer"] == true);
     let changes = drift(&ctx).await;
     let report = json!({
         "lab": true, "healthy": healthy, "release": spec.release.release,
@@ -238,6 +334,15 @@ fn text(r: &Value) -> String {
         ));
     }
     for p in r["parties"].as_array().into_iter().flatten() {
+        if p["peer"] == true {
+            s.push_str(&format!(
+                "{} party {:<6} another organisation's: {}\n",
+                if p["healthy"] == true { "ok  " } else { "WARN" },
+                p["id"],
+                p["detail"].as_str().unwrap_or("")
+            ));
+            continue;
+        }
         s.push_str(&format!(
             "{} party {:<6} {} {}/{} pods ready; rollsite {}, FATE Flow {}; {} {}\n",
             mark(p),

@@ -28,7 +28,7 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     opts.wait_timeout = args.timeout;
     opts.min_auc = args.min_auc;
     let ctx = ctx_from_record(cli, &spec, record, opts);
-    let pairs = smoke::pairs(&spec.parties, args.guest, args.host)?;
+    let pairs = smoke::pairs(&spec.parties, args.guest, args.host, true)?;
     let title = match args.job {
         smoke::JobKind::Toy => "Run FATE's toy federated job",
         smoke::JobKind::Lr => "Train a hetero logistic regression on the breast tables",
@@ -40,6 +40,7 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     for id in pairs
         .iter()
         .flat_map(|(g, h)| [*g, *h])
+        .filter(|id| spec.party(*id).is_some_and(|p| p.is_ours()))
         .collect::<std::collections::BTreeSet<_>>()
     {
         let party = spec

@@ -16,6 +16,12 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     if let Some(b) = args.images_bundle.as_ref().filter(|b| !b.is_file()) {
         return Err(usage(format!("--images {}: no such file", b.display())));
     }
+    if args.images_bundle.is_some() && !spec.on_minikube() {
+        return Err(usage(
+            "--images loads a bundle into this host's Docker, which an existing cluster's nodes do not use; \
+             push the images to a registry the nodes reach (`fatelab images load` then push) and pass --registry",
+        ));
+    }
     if let Some(d) = args.artifacts_dir.as_ref().filter(|d| !d.is_dir()) {
         return Err(usage(format!(
             "--artifacts-dir {}: no such directory",
@@ -27,6 +33,9 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         Some(given) => Some(user_chart(&spec, given, args, &state_dir)?),
         None => None,
     };
+    if !spec.on_minikube() {
+        crate::target::resolve_addresses(&mut spec, cli.call_timeout).await?;
+    }
     spec.sizing = size_lab(&spec, args.resources)?;
     let mut opts = run_options(cli, &args.versions);
     opts.chart = chart;
@@ -51,6 +60,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     record.registry = spec.registry.clone();
     record.ports = spec.parties.iter().map(|p| (p.id, p.ports)).collect();
     record.sizing = spec.sizing.clone();
+    placement(&spec, &mut record);
     let ctx = Ctx::new(
         &spec,
         UrlBases {
@@ -58,7 +68,10 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
             chart_repo: args.chart_repo.clone(),
         },
         state_dir.clone(),
-        args.hosts_file.clone(),
+        args.hosts_file.clone().or_else(|| {
+            spec.on_minikube()
+                .then(|| std::path::PathBuf::from("/etc/hosts"))
+        }),
         opts,
         Ui::new(cli.yes, cli.verbose),
         record,
@@ -88,7 +101,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     let mut times = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let info = step.info();
-        let line = ctx.ui.step(i + 1, total, info.title);
+        let line = ctx.ui.step(i + 1, total, step.title(&ctx));
         let started = std::time::Instant::now();
         let result = {
             let work = async {
@@ -132,9 +145,70 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
             return Ok(());
         }
     }
-    kubectl_hint(&ctx);
+    if spec.on_minikube() {
+        kubectl_hint(&ctx);
+    }
+    for peer in spec.parties.iter().filter(|p| !p.is_ours()) {
+        ctx.ui.println(format!(
+            "Party {}'s organisation runs, on its side: {}\nthen `fatelab test --host {}` runs a job between the two from here.",
+            peer.id,
+            crate::steps::existing::other_side(&ctx, peer),
+            peer.id
+        ));
+    }
     ctx.ui.println("The lab is up.");
     Ok(())
+}
+
+/// Where each party is, for `status`, `test` and `down`: the target's contexts and servers, and
+/// each party's context, address and whether it is a peer. A party fatelab installed that the
+/// lab no longer has keeps its place until the parties step has removed it.
+fn placement(spec: &crate::spec::LabSpec, record: &mut LabRecord) {
+    use crate::state::{Placement, TargetRecord};
+    record.target = match &spec.target {
+        crate::spec::Target::Minikube => None,
+        crate::spec::Target::Existing {
+            kubeconfig,
+            servers,
+        } => {
+            let mut servers = servers.clone();
+            if let Some(old) = &record.target {
+                for id in record.clusters.keys() {
+                    if let Some(c) = record.placement.get(id).and_then(|p| p.context.as_ref())
+                        && let Some(server) = old.servers.get(c)
+                    {
+                        servers.entry(c.clone()).or_insert_with(|| server.clone());
+                    }
+                }
+            }
+            Some(TargetRecord {
+                kubeconfig: kubeconfig.path.clone(),
+                servers,
+            })
+        }
+    };
+    let leaving: Vec<(u32, Placement)> = record
+        .placement
+        .iter()
+        .filter(|(id, _)| record.clusters.contains_key(id) && spec.party(**id).is_none())
+        .map(|(id, p)| (*id, p.clone()))
+        .collect();
+    record.placement = spec
+        .parties
+        .iter()
+        .filter(|p| p.cluster != crate::target::Cluster::Minikube || p.address.is_some())
+        .map(|p| {
+            (
+                p.id,
+                Placement {
+                    context: p.cluster.context().map(String::from),
+                    ip: p.address.map(|a| a.to_string()),
+                    peer: !p.is_ours(),
+                },
+            )
+        })
+        .chain(leaving)
+        .collect();
 }
 
 /// The chart `--chart` names, checked to be the release's (exit 2 if not); a directory is
@@ -174,7 +248,9 @@ fn size_lab(
     profile: crate::sizing::Profile,
 ) -> Result<Option<crate::sizing::PartySize>> {
     use crate::sizing;
-    if spec.release.cluster_schema != crate::catalog::ClusterSchema::V2 {
+    // An existing cluster's scheduler spreads the parties over its nodes: the chart's own
+    // requests stand, and this host's size says nothing about it.
+    if spec.release.cluster_schema != crate::catalog::ClusterSchema::V2 || !spec.on_minikube() {
         return Ok(None);
     }
     let host = sizing::Host::detect()?;
@@ -225,7 +301,9 @@ pub fn with_sudo() -> String {
 
 /// Writing the hosts file needs root: say so before anything changes (exit 2).
 fn needs_root(ctx: &Ctx) -> Result<()> {
-    let path = &ctx.hosts_file;
+    let Some(path) = &ctx.hosts_file else {
+        return Ok(());
+    };
     let current = std::fs::read(path).unwrap_or_default();
     let wanted = crate::hosts_file::with_block(&current, &crate::render::hosts::block(ctx.spec))?;
     if wanted != current && !super::may_write(path) {

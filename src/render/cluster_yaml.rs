@@ -2,7 +2,8 @@
 //!
 //! Starts from the release's base (the tutorial's fate-9999.yaml shape for v1.6.0) and fills in
 //! the party's identity, its NodePorts, the registry, host names, a full-mesh partyList (every
-//! other party at the lab's IP and that party's rollsite or osx NodePort) and, for v2 charts,
+//! other party at its address — the lab's IP unless it has its own — and its rollsite or osx
+//! NodePort) and, for v2 charts,
 //! the nodemanager and osx sizing.
 //!
 //! A registry under a v2 chart: the chart renders most images as `{{registry}}{{image}}` but the
@@ -49,7 +50,7 @@ pub fn value(spec: &LabSpec, party: &Party) -> Result<Value> {
         .map(|p| {
             json!({
                 "partyId": p.id,
-                "partyIp": spec.ip.to_string(),
+                "partyIp": spec.address(p).to_string(),
                 "partyPort": p.ports.rollsite,
             })
         })
@@ -190,7 +191,7 @@ pub fn render(spec: &LabSpec, party: &Party) -> Result<RenderedFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{PartyInput, PortOverrides, SpecInput};
+    use crate::spec::{PartyInput, SpecInput};
 
     fn spec(release: &str, registry: Option<&str>) -> LabSpec {
         SpecInput {
@@ -198,14 +199,14 @@ mod tests {
                 [9999u64, 10000]
                     .map(|id| PartyInput {
                         id,
-                        ports: PortOverrides::default(),
+                        ..PartyInput::default()
                     })
                     .to_vec(),
             ),
             ip: Some("192.168.100.123".into()),
             release: Some(release.into()),
             registry: registry.map(str::to_string),
-            domain: None,
+            ..SpecInput::default()
         }
         .validate()
         .unwrap()

@@ -8,12 +8,12 @@ pub const END_MARKER: &str = "# END fatelab";
 
 /// `(ip, hostname)` pairs: the KubeFATE service, then each party's notebook and FATE Board.
 pub fn entries(spec: &LabSpec) -> Vec<(String, String)> {
-    let ip = spec.ip.to_string();
-    let mut out = vec![(ip.clone(), spec.service_host())];
-    for party in &spec.parties {
+    let mut out = vec![(spec.ip.to_string(), spec.service_host())];
+    for party in spec.ours() {
+        let ip = spec.address(party).to_string();
         let (notebook, fateboard) = spec.hostnames(party);
         out.push((ip.clone(), notebook));
-        out.push((ip.clone(), fateboard));
+        out.push((ip, fateboard));
     }
     out
 }

@@ -9,8 +9,13 @@ use crate::ui::StepLine;
 
 pub struct Hosts;
 
+/// Why there is no file: an existing cluster's names are the user's DNS to give.
+const NO_FILE: &str = "skipped: the lab is on an existing cluster, whose host names are not this host's to set (--hosts-file PATH writes them into a file)";
+
 async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
-    let path = &ctx.hosts_file;
+    let Some(path) = &ctx.hosts_file else {
+        return Ok(Diff::none(NO_FILE));
+    };
     let current = match std::fs::read(path) {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -30,7 +35,9 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
 }
 
 async fn converge(ctx: &Ctx<'_>, _line: &StepLine, diff: Diff) -> Result<()> {
-    let path = &ctx.hosts_file;
+    let Some(path) = &ctx.hosts_file else {
+        return Ok(());
+    };
     // Record first: if the write is interrupted, `down` still knows where to look.
     ctx.update_record(|r| r.hosts_file = Some(path.clone()))?;
     if diff.is_empty() {
@@ -77,14 +84,27 @@ impl Step for Hosts {
         }
     }
 
+    fn on_existing(&self) -> Option<&'static str> {
+        Some("Add the lab's host names to a hosts file (only with --hosts-file)")
+    }
+
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
+        let Some(path) = &ctx.hosts_file else {
+            return Ok(StepPlan {
+                actions: vec![NO_FILE.into()],
+                files: vec![RenderedFile {
+                    name: "hosts.txt".into(),
+                    contents: hosts::block(ctx.spec),
+                }],
+            });
+        };
         let entries = hosts::entries(ctx.spec);
         let names: Vec<_> = entries.iter().map(|(_, h)| h.as_str()).collect();
         Ok(StepPlan {
             actions: vec![
                 format!(
                     "write one marked block into {} (atomic, locked, everything outside the block kept): {} → {}",
-                    ctx.hosts_file.display(),
+                    path.display(),
                     names.join(", "),
                     ctx.spec.ip
                 ),

@@ -18,7 +18,21 @@ struct Observed {
     pulls: Vec<String>,
 }
 
+/// Why an existing cluster needs nothing of this host's Docker.
+fn elsewhere(ctx: &Ctx) -> String {
+    format!(
+        "skipped: an existing cluster's nodes pull the images themselves, from {}",
+        ctx.spec
+            .registry
+            .as_deref()
+            .unwrap_or("Docker Hub (--registry names a mirror they reach)")
+    )
+}
+
 async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
+    if !ctx.spec.on_minikube() {
+        return Ok(Diff::none(elsewhere(ctx)));
+    }
     let spec = ctx.spec;
     let docker = docker::connect()?;
     let artifact = spec
@@ -55,7 +69,7 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
 }
 
 async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
-    if diff.is_empty() {
+    if diff.is_empty() || !ctx.spec.on_minikube() {
         return Ok(());
     }
     let Observed { archives, pulls } = *diff.observation::<Observed>();
@@ -92,7 +106,17 @@ impl Step for Images {
         }
     }
 
+    fn on_existing(&self) -> Option<&'static str> {
+        Some("Pre-pull images (the cluster's nodes pull their own)")
+    }
+
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
+        if !ctx.spec.on_minikube() {
+            return Ok(StepPlan {
+                actions: vec![elsewhere(ctx)],
+                files: vec![],
+            });
+        }
         let spec = ctx.spec;
         let r = spec.release;
         let mut actions = Vec::new();

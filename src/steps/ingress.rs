@@ -25,7 +25,32 @@ struct Observed {
     available: bool,
 }
 
+/// On existing clusters this step is a check: an IngressClass serves the host names, or the
+/// user is told where the FATE Boards and notebooks are reached instead.
+async fn observe_existing(ctx: &Ctx<'_>) -> Result<Diff> {
+    let mut said = Vec::new();
+    for cluster in ctx.clusters() {
+        let classes = super::existing::ingress_classes(ctx, &cluster).await?;
+        said.push(match classes.iter().find(|(_, d)| *d).or(classes.first()) {
+            Some((name, default)) => format!(
+                "{} serves ingresses with class {name}{}",
+                cluster.describe(),
+                if *default { " (its default)" } else { "" }
+            ),
+            None => format!(
+                "{} has no IngressClass, so the notebooks and FATE Boards are not served by host name; reach them through the API server: {}",
+                cluster.describe(),
+                super::existing::proxy_urls(ctx, &cluster).join(" ")
+            ),
+        });
+    }
+    Ok(Diff::none(said.join("; ")))
+}
+
 async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
+    if !ctx.spec.on_minikube() {
+        return observe_existing(ctx).await;
+    }
     let mk = super::minikube::active(ctx).await?;
     let enabled = mk.client.addon_enabled("ingress").await?;
     let (ns, name) = controller_deployment(&mk.version);
@@ -46,6 +71,9 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
 }
 
 async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+    if !ctx.spec.on_minikube() {
+        return Ok(());
+    }
     let Observed { enabled, available } = *diff.observation::<Observed>();
     let mk = super::minikube::active(ctx).await?;
     if !enabled {
@@ -116,7 +144,21 @@ impl Step for Ingress {
         }
     }
 
+    fn on_existing(&self) -> Option<&'static str> {
+        Some("Check each cluster's ingress class (no addon to enable)")
+    }
+
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
+        if !ctx.spec.on_minikube() {
+            return Ok(StepPlan {
+                actions: vec![
+                    "no addon to enable: each cluster must have an IngressClass for the notebook and FATE Board host names; \
+                     without one, fatelab says how to reach them through the API server (`kubectl proxy` URLs)"
+                        .into(),
+                ],
+                files: vec![],
+            });
+        }
         let minikube = &ctx.spec.release.recommended.minikube;
         let (ns, name) = controller_deployment(minikube);
         let r = ctx.spec.release;

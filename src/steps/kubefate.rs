@@ -15,6 +15,7 @@ use crate::compare;
 use crate::credentials;
 use crate::render::manifests::{self, Credentials};
 use crate::state::MadeObject;
+use crate::target::Cluster;
 use crate::ui::StepLine;
 
 pub struct Kubefate;
@@ -32,7 +33,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 
 const DEPLOYMENTS: [&str; 2] = ["kubefate", "mariadb"];
 
-fn identity(doc: &Value, existed: Option<&Value>) -> MadeObject {
+fn identity(doc: &Value, existed: Option<&Value>, cluster: &Cluster) -> MadeObject {
     let field = |p: &str| doc.pointer(p).and_then(Value::as_str).unwrap_or_default();
     // Where the server keeps it: a cluster-scoped object has no namespace, whatever the file says.
     let namespace = match existed {
@@ -40,6 +41,7 @@ fn identity(doc: &Value, existed: Option<&Value>) -> MadeObject {
         None => doc.pointer("/metadata/namespace"),
     };
     MadeObject {
+        context: cluster.context().map(String::from),
         api_version: field("/apiVersion").into(),
         kind: field("/kind").into(),
         namespace: namespace.and_then(Value::as_str).map(String::from),
@@ -54,6 +56,7 @@ fn identity(doc: &Value, existed: Option<&Value>) -> MadeObject {
 
 /// The manifests, each object as the cluster holds it, and whether the service runs.
 struct Observed {
+    cluster: Cluster,
     package: Result<Package>,
     rbac: Vec<Value>,
     service: Vec<Value>,
@@ -63,14 +66,60 @@ struct Observed {
     wait: bool,
 }
 
+/// The object-store of the record: `m` was made in `cluster`.
+fn in_cluster(m: &MadeObject, cluster: &Cluster) -> bool {
+    m.context.as_deref() == cluster.context()
+}
+
+/// The cluster a recorded object is in.
+fn cluster_of(m: &MadeObject) -> Cluster {
+    match &m.context {
+        Some(c) => Cluster::Context(c.clone()),
+        None => Cluster::Minikube,
+    }
+}
+
+/// Every cluster that holds a party gets its own service; each is observed on its own.
 async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
+    let clusters = ctx.clusters();
+    let several = clusters.len() > 1 || !ctx.spec.on_minikube();
+    let all = futures::future::try_join_all(clusters.iter().map(|c| observe_in(ctx, c))).await?;
+    let mut changes = Vec::new();
+    let mut observed = Vec::new();
+    for (cluster, (c, o)) in clusters.iter().zip(all) {
+        changes.extend(c.into_iter().map(|c| {
+            if several {
+                format!("{}: {c}", cluster.describe())
+            } else {
+                c
+            }
+        }));
+        observed.push(o);
+    }
+    let service = &ctx.spec.release.kubefate_service;
+    let summary = if several {
+        format!(
+            "KubeFATE service {service} runs as declared in {}",
+            clusters
+                .iter()
+                .map(Cluster::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        format!("KubeFATE service {service} runs as declared")
+    };
+    Ok(Diff::new(changes, summary, observed))
+}
+
+async fn observe_in(ctx: &Ctx<'_>, cluster: &Cluster) -> Result<(Vec<String>, Observed)> {
     let creds = credentials::load_or_create(&ctx.state_dir)?;
     let package = Package::read(ctx);
     let (rbac, service) = match package_manifests(ctx, &package, &creds) {
         Ok(docs) => docs,
         Err(_) => manifests::documents(ctx.spec, &creds)?,
     };
-    let client = ctx.kube().await?;
+    let client = ctx.kube_in(cluster).await?;
     let mut changes = Vec::new();
     let mut found = Vec::new();
     let docs: Vec<Value> = rbac.iter().chain(service.iter()).cloned().collect();
@@ -89,7 +138,7 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
                 }
             }
         }
-        found.push(identity(doc, live.as_ref()));
+        found.push(identity(doc, live.as_ref(), cluster));
     }
     let apply = !changes.is_empty();
     let api: ::kube::Api<Deployment> = ::kube::Api::namespaced(client.clone(), NAMESPACE);
@@ -102,17 +151,14 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
             ));
         }
     }
-    if !wait && let Err(e) = answers(ctx).await {
+    if !wait && let Err(e) = answers(ctx, cluster).await {
         wait = true;
         changes.push(format!("wait until the service answers (now: {e:#})"));
     }
-    Ok(Diff::new(
+    Ok((
         changes,
-        format!(
-            "KubeFATE service {} runs as declared",
-            ctx.spec.release.kubefate_service
-        ),
         Observed {
+            cluster: cluster.clone(),
             package,
             rbac,
             service,
@@ -124,8 +170,8 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
 }
 
 /// A login and `GET /v1/version/` prove the service and its database answer.
-async fn answers(ctx: &Ctx<'_>) -> Result<String> {
-    ctx.kubefate().await?.version().await
+async fn answers(ctx: &Ctx<'_>, cluster: &Cluster) -> Result<String> {
+    ctx.kubefate_in(cluster).await?.version().await
 }
 
 /// The inventory entry for each object about to be applied: what the record already knew of it,
@@ -145,17 +191,37 @@ fn inventory(recorded: &[MadeObject], found: &[MadeObject]) -> Vec<MadeObject> {
 }
 
 async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+    let observed = *diff.observation::<Vec<Observed>>();
+    let mut package_used = None;
+    for o in observed {
+        let package = converge_in(ctx, line, o).await?;
+        package_used.get_or_insert(package);
+    }
+    if let Some(package) = package_used {
+        let creds = credentials::load_or_create(&ctx.state_dir)?;
+        install_cli(ctx, line, &package, &creds);
+    }
+    Ok(())
+}
+
+async fn converge_in(ctx: &Ctx<'_>, line: &StepLine, o: Observed) -> Result<Result<Package>> {
     let r = ctx.spec.release;
     let creds = credentials::load_or_create(&ctx.state_dir)?;
     let Observed {
+        cluster,
         package,
         rbac,
         service,
         found,
         apply,
         wait,
-    } = *diff.observation::<Observed>();
-    let client = ctx.kube().await?;
+    } = o;
+    let client = ctx.kube_in(&cluster).await?;
+    let place = if ctx.spec.on_minikube() {
+        String::new()
+    } else {
+        format!(" in {}", cluster.describe())
+    };
     if apply {
         if let Err(e) = &package {
             line.say(format!(
@@ -163,15 +229,25 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
             ));
         }
         // Recorded before applying, so an interrupted run still knows what it may have made.
-        let mut made = inventory(&ctx.record().objects, &found);
+        let recorded: Vec<MadeObject> = ctx
+            .record()
+            .objects
+            .into_iter()
+            .filter(|m| in_cluster(m, &cluster))
+            .collect();
+        let mut made = inventory(&recorded, &found);
+        let keep = |rec: &mut crate::state::LabRecord, made: &[MadeObject]| {
+            rec.objects.retain(|m| !in_cluster(m, &cluster));
+            rec.objects.extend(made.iter().cloned());
+        };
         ctx.update_record(|rec| {
-            rec.objects = made.clone();
+            keep(rec, &made);
             rec.clear_legacy();
         })?;
         let needs = format!("KubeFATE {} needs {}", r.release, r.kubernetes.describe());
-        line.note("applying rbac-config.yaml");
+        line.note(format!("applying rbac-config.yaml{place}"));
         let mut applied = kube::apply_all(client, &rbac, &needs).await?;
-        line.note("applying kubefate.yaml");
+        line.note(format!("applying kubefate.yaml{place}"));
         applied.extend(kube::apply_all(client, &service, &needs).await?);
         for a in applied {
             if let Some(m) = made
@@ -181,10 +257,12 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
                 m.uid = a.uid;
             }
         }
-        ctx.update_record(|rec| rec.objects = made)?;
+        ctx.update_record(|rec| keep(rec, &made))?;
     }
     if apply || wait {
-        line.note("waiting for Deployments kube-fate/kubefate and kube-fate/mariadb");
+        line.note(format!(
+            "waiting for Deployments kube-fate/kubefate and kube-fate/mariadb{place}"
+        ));
         kube::wait_deployments_available(client, NAMESPACE, &DEPLOYMENTS, ctx.wait_timeout())
             .await
             .context("the KubeFATE service did not become available")?;
@@ -192,7 +270,7 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
         let deadline = tokio::time::Instant::now() + ANSWER_WITHIN;
         let version = loop {
             // A Deployment turns available a moment before its Service routes to the pod.
-            match answers(ctx).await {
+            match answers(ctx, &cluster).await {
                 Ok(v) => break v,
                 Err(e) if tokio::time::Instant::now() >= deadline => {
                     return Err(e.context(format!(
@@ -213,12 +291,11 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
             ));
         }
         line.say(format!(
-            "KubeFATE service {version} answers (logged in as {})",
+            "KubeFATE service {version} answers{place} (logged in as {})",
             creds.kubefate_username
         ));
     }
-    install_cli(ctx, line, &package, &creds);
-    Ok(())
+    Ok(package)
 }
 
 /// The files fatelab takes from the downloaded release package, read in one pass.
@@ -325,7 +402,7 @@ fn recorded_objects(ctx: &Ctx) -> Result<Vec<MadeObject>> {
     Ok(rbac
         .iter()
         .chain(service.iter())
-        .map(|d| identity(d, None))
+        .map(|d| identity(d, None, &Cluster::Minikube))
         .collect())
 }
 
@@ -356,7 +433,35 @@ async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
             "fatelab made no KubeFATE object here".into(),
         ));
     }
-    let client = ctx.kube().await?;
+    let mut clusters: Vec<Cluster> = Vec::new();
+    for m in &ours {
+        if !clusters.contains(&cluster_of(m)) {
+            clusters.push(cluster_of(m));
+        }
+    }
+    for cluster in clusters {
+        let here: Vec<&MadeObject> = ours
+            .iter()
+            .copied()
+            .filter(|m| in_cluster(m, &cluster))
+            .collect();
+        undo_in(ctx, line, &cluster, &here).await?;
+        ctx.update_record(|r| r.objects.retain(|m| !in_cluster(m, &cluster)))?;
+    }
+    ctx.update_record(|r| {
+        r.objects.clear();
+        r.clear_legacy();
+    })?;
+    Ok(Outcome::Done)
+}
+
+async fn undo_in(
+    ctx: &Ctx<'_>,
+    line: &StepLine,
+    cluster: &Cluster,
+    ours: &[&MadeObject],
+) -> Result<()> {
+    let client = ctx.kube_in(cluster).await?;
     let namespaces: Vec<&str> = ours
         .iter()
         .filter(|m| m.kind == "Namespace")
@@ -374,14 +479,10 @@ async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
         kube::delete_object(client, &as_doc(m), m.uid.as_deref()).await?;
     }
     for m in ours.iter().filter(|m| m.kind == "Namespace") {
-        line.note(format!("deleting namespace {}", m.name));
+        line.note(format!("deleting {}", m.describe()));
         kube::delete_namespace(client, &m.name, ctx.wait_timeout()).await?;
     }
-    ctx.update_record(|r| {
-        r.objects.clear();
-        r.clear_legacy();
-    })?;
-    Ok(Outcome::Done)
+    Ok(())
 }
 
 impl Step for Kubefate {
@@ -390,6 +491,10 @@ impl Step for Kubefate {
             name: "kubefate",
             title: "Deploy the KubeFATE service into namespace kube-fate",
         }
+    }
+
+    fn on_existing(&self) -> Option<&'static str> {
+        Some("Deploy the KubeFATE service into namespace kube-fate of each cluster")
     }
 
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {

@@ -131,7 +131,40 @@ fn catalog_version(ctx: &Ctx) -> Version {
     wanted_version(ctx).unwrap_or_else(|| ctx.spec.release.recommended.minikube.0.clone())
 }
 
+/// On existing clusters this step is a check: each answers, with a Kubernetes the release allows.
+async fn observe_existing(ctx: &Ctx<'_>) -> Result<Diff> {
+    let r = ctx.spec.release;
+    let mut seen = Vec::new();
+    for cluster in ctx.clusters() {
+        let version = super::existing::server_version(ctx, &cluster).await?;
+        if !compat::release_allows(r, &version) {
+            anyhow::bail!(
+                "{} runs Kubernetes v{version}, and KubeFATE {} needs {}; nothing was changed (use a cluster in that range, or another --release)",
+                cluster.describe(),
+                r.release,
+                r.kubernetes.describe()
+            );
+        }
+        let server = match &ctx.spec.target {
+            crate::spec::Target::Existing { servers, .. } => cluster
+                .context()
+                .and_then(|c| servers.get(c))
+                .cloned()
+                .unwrap_or_default(),
+            crate::spec::Target::Minikube => String::new(),
+        };
+        seen.push(format!(
+            "{} ({server}) runs Kubernetes v{version}",
+            cluster.describe()
+        ));
+    }
+    Ok(Diff::none(format!("no minikube: {}", seen.join("; "))))
+}
+
 async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
+    if !ctx.spec.on_minikube() {
+        return observe_existing(ctx).await;
+    }
     let homes = Homes::detect()?;
     let found = locate(ctx, &homes).await;
     let mut changes = Vec::new();
@@ -166,6 +199,9 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
 }
 
 async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
+    if !ctx.spec.on_minikube() {
+        return Ok(());
+    }
     let Observed {
         homes,
         found,
@@ -277,7 +313,31 @@ impl Step for MinikubeStep {
         }
     }
 
+    fn on_existing(&self) -> Option<&'static str> {
+        Some("Check each cluster's Kubernetes version (no minikube)")
+    }
+
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
+        if let crate::spec::Target::Existing {
+            kubeconfig,
+            servers,
+        } = &ctx.spec.target
+        {
+            let clusters: Vec<String> = servers
+                .iter()
+                .map(|(c, s)| format!("context {c} ({s})"))
+                .collect();
+            return Ok(StepPlan {
+                actions: vec![format!(
+                    "no minikube: the lab runs on {} of {}; each must answer with a Kubernetes KubeFATE {} allows ({})",
+                    clusters.join(", "),
+                    kubeconfig.describe(),
+                    ctx.spec.release.release,
+                    ctx.spec.release.kubernetes.describe()
+                )],
+                files: vec![],
+            });
+        }
         let pins = &ctx.spec.release.recommended;
         let mk = catalog_version(ctx);
         let k8s =

@@ -7,6 +7,7 @@
 //! which removes what the record's inventory says fatelab made, through the system that made it.
 
 mod artifacts;
+pub mod existing;
 mod hosts;
 mod images;
 pub mod ingress;
@@ -18,7 +19,7 @@ mod preflight;
 
 pub use ingress::controller_deployment as ingress_controller;
 pub use parties::{party_health, summary as party_summary};
-pub use preflight::facts as preflight_facts;
+pub use preflight::report as preflight_report;
 pub mod smoke;
 pub mod training;
 
@@ -40,7 +41,9 @@ use crate::clients::minikube::Minikube;
 use crate::render::RenderedFile;
 use crate::spec::LabSpec;
 use crate::state::LabRecord;
+use crate::target::Cluster;
 use crate::ui::{StepLine, Ui};
+use std::collections::BTreeMap;
 
 /// Choices that shape how `up` runs (not what the lab is).
 #[derive(Debug, Clone, Default)]
@@ -81,15 +84,19 @@ pub struct Ctx<'a> {
     pub spec: &'a LabSpec,
     pub urls: UrlBases,
     pub state_dir: PathBuf,
-    pub hosts_file: PathBuf,
+    /// The hosts file the hosts step writes; `None`: it writes none (an existing cluster).
+    pub hosts_file: Option<PathBuf>,
     pub opts: RunOptions,
     pub ui: Ui,
     pub minikube: OnceLock<ActiveMinikube>,
     pub record: Mutex<LabRecord>,
-    pub kube: tokio::sync::OnceCell<::kube::Client>,
-    pub kubefate: tokio::sync::OnceCell<KubeFate>,
-    /// The chart uploaded in this run: parties whose installs fail at once upload it once.
-    pub chart_uploaded: tokio::sync::OnceCell<()>,
+    clusters: Vec<Cluster>,
+    /// One API client per cluster that holds a party, connected on first use.
+    kubes: BTreeMap<Cluster, tokio::sync::OnceCell<::kube::Client>>,
+    kubefates: BTreeMap<Cluster, tokio::sync::OnceCell<KubeFate>>,
+    /// The chart uploaded to a cluster's service in this run: parties whose installs fail at
+    /// once upload it once.
+    chart_uploaded: BTreeMap<Cluster, tokio::sync::OnceCell<()>>,
     /// Set once any step of this run changed something: the lab must be proven again.
     changed: AtomicBool,
 }
@@ -99,12 +106,39 @@ impl<'a> Ctx<'a> {
         spec: &'a LabSpec,
         urls: UrlBases,
         state_dir: PathBuf,
-        hosts_file: PathBuf,
+        hosts_file: Option<PathBuf>,
         opts: RunOptions,
         ui: Ui,
         record: LabRecord,
     ) -> Self {
+        let mut clusters = spec.clusters();
+        // A party fatelab installed that the lab no longer has is removed in its own cluster.
+        for (id, place) in &record.placement {
+            if let Some(c) = place
+                .context
+                .as_ref()
+                .filter(|_| record.clusters.contains_key(id))
+            {
+                let c = Cluster::Context(c.clone());
+                if !clusters.contains(&c) && !spec.on_minikube() {
+                    clusters.push(c);
+                }
+            }
+        }
+        if clusters.is_empty() {
+            clusters.push(Cluster::Minikube);
+        }
+        fn cells<T>(clusters: &[Cluster]) -> BTreeMap<Cluster, tokio::sync::OnceCell<T>> {
+            clusters
+                .iter()
+                .map(|c| (c.clone(), tokio::sync::OnceCell::new()))
+                .collect()
+        }
         Ctx {
+            kubes: cells(&clusters),
+            kubefates: cells(&clusters),
+            chart_uploaded: cells(&clusters),
+            clusters,
             spec,
             urls,
             state_dir,
@@ -113,9 +147,6 @@ impl<'a> Ctx<'a> {
             ui,
             minikube: OnceLock::new(),
             record: Mutex::new(record),
-            kube: tokio::sync::OnceCell::new(),
-            kubefate: tokio::sync::OnceCell::new(),
-            chart_uploaded: tokio::sync::OnceCell::new(),
             changed: AtomicBool::new(false),
         }
     }
@@ -143,34 +174,98 @@ impl<'a> Ctx<'a> {
         self.record.lock().expect("record lock").clone()
     }
 
-    /// The cluster's API, through the kubeconfig minikube wrote (connected once).
-    pub async fn kube(&self) -> Result<&::kube::Client> {
-        self.kube
-            .get_or_try_init(|| async {
-                let mk = minikube::active(self).await?;
-                let path = mk
-                    .client
-                    .kubeconfig()
-                    .ok_or_else(|| anyhow::anyhow!("minikube has no kubeconfig path"))?
-                    .to_path_buf();
-                crate::clients::kube::connect(&path, self.opts.call_timeout).await
-            })
-            .await
+    /// The clusters this lab's parties are in, in the parties' order (minikube's alone, usually).
+    pub fn clusters(&self) -> Vec<Cluster> {
+        self.clusters.clone()
     }
 
-    /// The KubeFATE service, logged in with the lab's generated credentials.
+    /// The first party's cluster: where a lab of one cluster does everything.
+    pub fn primary(&self) -> Cluster {
+        self.clusters()
+            .into_iter()
+            .next()
+            .unwrap_or(Cluster::Minikube)
+    }
+
+    /// The primary cluster's API (see [`Ctx::kube_in`]).
+    pub async fn kube(&self) -> Result<&::kube::Client> {
+        self.kube_in(&self.primary()).await
+    }
+
+    /// A cluster's API, connected once: minikube's through the kubeconfig minikube wrote, an
+    /// existing one through its context of the lab's kubeconfig.
+    pub async fn kube_in(&self, cluster: &Cluster) -> Result<&::kube::Client> {
+        let cell = self
+            .kubes
+            .get(cluster)
+            .ok_or_else(|| anyhow::anyhow!("{} holds no party of this lab", cluster.describe()))?;
+        cell.get_or_try_init(|| async {
+            match cluster {
+                Cluster::Minikube => {
+                    let mk = minikube::active(self).await?;
+                    let path = mk
+                        .client
+                        .kubeconfig()
+                        .ok_or_else(|| anyhow::anyhow!("minikube has no kubeconfig path"))?
+                        .to_path_buf();
+                    crate::clients::kube::connect(&path, self.opts.call_timeout).await
+                }
+                Cluster::Context(name) => {
+                    let crate::spec::Target::Existing { kubeconfig, .. } = &self.spec.target else {
+                        anyhow::bail!("context {name} named in a lab on minikube");
+                    };
+                    crate::target::connect(kubeconfig, name, self.opts.call_timeout).await
+                }
+                Cluster::Elsewhere => {
+                    anyhow::bail!("another organisation's cluster cannot be reached from here")
+                }
+            }
+        })
+        .await
+    }
+
+    /// The cluster a party is installed in.
+    pub async fn kube_for(&self, party: &crate::spec::Party) -> Result<&::kube::Client> {
+        self.kube_in(&party.cluster).await
+    }
+
+    /// The primary cluster's KubeFATE service (see [`Ctx::kubefate_in`]).
     pub async fn kubefate(&self) -> Result<&KubeFate> {
-        self.kubefate
-            .get_or_try_init(|| async {
-                let creds = crate::credentials::load_or_create(&self.state_dir)?;
-                let kube = self.kube().await?.clone();
-                Ok::<_, anyhow::Error>(KubeFate::new(
-                    kube,
-                    &creds.kubefate_username,
-                    creds.kubefate_password.clone(),
-                ))
-            })
-            .await
+        self.kubefate_in(&self.primary()).await
+    }
+
+    /// A cluster's KubeFATE service, logged in with the lab's generated credentials.
+    pub async fn kubefate_in(&self, cluster: &Cluster) -> Result<&KubeFate> {
+        let cell = self
+            .kubefates
+            .get(cluster)
+            .ok_or_else(|| anyhow::anyhow!("{} holds no party of this lab", cluster.describe()))?;
+        cell.get_or_try_init(|| async {
+            let creds = crate::credentials::load_or_create(&self.state_dir)?;
+            let kube = self.kube_in(cluster).await?.clone();
+            Ok::<_, anyhow::Error>(KubeFate::new(
+                kube,
+                &creds.kubefate_username,
+                creds.kubefate_password.clone(),
+            ))
+        })
+        .await
+    }
+
+    pub async fn kubefate_for(&self, party: &crate::spec::Party) -> Result<&KubeFate> {
+        self.kubefate_in(&party.cluster).await
+    }
+
+    /// Runs `upload` once per cluster in this run.
+    pub async fn chart_uploaded_once<F, Fut>(&self, cluster: &Cluster, upload: F) -> Result<()>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<()>>,
+    {
+        match self.chart_uploaded.get(cluster) {
+            Some(cell) => cell.get_or_try_init(upload).await.map(|_| ()),
+            None => upload().await,
+        }
     }
 
     pub fn update_record(&self, f: impl FnOnce(&mut LabRecord)) -> Result<()> {
@@ -239,6 +334,18 @@ pub type StepFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
 
 pub trait Step {
     fn info(&self) -> StepInfo;
+    /// What the step's line says for this lab: on existing clusters the host half checks
+    /// instead of making.
+    fn title(&self, ctx: &Ctx) -> &'static str {
+        match (ctx.spec.on_minikube(), self.on_existing()) {
+            (false, Some(t)) => t,
+            _ => self.info().title,
+        }
+    }
+    /// The title on existing clusters, when it differs.
+    fn on_existing(&self) -> Option<&'static str> {
+        None
+    }
     /// Everything the step would do on a bare host (`up --dry-run` without a lab).
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan>;
     /// Reads the world (never changing it) and compares it with the spec.

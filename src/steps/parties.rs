@@ -19,6 +19,7 @@ use crate::compare;
 use crate::health::{self, Health};
 use crate::render::cluster_yaml;
 use crate::spec::Party;
+use crate::target::Cluster as Place;
 use crate::ui::{StepLine, SubLine};
 
 pub struct Parties;
@@ -123,8 +124,9 @@ fn words(party: &Party, plan: &PartyPlan, chart: &str) -> Option<String> {
     })
 }
 
-async fn namespace_exists(ctx: &Ctx<'_>, ns: &str) -> Result<bool> {
-    let api: ::kube::Api<Namespace> = ::kube::Api::all(ctx.kube().await?.clone());
+async fn namespace_exists(ctx: &Ctx<'_>, party: &Party) -> Result<bool> {
+    let ns = &party.namespace();
+    let api: ::kube::Api<Namespace> = ::kube::Api::all(ctx.kube_for(party).await?.clone());
     Ok(api
         .get_opt(ns)
         .await
@@ -135,7 +137,7 @@ async fn namespace_exists(ctx: &Ctx<'_>, ns: &str) -> Result<bool> {
 /// The party's health now, by the one definition `status` and `test` use too.
 pub async fn party_health(ctx: &Ctx<'_>, party: &Party) -> Result<Health> {
     let pods = kube::list_pods(
-        ctx.kube().await?,
+        ctx.kube_for(party).await?,
         &party.namespace(),
         &selector(&party.name()),
     )
@@ -148,9 +150,9 @@ pub async fn party_health(ctx: &Ctx<'_>, party: &Party) -> Result<Health> {
 }
 
 async fn observe_party(ctx: &Ctx<'_>, party: &Party, known: &[Cluster]) -> Result<PartyPlan> {
-    let kf = ctx.kubefate().await?;
+    let kf = ctx.kubefate_for(party).await?;
     let ns = party.namespace();
-    let namespace_exists = namespace_exists(ctx, &ns).await?;
+    let namespace_exists = namespace_exists(ctx, party).await?;
     let existing = known
         .iter()
         .find(|c| c.name == party.name() && c.namespace == ns)
@@ -204,23 +206,55 @@ async fn observe_party(ctx: &Ctx<'_>, party: &Party, known: &[Cluster]) -> Resul
     })
 }
 
+/// The cluster a party fatelab installed is in: the lab's word for a party it has, the
+/// record's for one it no longer has.
+fn cluster_of_party(ctx: &Ctx, id: u32) -> Place {
+    if let Some(p) = ctx.spec.party(id).filter(|p| p.is_ours()) {
+        return p.cluster.clone();
+    }
+    match ctx
+        .record()
+        .placement
+        .get(&id)
+        .and_then(|p| p.context.clone())
+    {
+        Some(c) => Place::Context(c),
+        None => ctx.primary(),
+    }
+}
+
+/// What each cluster's KubeFATE lists, asked once per cluster.
+async fn known_clusters(ctx: &Ctx<'_>) -> Result<BTreeMap<Place, Vec<Cluster>>> {
+    let clusters = ctx.clusters();
+    let lists = try_join_all(
+        clusters
+            .iter()
+            .map(|c| async move { ctx.kubefate_in(c).await?.clusters(false).await }),
+    )
+    .await?;
+    Ok(clusters.into_iter().zip(lists).collect())
+}
+
 async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
-    let known = ctx.kubefate().await?.clusters(false).await?;
+    let known = known_clusters(ctx).await?;
+    let none = Vec::new();
     let plans = try_join_all(
         ctx.spec
-            .parties
-            .iter()
-            .map(|p| observe_party(ctx, p, &known)),
+            .ours()
+            .map(|p| observe_party(ctx, p, known.get(&p.cluster).unwrap_or(&none))),
     )
     .await?;
     let record = ctx.record();
     let mut removals = Vec::new();
     for (id, uuid) in &record.clusters {
-        if ctx.spec.parties.iter().any(|p| p.id == *id) {
+        if ctx.spec.ours().any(|p| p.id == *id) {
             continue;
         }
         let name = format!("fate-{id}");
+        let cluster = cluster_of_party(ctx, *id);
         if let Some(c) = known
+            .get(&cluster)
+            .unwrap_or(&none)
             .iter()
             .find(|c| (!uuid.is_empty() && &c.uuid == uuid) || c.name == name)
         {
@@ -398,8 +432,8 @@ async fn follow_to_healthy(
     line: &SubLine,
     what: &str,
 ) -> Result<Job> {
-    let kf = ctx.kubefate().await?;
-    let client = ctx.kube().await?;
+    let kf = ctx.kubefate_for(party).await?;
+    let client = ctx.kube_for(party).await?;
     let ns = party.namespace();
     let sel = selector(&party.name());
     let pod_view = Mutex::new(String::new());
@@ -476,7 +510,7 @@ async fn follow_to_healthy(
 /// Watches the party's pods until they are healthy and have stayed so for the settle window.
 async fn settled(ctx: &Ctx<'_>, party: &Party) -> Result<()> {
     kube::wait_healthy(
-        ctx.kube().await?,
+        ctx.kube_for(party).await?,
         &party.namespace(),
         &selector(&party.name()),
         ctx.wait_timeout(),
@@ -494,7 +528,7 @@ async fn install(
     line: &SubLine,
     allow_chart_upload: bool,
 ) -> Result<()> {
-    let kf = ctx.kubefate().await?;
+    let kf = ctx.kubefate_for(party).await?;
     let spec = cluster_yaml::value(ctx.spec, party)?;
     let args = kubefate::cluster_args(&spec, false)?;
     line.set("submitting the install");
@@ -522,7 +556,7 @@ async fn install(
             if allow_chart_upload && CHART_MISSING.iter().any(|m| format!("{e:#}").contains(m)) =>
         {
             line.set("the service cannot get the chart from its repository: uploading it");
-            upload_chart(ctx).await?;
+            upload_chart(ctx, &party.cluster).await?;
             if let Some(failed) = kf
                 .clusters(false)
                 .await?
@@ -538,7 +572,7 @@ async fn install(
 }
 
 async fn update(ctx: &Ctx<'_>, party: &Party, line: &SubLine, upgrade: bool) -> Result<()> {
-    let kf = ctx.kubefate().await?;
+    let kf = ctx.kubefate_for(party).await?;
     let spec = cluster_yaml::value(ctx.spec, party)?;
     let args = kubefate::cluster_args(&spec, false)?;
     let what = if upgrade { "upgrade" } else { "update" };
@@ -552,14 +586,12 @@ async fn update(ctx: &Ctx<'_>, party: &Party, line: &SubLine, upgrade: bool) -> 
     Ok(())
 }
 
-async fn upload_chart(ctx: &Ctx<'_>) -> Result<()> {
-    ctx.chart_uploaded
-        .get_or_try_init(|| upload_chart_now(ctx))
+async fn upload_chart(ctx: &Ctx<'_>, cluster: &Place) -> Result<()> {
+    ctx.chart_uploaded_once(cluster, || upload_chart_now(ctx, cluster))
         .await
-        .map(|_| ())
 }
 
-async fn upload_chart_now(ctx: &Ctx<'_>) -> Result<()> {
+async fn upload_chart_now(ctx: &Ctx<'_>, cluster: &Place) -> Result<()> {
     let r = ctx.spec.release;
     let artifact = r
         .artifact("chart")
@@ -577,15 +609,16 @@ async fn upload_chart_now(ctx: &Ctx<'_>) -> Result<()> {
     })?;
     let bytes = crate::chart::apply_edits(&bytes, &r.chart.edits)
         .with_context(|| format!("editing {}", path.display()))?;
-    ctx.kubefate()
+    ctx.kubefate_in(cluster)
         .await?
         .upload_chart(&artifact.file, bytes)
         .await?;
     Ok(())
 }
 
-async fn ensure_namespace(ctx: &Ctx<'_>, ns: &str) -> Result<()> {
-    if kube::ensure_namespace(ctx.kube().await?, ns).await? {
+async fn ensure_namespace(ctx: &Ctx<'_>, party: &Party) -> Result<()> {
+    let ns = &party.namespace();
+    if kube::ensure_namespace(ctx.kube_for(party).await?, ns).await? {
         ctx.update_record(|r| {
             if !r.namespaces.iter().any(|n| n == ns) {
                 r.namespaces.push(ns.to_string());
@@ -600,7 +633,7 @@ async fn converge_party(ctx: &Ctx<'_>, plan: PartyPlan) -> Result<()> {
     let party = &plan.party;
     let line = ctx.ui.sub_line(&format!("party {}", party.id));
     let result = async {
-        let kf = ctx.kubefate().await?;
+        let kf = ctx.kubefate_for(party).await?;
         match plan.action {
             Action::Nothing(uuid) => {
                 ctx.update_record(|r| {
@@ -609,14 +642,14 @@ async fn converge_party(ctx: &Ctx<'_>, plan: PartyPlan) -> Result<()> {
                 Ok("healthy, as declared")
             }
             Action::Install => {
-                ensure_namespace(ctx, &party.namespace()).await?;
+                ensure_namespace(ctx, party).await?;
                 install(ctx, party, &line, true).await?;
                 Ok("installed, healthy")
             }
             Action::ReplaceStale(c) => {
                 line.set("deleting KubeFATE's stale record");
                 delete_cluster(kf, &c, &line).await?;
-                ensure_namespace(ctx, &party.namespace()).await?;
+                ensure_namespace(ctx, party).await?;
                 install(ctx, party, &line, true).await?;
                 Ok("installed, healthy")
             }
@@ -632,7 +665,7 @@ async fn converge_party(ctx: &Ctx<'_>, plan: PartyPlan) -> Result<()> {
                     );
                 }
                 delete_cluster(kf, &cluster, &line).await?;
-                ensure_namespace(ctx, &party.namespace()).await?;
+                ensure_namespace(ctx, party).await?;
                 install(ctx, party, &line, true).await?;
                 Ok("installed again, healthy")
             }
@@ -684,23 +717,25 @@ async fn remove_party(ctx: &Ctx<'_>, id: u32, cluster: &Cluster) -> Result<()> {
         bail!("party {id} is no longer in the lab, and its cluster {} was left", cluster.name);
     }
     let line = ctx.ui.sub_line(&format!("party {id}"));
-    delete_cluster(ctx.kubefate().await?, cluster, &line).await?;
+    let place = cluster_of_party(ctx, id);
+    delete_cluster(ctx.kubefate_in(&place).await?, cluster, &line).await?;
     let ns = cluster.namespace.clone();
     if ctx.record().namespaces.contains(&ns) {
-        kube::delete_namespace(ctx.kube().await?, &ns, ctx.wait_timeout()).await?;
+        kube::delete_namespace(ctx.kube_in(&place).await?, &ns, ctx.wait_timeout()).await?;
     }
     ctx.update_record(|r| {
         r.clusters.remove(&id);
         r.namespaces.retain(|n| n != &ns);
+        r.placement.remove(&id);
     })?;
     line.finish("removed");
     Ok(())
 }
 
 /// A chart KubeFATE's repository lacks goes to the service before any install needs it.
-async fn ensure_chart(ctx: &Ctx<'_>, line: &StepLine) -> Result<()> {
+async fn ensure_chart(ctx: &Ctx<'_>, line: &StepLine, cluster: &Place) -> Result<()> {
     let chart = &ctx.spec.release.chart;
-    let held = ctx.kubefate().await?.charts().await?;
+    let held = ctx.kubefate_in(cluster).await?.charts().await?;
     if held
         .iter()
         .any(|(n, v)| n == &chart.name && v == &chart.version)
@@ -711,7 +746,7 @@ async fn ensure_chart(ctx: &Ctx<'_>, line: &StepLine) -> Result<()> {
         "uploading chart {} {} (KubeFATE's chart repository has no such chart)",
         chart.name, chart.version
     ));
-    upload_chart(ctx).await
+    upload_chart(ctx, cluster).await
 }
 
 async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
@@ -719,17 +754,22 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
     for (id, cluster) in &removals {
         remove_party(ctx, *id, cluster).await?;
     }
-    let installs = parties.iter().any(|p| {
-        matches!(
-            p.action,
-            Action::Install
-                | Action::ReplaceStale(_)
-                | Action::Reinstall { .. }
-                | Action::Update { .. }
-        )
-    });
-    if installs && !ctx.spec.release.chart.in_kubefate_index {
-        ensure_chart(ctx, line).await?;
+    let installs = |cluster: &Place| {
+        parties.iter().any(|p| {
+            p.party.cluster == *cluster
+                && matches!(
+                    p.action,
+                    Action::Install
+                        | Action::ReplaceStale(_)
+                        | Action::Reinstall { .. }
+                        | Action::Update { .. }
+                )
+        })
+    };
+    if !ctx.spec.release.chart.in_kubefate_index {
+        for cluster in ctx.clusters().iter().filter(|c| installs(c)) {
+            ensure_chart(ctx, line, cluster).await?;
+        }
     }
     try_join_all(parties.into_iter().map(|p| converge_party(ctx, p))).await?;
     Ok(())
@@ -740,20 +780,31 @@ async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
     if recorded.clusters.is_empty() && recorded.namespaces.is_empty() {
         return Ok(Outcome::AlreadyDone("fatelab installed no party".into()));
     }
-    if !recorded.clusters.is_empty() {
-        match delete_recorded_clusters(ctx, &recorded.clusters).await {
-            Ok(()) => ctx.update_record(|r| r.clusters.clear())?,
+    let mut by_cluster: BTreeMap<Place, BTreeMap<u32, String>> = BTreeMap::new();
+    for (id, uuid) in &recorded.clusters {
+        by_cluster
+            .entry(cluster_of_party(ctx, *id))
+            .or_default()
+            .insert(*id, uuid.clone());
+    }
+    for (cluster, parties) in &by_cluster {
+        match delete_recorded_clusters(ctx, cluster, parties).await {
+            Ok(()) => ctx.update_record(|r| r.clusters.retain(|id, _| !parties.contains_key(id)))?,
             // Deleting the namespaces below removes the parties' pods all the same; KubeFATE's
             // records of them stay, and the next `up` clears them as stale.
             Err(e) => line.say(format!(
-                "could not delete the clusters through KubeFATE ({e:#}); removing their namespaces"
+                "could not delete the clusters through KubeFATE in {} ({e:#}); removing their namespaces",
+                cluster.describe()
             )),
         }
     }
-    let client = ctx.kube().await?;
     for ns in &recorded.namespaces {
+        let cluster = ns
+            .strip_prefix("fate-")
+            .and_then(|id| id.parse().ok())
+            .map_or_else(|| ctx.primary(), |id| cluster_of_party(ctx, id));
         line.note(format!("deleting namespace {ns}"));
-        kube::delete_namespace(client, ns, ctx.wait_timeout()).await?;
+        kube::delete_namespace(ctx.kube_in(&cluster).await?, ns, ctx.wait_timeout()).await?;
         ctx.update_record(|r| r.namespaces.retain(|n| n != ns))?;
     }
     Ok(Outcome::Done)
@@ -761,8 +812,12 @@ async fn undo(ctx: &Ctx<'_>, line: &StepLine) -> Result<Outcome> {
 
 /// `DELETE /v1/cluster/:id` for each cluster fatelab installed (found by its ID, or by its name
 /// when the record has none), each job followed to its end; afterwards KubeFATE lists none.
-async fn delete_recorded_clusters(ctx: &Ctx<'_>, clusters: &BTreeMap<u32, String>) -> Result<()> {
-    let kf = ctx.kubefate().await?;
+async fn delete_recorded_clusters(
+    ctx: &Ctx<'_>,
+    place: &Place,
+    clusters: &BTreeMap<u32, String>,
+) -> Result<()> {
+    let kf = ctx.kubefate_in(place).await?;
     let live = kf.clusters(false).await?;
     for (party, id) in clusters {
         let name = format!("fate-{party}");
@@ -795,12 +850,17 @@ async fn delete_recorded_clusters(ctx: &Ctx<'_>, clusters: &BTreeMap<u32, String
 
 /// What `kubefate cluster describe` would tell, for every party: printed at the end of `up`.
 pub async fn summary(ctx: &Ctx<'_>) -> Result<Vec<String>> {
-    let kf = ctx.kubefate().await?;
-    let clusters = kf.clusters(false).await?;
+    let known = known_clusters(ctx).await?;
     let mut out = Vec::new();
-    for party in &ctx.spec.parties {
+    for party in ctx.spec.ours() {
+        let kf = ctx.kubefate_for(party).await?;
         let (notebook, fateboard) = ctx.spec.hostnames(party);
-        let Some(c) = clusters.iter().find(|c| c.name == party.name()) else {
+        let Some(c) = known
+            .get(&party.cluster)
+            .into_iter()
+            .flatten()
+            .find(|c| c.name == party.name())
+        else {
             out.push(format!("party {}: no cluster", party.id));
             continue;
         };
@@ -837,17 +897,22 @@ impl Step for Parties {
         let r = spec.release;
         let mut actions = Vec::new();
         let mut files = Vec::new();
-        for party in &spec.parties {
+        for party in spec.ours() {
             let peers: Vec<_> = spec
                 .parties
                 .iter()
                 .filter(|p| p.id != party.id)
-                .map(|p| format!("{}@{}:{}", p.id, spec.ip, p.ports.rollsite))
+                .map(|p| format!("{}@{}:{}", p.id, spec.address(p), p.ports.rollsite))
                 .collect();
             let (notebook, fateboard) = spec.hostnames(party);
             let file = cluster_yaml::render(spec, party)?;
+            let place = if spec.on_minikube() {
+                String::new()
+            } else {
+                format!(" in {}", party.cluster.describe())
+            };
             actions.push(format!(
-                "party {id}: create namespace {ns}; install cluster {name} (chart {chart} {version}) from {file}; \
+                "party {id}{place}: create namespace {ns}; install cluster {name} (chart {chart} {version}) from {file}; \
                  NodePorts {module} {rp}, FATE Flow gRPC {gp}, HTTP {hp}; partyList {peers}; \
                  notebook http://{notebook}, FATE Board http://{fateboard}",
                 id = party.id,
@@ -867,6 +932,13 @@ impl Step for Parties {
         match spec.sizing.as_ref().map(|size| crate::sizing::explain(size, spec.parties.len())) {
             Some(Ok(lines)) => actions.extend(lines),
             Some(Err(e)) => actions.push(format!("resources: {e:#}")),
+            None if !spec.on_minikube() && r.cluster_schema == crate::catalog::ClusterSchema::V2 => {
+                actions.push(format!(
+                    "resources: chart {} {}'s own requests, on an existing cluster whose scheduler places the pods \
+                     (--resources fits a lab to this host, on minikube)",
+                    r.chart.name, r.chart.version
+                ))
+            }
             None => actions.push(format!(
                 "resources: chart {} {} requests no CPU or memory; nothing to size (--resources sizes v2 charts)",
                 r.chart.name, r.chart.version

@@ -43,18 +43,41 @@ pub async fn facts<'a>(ctx: &'a Ctx<'a>) -> Facts<'a> {
     }
 }
 
+/// The checks `up` makes before it changes anything: the host's (as `fatelab doctor`), or, on
+/// existing clusters, each cluster's; and whether the peers answer.
+pub async fn report(ctx: &Ctx<'_>) -> doctor::Report {
+    let mut checks = if ctx.spec.on_minikube() {
+        let facts = facts(ctx).await;
+        doctor::run(&facts).await.checks
+    } else {
+        let per_cluster = futures::future::join_all(
+            ctx.clusters()
+                .iter()
+                .map(|c| super::existing::cluster_checks(ctx, c)),
+        )
+        .await;
+        per_cluster.into_iter().flatten().collect()
+    };
+    checks.extend(super::existing::peer_checks(ctx).await);
+    doctor::Report::new(checks)
+}
+
 /// The checks are the observation: nothing on the host changes in this step.
 async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
-    let facts = facts(ctx).await;
-    let report = doctor::run(&facts).await;
+    let report = report(ctx).await;
     let failing: Vec<&str> = report
         .checks
         .iter()
         .filter(|c| c.status == Status::Fail && !c.fixed_by_up)
         .map(|c| c.name)
         .collect();
+    let what = if ctx.spec.on_minikube() {
+        "the host"
+    } else {
+        "the clusters"
+    };
     let summary = if failing.is_empty() {
-        "the host passes the checks".to_string()
+        format!("{what} pass the checks")
     } else {
         format!("checks failing: {}", failing.join(", "))
     };
@@ -114,8 +137,13 @@ async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
             })
             .collect();
         bail!(
-            "the host is not ready; nothing was changed:\n{}\n(run `fatelab doctor` for the full report; \
+            "{} not ready; nothing was changed:\n{}\n(run `fatelab doctor` for the full report; \
              --ignore-check NAME turns a failure into a warning)",
+            if ctx.spec.on_minikube() {
+                "the host is"
+            } else {
+                "the clusters are"
+            },
             lines.join("\n")
         );
     }
@@ -130,8 +158,67 @@ impl Step for Preflight {
         }
     }
 
+    fn on_existing(&self) -> Option<&'static str> {
+        Some("Check the clusters: permissions, NodePorts, node addresses; and the peers")
+    }
+
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
         let r = ctx.spec.release;
+        let peers: Vec<String> = ctx
+            .spec
+            .parties
+            .iter()
+            .filter(|p| !p.is_ours())
+            .map(|p| {
+                format!(
+                    "party {} (another organisation's) answers on TCP at {}:{} from this host (a warning if not: the route may still work from inside the cluster); its side runs `{}`",
+                    p.id,
+                    ctx.spec.address(p),
+                    p.ports.rollsite,
+                    super::existing::other_side(ctx, p)
+                )
+            })
+            .collect();
+        if !ctx.spec.on_minikube() {
+            let mut actions = Vec::new();
+            for cluster in ctx.clusters() {
+                let perms = super::existing::needed_permissions(ctx, &cluster)?;
+                actions.push(format!(
+                    "{}: SelfSubjectAccessReview for each of fatelab's {} calls there ({}, ...); the missing ones are named",
+                    cluster.describe(),
+                    perms.len(),
+                    perms.iter().take(4).map(|p| p.describe()).collect::<Vec<_>>().join(", ")
+                ));
+                actions.push(format!(
+                    "{}: no Service outside the party's own namespace holds its NodePorts",
+                    cluster.describe()
+                ));
+                for p in ctx.spec.ours().filter(|p| p.cluster == cluster) {
+                    actions.push(format!(
+                        "party {}: peers reach it at {}:{} ({})",
+                        p.id,
+                        ctx.spec.address(p),
+                        p.ports.rollsite,
+                        match (&ctx.spec.ip_source, p.address) {
+                            (crate::spec::IpSource::Pending, None) =>
+                                "the first Ready node's InternalIP, read now".to_string(),
+                            (crate::spec::IpSource::Node(n), _) =>
+                                format!("the InternalIP of {n}; --ip overrides"),
+                            _ => "given".to_string(),
+                        }
+                    ));
+                }
+                actions.push(format!(
+                    "{}: a multi-node cluster is warned that KubeFATE v1.6.0's database is a hostPath on one node (left as the release ships it)",
+                    cluster.describe()
+                ));
+            }
+            actions.extend(peers);
+            return Ok(StepPlan {
+                actions,
+                files: vec![],
+            });
+        }
         let k8s = &r.recommended.kubernetes;
         let k8s_minor = k8s.minor;
         let mut actions = vec![
@@ -163,7 +250,7 @@ impl Step for Preflight {
         ));
         actions.push("minikube and kubectl: present? which versions?".to_string());
         let mut ports: Vec<String> = vec!["80".into(), "443".into()];
-        for p in &ctx.spec.parties {
+        for p in ctx.spec.ours() {
             ports.extend([p.ports.rollsite, p.ports.grpc, p.ports.http].map(|n| n.to_string()));
         }
         actions.push(format!("ports free on the host: {}", ports.join(", ")));
@@ -173,6 +260,7 @@ impl Step for Preflight {
             r.kubernetes.describe()
         ));
         actions.push(format!("{} is assigned to a local interface", ctx.spec.ip));
+        actions.extend(peers);
         Ok(StepPlan {
             actions,
             files: vec![],

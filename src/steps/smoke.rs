@@ -63,8 +63,15 @@ fn known_causes(message: &str) -> Option<&'static str> {
         )
 }
 
-/// Guest and host pairs: the chosen pair, or the first party as guest with each other in turn.
-pub fn pairs(parties: &[Party], guest: Option<u32>, host: Option<u32>) -> Result<Vec<(u32, u32)>> {
+/// Guest and host pairs: the chosen pair, or the first of this lab's own parties as guest with
+/// each other in turn (another organisation's parties only when `with_peers`, or named). The
+/// guest is always one of ours: the job goes through its FATE Flow.
+pub fn pairs(
+    parties: &[Party],
+    guest: Option<u32>,
+    host: Option<u32>,
+    with_peers: bool,
+) -> Result<Vec<(u32, u32)>> {
     let ids: Vec<u32> = parties.iter().map(|p| p.id).collect();
     for id in [guest, host].into_iter().flatten() {
         if !ids.contains(&id) {
@@ -73,10 +80,25 @@ pub fn pairs(parties: &[Party], guest: Option<u32>, host: Option<u32>) -> Result
             )));
         }
     }
-    let g = guest.unwrap_or(ids[0]);
+    let ours: Vec<u32> = parties
+        .iter()
+        .filter(|p| p.is_ours())
+        .map(|p| p.id)
+        .collect();
+    if let Some(g) = guest.filter(|g| !ours.contains(g)) {
+        bail!(crate::exit::UsageError(format!(
+            "party {g} is another organisation's: the job is submitted through the guest's FATE Flow, \
+             so the guest must be one of this lab's parties ({ours:?})"
+        )));
+    }
+    let g = guest.unwrap_or(ours[0]);
     Ok(match host {
         Some(h) => vec![(g, h)],
-        None => ids.iter().filter(|&&h| h != g).map(|&h| (g, h)).collect(),
+        None => parties
+            .iter()
+            .filter(|p| p.id != g && (with_peers || p.is_ours()))
+            .map(|p| (g, p.id))
+            .collect(),
     })
 }
 
@@ -91,14 +113,20 @@ pub async fn run_jobs(
     let label = |g: u32, h: u32| format!("{} job guest {g} / host {h}", kind.name());
     let results = match kind {
         JobKind::Toy => {
-            let client = ctx.kube().await?;
-            let jobs = pairs.iter().map(|&(guest, host)| {
-                let sub = ctx.ui.sub_line(&label(guest, host));
-                let flow = FateFlow::new(
-                    client.clone(),
-                    &format!("fate-{guest}"),
+            let mut flows = Vec::new();
+            for &(guest, _) in pairs {
+                let party = ctx
+                    .spec
+                    .party(guest)
+                    .ok_or_else(|| anyhow::anyhow!("party {guest} is not in this lab"))?;
+                flows.push(FateFlow::new(
+                    ctx.kube_for(party).await?.clone(),
+                    &party.namespace(),
                     ctx.spec.release.fate_flow_api,
-                );
+                ));
+            }
+            let jobs = pairs.iter().zip(flows).map(|(&(guest, host), flow)| {
+                let sub = ctx.ui.sub_line(&label(guest, host));
                 async move {
                     let result = flow
                         .run_toy(guest, &[host], ctx.wait_timeout(), |p| sub.set(p))
@@ -112,6 +140,16 @@ pub async fn run_jobs(
             futures::future::join_all(jobs).await
         }
         JobKind::Lr | JobKind::Sbt => {
+            if let Some((_, h)) = pairs
+                .iter()
+                .find(|(_, h)| ctx.spec.party(*h).is_some_and(|p| !p.is_ours()))
+            {
+                bail!(crate::exit::UsageError(format!(
+                    "party {h} is another organisation's: a training job needs its table uploaded to its own FATE Flow, \
+                     which fatelab cannot reach from here; run the toy job with it (`fatelab test --host {h}`), or train \
+                     between this lab's own parties"
+                )));
+            }
             let mut all = Vec::new();
             for &(guest, host) in pairs {
                 let sub = ctx.ui.sub_line(&label(guest, host));
@@ -261,7 +299,12 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
     let Some(kind) = ctx.opts.test else {
         return Ok(Diff::none("--test none"));
     };
-    let pairs = pairs(&ctx.spec.parties, None, None)?;
+    let pairs = pairs(&ctx.spec.parties, None, None, false)?;
+    if pairs.is_empty() {
+        return Ok(Diff::none(
+            "no pair of this lab's own parties to test; once the peers are up, `fatelab test --host ID` runs the job with one",
+        ));
+    }
     if !ctx.changed()
         && let Some(why) = proven(ctx, kind, &pairs)
     {
@@ -296,7 +339,9 @@ impl Step for Smoke {
 
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
         let spec = ctx.spec;
-        let guest = &spec.parties[0];
+        let Some(guest) = spec.ours().next() else {
+            return Ok(StepPlan::default());
+        };
         let v1 = spec.release.fate_flow_api == FateFlowApi::V1;
         let Some(kind) = ctx.opts.test else {
             return Ok(StepPlan {
@@ -330,8 +375,9 @@ impl Step for Smoke {
                 "GET /v2/job/query until success, then /v2/output/metric/query for AUC and KS".to_string(),
             ),
         };
-        let mut actions: Vec<String> = spec.parties[1..]
-            .iter()
+        let mut actions: Vec<String> = spec
+            .ours()
+            .filter(|p| p.id != guest.id)
             .map(|host| {
                 format!(
                     "{} job, guest {} with host {}: {submit} to party {}'s FATE Flow (through the API server; NodePort {}), then {query}",

@@ -59,6 +59,8 @@ struct Store {
     proxied_headers: Vec<Vec<String>>,
     /// When true, Deployments report available as soon as they are created (controller + kubelet).
     deployments_become_available: bool,
+    /// (verb, resource[/subresource]) the caller may not do; SelfSubjectAccessReview says so.
+    denied: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -467,6 +469,15 @@ impl FakeKube {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
+        if resource.kind == "SelfSubjectAccessReview" {
+            return match method {
+                Method::POST => self.access_review(&body),
+                m => full(
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": format!("{m} is not supported on selfsubjectaccessreviews"), "reason": "MethodNotAllowed", "code": 405}),
+                    StatusCode::METHOD_NOT_ALLOWED,
+                ),
+            };
+        }
         match (method, name) {
             (Method::GET, Some(name)) if sub.first().map(String::as_str) == Some("log") => {
                 let container = q.get("container").cloned().unwrap_or_default();
@@ -711,6 +722,46 @@ impl FakeKube {
             self.delete_contents(&ns);
             self.delete("v1", "Namespace", "", &ns);
         }
+    }
+
+    /// The caller may not `verb` the `resource` (`pods`, `services/proxy`, ...): the authorizer's
+    /// answer to a SelfSubjectAccessReview (the calls themselves are not refused by the fake).
+    pub fn deny(&self, verb: &str, resource: &str) {
+        self.store
+            .lock()
+            .unwrap()
+            .denied
+            .push((verb.into(), resource.into()));
+    }
+
+    /// `POST …/selfsubjectaccessreviews`: the review back with the authorizer's verdict, as the
+    /// API server answers (201, nothing stored).
+    fn access_review(&self, body: &[u8]) -> Response<Body> {
+        let Ok(mut review) = serde_json::from_slice::<Value>(body) else {
+            return bad_request("the body is not JSON");
+        };
+        let Some(attrs) = review.pointer("/spec/resourceAttributes").cloned() else {
+            return bad_request("spec.resourceAttributes: Required value");
+        };
+        let field = |k: &str| attrs[k].as_str().unwrap_or_default().to_string();
+        let resource = match field("subresource").as_str() {
+            "" => field("resource"),
+            sub => format!("{}/{sub}", field("resource")),
+        };
+        let verb = field("verb");
+        let denied = self
+            .store
+            .lock()
+            .unwrap()
+            .denied
+            .iter()
+            .any(|(v, r)| *v == verb && *r == resource);
+        review["status"] = if denied {
+            json!({"allowed": false, "reason": ""})
+        } else {
+            json!({"allowed": true, "reason": "RBAC: allowed by ClusterRoleBinding \"fake-admin\""})
+        };
+        full(review, StatusCode::CREATED)
     }
 
     /// Acts as the deployment controller and kubelet: new Deployments report available at once.
@@ -983,6 +1034,14 @@ const fn res(
 /// What the fake serves (Ingress v1beta1 only up to 1.21, Ingress v1 from 1.19, as Kubernetes did).
 const RESOURCES: &[Resource] = &[
     res("", "v1", "Namespace", "namespaces", false),
+    res("", "v1", "Node", "nodes", false),
+    res(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        false,
+    ),
     res("", "v1", "Pod", "pods", true),
     res("", "v1", "Service", "services", true),
     res("", "v1", "ServiceAccount", "serviceaccounts", true),
@@ -1103,6 +1162,50 @@ pub fn plural_of(kind: &str) -> String {
 }
 
 /// A Deployment as its controller reports it: available or not.
+/// A node as the kubelet reports it: its InternalIP, Ready or not.
+pub fn node(name: &str, internal_ip: &str, ready: bool) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "uid": format!("uid-{name}")},
+           "status": {"addresses": [{"type": "InternalIP", "address": internal_ip}, {"type": "Hostname", "address": name}],
+                      "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }, "reason": "KubeletReady"}]}})
+}
+
+/// An IngressClass, the cluster's default one when `default`.
+pub fn ingress_class(name: &str, default: bool) -> Value {
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+           "metadata": {"name": name, "annotations": {"ingressclass.kubernetes.io/is-default-class": default.to_string()}},
+           "spec": {"controller": "k8s.io/ingress-nginx"}})
+}
+
+/// One kubeconfig whose contexts are the given servers (`(context, server)`), the first current.
+pub fn write_kubeconfig_contexts(path: &Path, servers: &[(&str, &FakeKube)]) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let mut clusters = String::new();
+    let mut contexts = String::new();
+    let mut users = String::new();
+    for (name, kube) in servers {
+        clusters.push_str(&format!(
+            "- cluster:\n    server: {}\n  name: {name}\n",
+            kube.url()
+        ));
+        contexts.push_str(&format!(
+            "- context:\n    cluster: {name}\n    user: {name}-admin\n  name: {name}\n"
+        ));
+        users.push_str(&format!(
+            "- name: {name}-admin\n  user:\n    token: fake-{name}\n"
+        ));
+    }
+    std::fs::write(
+        path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n{clusters}contexts:\n{contexts}current-context: {}\nusers:\n{users}",
+            servers[0].0
+        ),
+    )
+    .unwrap();
+}
+
 pub fn deployment(ns: &str, name: &str, available: bool) -> Value {
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment",

@@ -791,8 +791,49 @@ impl FakeKubeFate {
             && self.kube.get("v1", "Namespace", "", ns).is_some()
     }
 
+    /// The rollsite route table the chart renders from the cluster's spec (reference §3.2:
+    /// ConfigMap `rollsite-config`, `route_table.json`: each partyList entry → `{ip, port}`, the own
+    /// party → fateflow:9360 and rollsite:9370). The v2 chart's osx is given the same shape here
+    /// (under `osx-config`), as the fake renders v1.6.0's pods for both.
+    fn render_route_table(&self, cluster: &str, ns: &str) {
+        let spec = {
+            let s = self.state.lock().unwrap();
+            s.clusters
+                .iter()
+                .find(|c| c["uuid"] == cluster)
+                .map(|c| c["Spec"].clone())
+                .unwrap_or(Value::Null)
+        };
+        let (module, list) = match spec.pointer("/osx/partyList") {
+            Some(l) => ("osx", l.clone()),
+            None => (
+                "rollsite",
+                spec.pointer("/rollsite/partyList")
+                    .cloned()
+                    .unwrap_or(json!([])),
+            ),
+        };
+        let mut table = serde_json::Map::new();
+        for peer in list.as_array().into_iter().flatten() {
+            table.insert(
+                peer["partyId"].to_string(),
+                json!({"default": [{"ip": peer["partyIp"], "port": peer["partyPort"]}]}),
+            );
+        }
+        table.insert(
+            spec["partyId"].to_string(),
+            json!({"fateflow": [{"ip": "fateflow", "port": 9360}], "default": [{"ip": module, "port": 9370}]}),
+        );
+        let doc = json!({"route_table": table, "permission": {"default_allow": true}});
+        self.kube
+            .put(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("{module}-config"), "namespace": ns},
+            "data": {"route_table.json": serde_json::to_string_pretty(&doc).unwrap()}}));
+    }
+
     /// helm install / upgrade: the chart's pods, created, then moved by the fake kubelet.
     fn helm_render(&self, cluster: &str, name: &str, ns: &str, kubelet: &Kubelet) {
+        self.render_route_table(cluster, ns);
         for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(cluster)) {
             self.kube.put(party_pod(
                 ns,

@@ -271,6 +271,25 @@ spec:",
         self.host.state()
     }
 
+    /// `fatelab up` for parties on existing clusters (`extra` names them): the lab's mirror and
+    /// registry, answering yes, no image bundle and no hosts file (none is written unless asked).
+    pub fn up_existing(&self, state: &std::path::Path, extra: &[&str]) -> assert_cmd::Command {
+        let mut cmd = self.host.fatelab(None);
+        cmd.env("FATELAB_STATE_DIR", state)
+            .env("FATELAB_GITHUB_MIRROR", &self.mirror.url)
+            .env("FATELAB_CHART_REPO", format!("{}/charts", self.mirror.url))
+            .args([
+                "up",
+                "--yes",
+                "--registry",
+                &self.registry,
+                "--settle",
+                "500ms",
+            ])
+            .args(extra);
+        cmd
+    }
+
     /// A chart directory as the user has one (KubeFATE's helm-charts/FATE shape), for `--chart`.
     pub fn chart_dir(&self, version: &str) -> PathBuf {
         let dir = self.host.path("FATE");
@@ -294,6 +313,18 @@ spec:",
     pub fn hosts_file(&self) -> PathBuf {
         self.host.hosts()
     }
+}
+
+/// An existing cluster as a team has one: its own fake API server with a Ready node at `ip` and
+/// an IngressClass (Deployments made available by its controllers), and its own KubeFATE.
+pub async fn existing_cluster(node: &str, ip: &str, service: &str) -> (FakeKube, FakeKubeFate) {
+    let kube = FakeKube::start().await;
+    kube.put(super::fake_kube::node(node, ip, true));
+    kube.put(super::fake_kube::ingress_class("nginx", true));
+    kube.run_deployments(true);
+    let kubefate = FakeKubeFate::start(&kube).await;
+    kubefate.set_version(service);
+    (kube, kubefate)
 }
 
 impl Drop for Lab {

@@ -15,6 +15,7 @@ pub fn fatelab(state: &Path) -> Command {
         "FATELAB_GITHUB_MIRROR",
         "FATELAB_CHART_REPO",
         "XDG_STATE_HOME",
+        "KUBECONFIG",
     ] {
         cmd.env_remove(var);
     }
