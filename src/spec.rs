@@ -377,8 +377,9 @@ fn validate_target(
     if kubeconfig.is_none() && context.is_none() && named.is_empty() {
         return Ok((Target::Minikube, None));
     }
+    // Absolute, so `status` and `down` from another directory read the same file.
     let source = crate::target::KubeconfigSource {
-        path: kubeconfig.cloned(),
+        path: kubeconfig.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())),
     };
     let kc = source
         .load()

@@ -167,6 +167,28 @@ async fn a_scenario_with_a_party_in_each_of_two_clusters() {
     assert_eq!(record["target"]["servers"]["org-b"], kube_b.url());
     assert_eq!(record["placement"]["10000"]["context"], "org-b");
 
+    // Moving a party to another cluster goes through `down`: refused, nothing sent.
+    let before = kube_a.requests().len();
+    run(lab.up_existing(
+        &state,
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--context",
+            "org-a",
+            "--parties",
+            "9999,10000",
+            "--ip",
+            "10.0.0.5",
+        ],
+    ))
+    .await
+    .code(2)
+    .stderr(contains(
+        "party 10000 of the lab on record runs in context org-b",
+    ));
+    assert_eq!(kube_a.requests().len(), before);
+
     let status = |args: &[&str]| {
         let mut cmd = lab.host.fatelab(None);
         cmd.env("FATELAB_STATE_DIR", &state)

@@ -52,6 +52,9 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     opts.budget_ends = Some(budget_ends);
     // What the lab is comes from the spec; what fatelab made is kept from the record.
     let previous = LabRecord::load(&state_dir)?;
+    if let Some(prev) = &previous {
+        same_place(&spec, prev)?;
+    }
     let mut record = previous.clone().unwrap_or_else(LabRecord::new);
     record.release = spec.release.release.clone();
     record.parties = spec.parties.iter().map(|p| p.id).collect();
@@ -157,6 +160,38 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         ));
     }
     ctx.ui.println("The lab is up.");
+    Ok(())
+}
+
+/// A lab moves between clusters only by `down` and `up`: the record's parties are removed through
+/// the KubeFATE that made them, so a party that would now be somewhere else is refused (exit 2).
+fn same_place(spec: &crate::spec::LabSpec, previous: &LabRecord) -> Result<()> {
+    let was_minikube = previous.target.is_none();
+    for (&id, _) in previous.clusters.iter() {
+        let Some(party) = spec.party(id) else {
+            continue;
+        };
+        let before = previous.placement.get(&id).and_then(|p| p.context.clone());
+        let now = party.cluster.context().map(String::from);
+        let moved = if was_minikube {
+            !spec.on_minikube()
+        } else {
+            before != now
+        };
+        if moved {
+            let place = |c: &Option<String>, minikube: bool| match (c, minikube) {
+                (_, true) => "minikube".to_string(),
+                (Some(c), _) => format!("context {c}"),
+                (None, _) => "another organisation's cluster".to_string(),
+            };
+            return Err(usage(format!(
+                "party {id} of the lab on record runs in {}, and this lab puts it in {}; nothing was changed: \
+                 remove the old lab first (`fatelab down`), or keep this one apart with --state-dir DIR",
+                place(&before, was_minikube),
+                place(&now, spec.on_minikube()),
+            )));
+        }
+    }
     Ok(())
 }
 
