@@ -66,7 +66,7 @@ struct Observed {
     wait: bool,
 }
 
-/// The object-store of the record: `m` was made in `cluster`.
+/// Whether the recorded object `m` is in `cluster`.
 fn in_cluster(m: &MadeObject, cluster: &Cluster) -> bool {
     m.context.as_deref() == cluster.context()
 }
