@@ -12,9 +12,7 @@ use crate::ui::Ui;
 /// Exit 0 when no check fails, 1 otherwise.
 pub async fn run(cli: &Cli, args: &DoctorArgs) -> Result<i32> {
     let mut spec = lab_spec(&args.lab)?;
-    if !spec.on_minikube() {
-        crate::target::resolve_addresses(&mut spec, cli.call_timeout).await?;
-    }
+    crate::target::resolve_addresses(&mut spec, cli.call_timeout).await?;
     let ctx = Ctx::new(
         &spec,
         UrlBases {
@@ -22,7 +20,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> Result<i32> {
             chart_repo: DEFAULT_CHART_REPO.into(),
         },
         state_dir(cli),
-        Some("/etc/hosts".into()),
+        super::hosts_file(None, &spec),
         run_options(cli, &args.versions),
         Ui::new(cli.yes, cli.verbose),
         LabRecord::default(),

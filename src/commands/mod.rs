@@ -277,6 +277,15 @@ fn recorded_clusters_present(t: &crate::state::TargetRecord) -> Result<()> {
     Ok(())
 }
 
+/// The hosts file the lab's names go into: the one given, else `/etc/hosts` on minikube; on an
+/// existing cluster none unless given.
+pub fn hosts_file(given: Option<std::path::PathBuf>, spec: &LabSpec) -> Option<std::path::PathBuf> {
+    given.or_else(|| {
+        spec.on_minikube()
+            .then(|| std::path::PathBuf::from("/etc/hosts"))
+    })
+}
+
 /// A step context for the lab on record; `None` when there is no lab.
 pub fn ctx_from_record<'a>(
     cli: &Cli,
@@ -291,10 +300,7 @@ pub fn ctx_from_record<'a>(
             chart_repo: crate::cli::DEFAULT_CHART_REPO.into(),
         },
         state_dir(cli),
-        record.hosts_file.clone().or_else(|| {
-            spec.on_minikube()
-                .then(|| std::path::PathBuf::from("/etc/hosts"))
-        }),
+        hosts_file(record.hosts_file.clone(), spec),
         opts,
         crate::ui::Ui::new(cli.yes, cli.verbose),
         record,

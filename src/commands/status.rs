@@ -17,6 +17,7 @@ use crate::exit;
 use crate::health::Health;
 use crate::state::LabRecord;
 use crate::steps::Ctx;
+use crate::target::Cluster;
 
 /// No single question may hold `status` up for longer than this.
 const EACH: Duration = Duration::from_secs(10);
@@ -51,12 +52,23 @@ async fn minikube(record: &LabRecord) -> Value {
     }
 }
 
+/// One bounded question to each of the lab's clusters, all at once.
+async fn each_cluster<T, F, Fut>(ctx: &Ctx<'_>, ask: F) -> Vec<(Cluster, Result<T>)>
+where
+    F: Fn(Cluster) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let clusters = ctx.clusters();
+    let answers =
+        futures::future::join_all(clusters.iter().cloned().map(|c| bounded(ask(c)))).await;
+    clusters.into_iter().zip(answers).collect()
+}
+
 /// On existing clusters "minikube" says whether each context answers, and with which version.
 async fn existing_clusters(ctx: &Ctx<'_>) -> Value {
-    let answers = futures::future::join_all(ctx.clusters().into_iter().map(|c| async move {
-        let v = bounded(crate::steps::existing::server_version(ctx, &c)).await;
-        (c, v)
-    }))
+    let answers = each_cluster(ctx, |c| async move {
+        crate::steps::existing::server_version(ctx, &c).await
+    })
     .await;
     let healthy = answers.iter().all(|(_, v)| v.is_ok());
     let detail: Vec<String> = answers
@@ -74,27 +86,14 @@ async fn existing_clusters(ctx: &Ctx<'_>) -> Value {
 }
 
 async fn existing_ingress(ctx: &Ctx<'_>) -> Value {
-    let classes = futures::future::join_all(ctx.clusters().into_iter().map(|c| async move {
-        let v = bounded(crate::steps::existing::ingress_classes(ctx, &c)).await;
-        (c, v)
-    }))
+    let classes = each_cluster(ctx, |c| async move {
+        crate::steps::existing::ingress_classes(ctx, &c).await
+    })
     .await;
     let detail: Vec<String> = classes
         .iter()
         .map(|(c, v)| match v {
-            Ok(list) if !list.is_empty() => format!(
-                "{}: IngressClass {}",
-                c.describe(),
-                list.iter()
-                    .map(|(n, _)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Ok(_) => format!(
-                "{}: no IngressClass; {}",
-                c.describe(),
-                crate::steps::existing::proxy_urls(ctx, c).join(" ")
-            ),
+            Ok(list) => crate::steps::existing::ingress_note(ctx, c, list),
             Err(e) => format!("{}: {e:#}", c.describe()),
         })
         .collect();
@@ -130,26 +129,22 @@ async fn ingress(ctx: &Ctx<'_>, record: &LabRecord) -> Value {
 }
 
 /// Each cluster's KubeFATE service, and what it lists.
-type Listed =
-    std::collections::BTreeMap<crate::target::Cluster, Vec<crate::clients::kubefate::Cluster>>;
+type Listed = std::collections::BTreeMap<Cluster, Vec<crate::clients::kubefate::Cluster>>;
 
 async fn kubefate(ctx: &Ctx<'_>, show_credentials: bool) -> (Value, Listed) {
-    let clusters = ctx.clusters();
-    let results = futures::future::join_all(clusters.iter().map(|c| {
-        bounded(async move {
-            let kf = ctx.kubefate_in(c).await?;
-            let version = kf.version().await?;
-            let listed = kf.clusters(false).await?;
-            Ok((version, listed))
-        })
-    }))
+    let results = each_cluster(ctx, |c| async move {
+        let kf = ctx.kubefate_in(&c).await?;
+        let version = kf.version().await?;
+        let listed = kf.clusters(false).await?;
+        Ok((version, listed))
+    })
     .await;
     let several = !ctx.spec.on_minikube();
     let mut details = Vec::new();
     let mut listed = Listed::new();
     let mut version = None;
     let mut healthy = true;
-    for (c, r) in clusters.iter().zip(results) {
+    for (c, r) in results {
         let place = if several {
             format!("{}: ", c.describe())
         } else {
@@ -159,7 +154,7 @@ async fn kubefate(ctx: &Ctx<'_>, show_credentials: bool) -> (Value, Listed) {
             Ok((v, l)) => {
                 details.push(format!("{place}answers through the API server"));
                 version.get_or_insert(v);
-                listed.insert(c.clone(), l);
+                listed.insert(c, l);
             }
             Err(e) => {
                 healthy = false;

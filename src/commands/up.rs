@@ -33,9 +33,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         Some(given) => Some(user_chart(&spec, given, args, &state_dir)?),
         None => None,
     };
-    if !spec.on_minikube() {
-        crate::target::resolve_addresses(&mut spec, cli.call_timeout).await?;
-    }
+    crate::target::resolve_addresses(&mut spec, cli.call_timeout).await?;
     spec.sizing = size_lab(&spec, args.resources)?;
     let mut opts = run_options(cli, &args.versions);
     opts.chart = chart;
@@ -71,10 +69,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
             chart_repo: args.chart_repo.clone(),
         },
         state_dir.clone(),
-        args.hosts_file.clone().or_else(|| {
-            spec.on_minikube()
-                .then(|| std::path::PathBuf::from("/etc/hosts"))
-        }),
+        super::hosts_file(args.hosts_file.clone(), &spec),
         opts,
         Ui::new(cli.yes, cli.verbose),
         record,

@@ -71,6 +71,24 @@ pub async fn ingress_classes(ctx: &Ctx<'_>, cluster: &Cluster) -> Result<Vec<(St
         .collect())
 }
 
+/// What a cluster's IngressClasses mean for the lab's host names, in words: the class that serves
+/// them (the default one first), or, with none, where the FATE Boards and notebooks are instead.
+pub fn ingress_note(ctx: &Ctx, cluster: &Cluster, classes: &[(String, bool)]) -> String {
+    match classes.iter().find(|(_, d)| *d).or(classes.first()) {
+        Some((name, default)) => format!(
+            "{} serves ingresses with class {name}{}",
+            cluster.describe(),
+            if *default { " (its default)" } else { "" }
+        ),
+        None => format!(
+            "{} has no IngressClass, so the notebooks and FATE Boards are not served by host name; \
+             reach them through the API server: {}",
+            cluster.describe(),
+            proxy_urls(ctx, cluster).join(" ")
+        ),
+    }
+}
+
 /// Where a browser reaches a party's FATE Board and notebook without an ingress: the API
 /// server's service proxy, behind `kubectl proxy`.
 pub fn proxy_urls(ctx: &Ctx, cluster: &Cluster) -> Vec<String> {

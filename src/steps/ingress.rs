@@ -31,18 +31,7 @@ async fn observe_existing(ctx: &Ctx<'_>) -> Result<Diff> {
     let mut said = Vec::new();
     for cluster in ctx.clusters() {
         let classes = super::existing::ingress_classes(ctx, &cluster).await?;
-        said.push(match classes.iter().find(|(_, d)| *d).or(classes.first()) {
-            Some((name, default)) => format!(
-                "{} serves ingresses with class {name}{}",
-                cluster.describe(),
-                if *default { " (its default)" } else { "" }
-            ),
-            None => format!(
-                "{} has no IngressClass, so the notebooks and FATE Boards are not served by host name; reach them through the API server: {}",
-                cluster.describe(),
-                super::existing::proxy_urls(ctx, &cluster).join(" ")
-            ),
-        });
+        said.push(super::existing::ingress_note(ctx, &cluster, &classes));
     }
     Ok(Diff::none(said.join("; ")))
 }

@@ -181,10 +181,7 @@ impl<'a> Ctx<'a> {
 
     /// The first party's cluster: where a lab of one cluster does everything.
     pub fn primary(&self) -> Cluster {
-        self.clusters()
-            .into_iter()
-            .next()
-            .unwrap_or(Cluster::Minikube)
+        self.clusters.first().cloned().unwrap_or(Cluster::Minikube)
     }
 
     /// The primary cluster's API (see [`Ctx::kube_in`]).
@@ -227,6 +224,19 @@ impl<'a> Ctx<'a> {
     /// The cluster a party is installed in.
     pub async fn kube_for(&self, party: &crate::spec::Party) -> Result<&::kube::Client> {
         self.kube_in(&party.cluster).await
+    }
+
+    /// Party `id`'s FATE Flow, through its own cluster's API server.
+    pub async fn fate_flow(&self, id: u32) -> Result<crate::clients::fateflow::FateFlow> {
+        let party = self
+            .spec
+            .party(id)
+            .ok_or_else(|| anyhow::anyhow!("party {id} is not in this lab"))?;
+        Ok(crate::clients::fateflow::FateFlow::new(
+            self.kube_for(party).await?.clone(),
+            &party.namespace(),
+            self.spec.release.fate_flow_api,
+        ))
     }
 
     /// The primary cluster's KubeFATE service (see [`Ctx::kubefate_in`]).

@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 
 use super::{Ctx, Diff, Step, StepFuture, StepInfo, StepPlan};
 use crate::catalog::FateFlowApi;
-use crate::clients::fateflow::{FateFlow, JobResult};
+use crate::clients::fateflow::JobResult;
 use crate::spec::Party;
 use crate::ui::StepLine;
 
@@ -115,15 +115,7 @@ pub async fn run_jobs(
         JobKind::Toy => {
             let mut flows = Vec::new();
             for &(guest, _) in pairs {
-                let party = ctx
-                    .spec
-                    .party(guest)
-                    .ok_or_else(|| anyhow::anyhow!("party {guest} is not in this lab"))?;
-                flows.push(FateFlow::new(
-                    ctx.kube_for(party).await?.clone(),
-                    &party.namespace(),
-                    ctx.spec.release.fate_flow_api,
-                ));
+                flows.push(ctx.fate_flow(guest).await?);
             }
             let jobs = pairs.iter().zip(flows).map(|(&(guest, host), flow)| {
                 let sub = ctx.ui.sub_line(&label(guest, host));

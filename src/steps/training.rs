@@ -85,15 +85,7 @@ async fn train(
 ) -> Result<()> {
     let api = ctx.spec.release.fate_flow_api;
     let catalog = jobs::all();
-    let flow_of = async |id: u32| -> Result<FateFlow> {
-        let party = ctx
-            .spec
-            .party(id)
-            .ok_or_else(|| anyhow::anyhow!("party {id} is not in this lab"))?;
-        let client = ctx.kube_for(party).await?;
-        Ok(FateFlow::new(client.clone(), &party.namespace(), api))
-    };
-    let (g, h) = (flow_of(guest).await?, flow_of(host).await?);
+    let (g, h) = (ctx.fate_flow(guest).await?, ctx.fate_flow(host).await?);
     let mut timings = Timings::default();
 
     let t = Instant::now();
