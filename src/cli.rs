@@ -76,6 +76,16 @@ pub enum Command {
     Test(TestArgs),
     /// List, pull, save or load the images a release needs (offline bundles for air-gapped hosts)
     Images(ImagesArgs),
+    /// Print a shell completion script for fatelab's commands and flags (see the README for
+    /// where each shell reads it)
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in: bash, zsh, fish (also elvish, powershell)
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// What the lab is made of; shared by every command that builds a lab spec.
@@ -201,6 +211,17 @@ pub struct StatusArgs {
     /// Also show the KubeFATE service's generated username and password
     #[arg(long)]
     pub show_credentials: bool,
+
+    /// Keep the report on screen until Ctrl-C: drawn again as soon as a watched pod or
+    /// Deployment changes, and every --refresh for what no watch covers
+    #[arg(long)]
+    pub watch: bool,
+
+    /// With --watch: how often minikube, KubeFATE's cluster list and the peers (which cannot be
+    /// watched) are asked again (e.g. 5s, 1m)
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg,
+          requires = "watch")]
+    pub refresh: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

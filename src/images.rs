@@ -108,7 +108,7 @@ pub async fn pull(docker: &Docker, ui: &Ui, missing: Vec<String>) -> Result<Vec<
         return Ok(missing);
     }
     let count = missing.len();
-    let total = ui.count_bar(count as u64, "images pulled");
+    let total = ui.count_bar(count as u64, "images");
     let results: Vec<Result<String, (String, String)>> =
         futures::stream::iter(missing.iter().cloned())
             .map(|reference| {
@@ -123,18 +123,16 @@ pub async fn pull(docker: &Docker, ui: &Ui, missing: Vec<String>) -> Result<Vec<
                         }
                     })
                     .await;
-                    bar.finish_and_clear();
                     total.inc(1);
-                    let said = if outcome.is_ok() {
-                        "pulled"
+                    if outcome.is_ok() {
+                        bar.done("pulled");
                     } else {
-                        "could not pull"
-                    };
-                    ui.plain(format!(
-                        "    {said} {reference} ({}/{})",
-                        total.position(),
-                        count
-                    ));
+                        bar.clear();
+                        ui.plain(format!(
+                            "    could not pull {reference} ({}/{count})",
+                            total.position()
+                        ));
+                    }
                     outcome
                         .map(|()| reference.clone())
                         .map_err(|e| (reference, format!("{e:#}")))
@@ -143,9 +141,11 @@ pub async fn pull(docker: &Docker, ui: &Ui, missing: Vec<String>) -> Result<Vec<
             .buffer_unordered(PULL_CONCURRENCY)
             .collect()
             .await;
-    total.finish_and_clear();
     let failures: Vec<(String, String)> = results.into_iter().filter_map(Result::err).collect();
-    if !failures.is_empty() {
+    if failures.is_empty() {
+        total.done("pulled");
+    } else {
+        total.clear();
         bail!(pull_failure(&failures));
     }
     Ok(missing)
@@ -193,7 +193,11 @@ pub async fn load_file(docker: &Docker, ui: &Ui, path: &Path) -> Result<LoadOutc
     let bar = ui.bytes_bar(size, &label);
     let shown = bar.clone();
     let loaded = docker::load_archive(docker, path, move |n| shown.inc(n)).await;
-    bar.finish_and_clear();
+    if loaded.is_ok() {
+        bar.done("loaded");
+    } else {
+        bar.clear();
+    }
     let loaded = loaded?;
     for tag in &tags {
         docker::image_id(docker, tag).await?.with_context(|| {

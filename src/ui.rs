@@ -5,9 +5,36 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::exit::usage;
+
+/// How stderr is drawn: live (spinners and bars redrawn in place, marks in colour) on a terminal
+/// that can, or plain lines, each written once (logs, `TERM=dumb`, and `NO_COLOR`, whose users
+/// asked for text without escape sequences).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Live,
+    Plain,
+}
+
+impl Mode {
+    /// How stderr is drawn.
+    pub fn detect() -> Mode {
+        Mode::of(std::io::stderr().is_terminal())
+    }
+
+    /// How a stream that is (or is not) a terminal is drawn.
+    pub fn of(terminal: bool) -> Mode {
+        let dumb = std::env::var("TERM").map_or(true, |t| t == "dumb");
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        if terminal && !dumb && !no_color {
+            Mode::Live
+        } else {
+            Mode::Plain
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Ui {
@@ -24,10 +51,28 @@ pub struct StepLine {
     ui: Ui,
 }
 
+/// A bar for bytes or a count; what it reached is said once when it is done.
+#[derive(Clone)]
+pub struct Bar {
+    bar: ProgressBar,
+    label: String,
+    bytes: bool,
+    started: Instant,
+    ui: Ui,
+}
+
+/// The ANSI colour of a mark on a live terminal; plain text otherwise.
+fn paint(ui: &Ui, colour: &str, text: &str) -> String {
+    if ui.interactive {
+        format!("\x1b[{colour}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
 impl Ui {
     pub fn new(yes: bool, verbose: u8) -> Self {
-        let interactive =
-            std::io::stderr().is_terminal() && std::env::var("TERM").is_ok_and(|t| t != "dumb");
+        let interactive = Mode::detect() == Mode::Live;
         let multi = MultiProgress::new();
         if !interactive {
             multi.set_draw_target(ProgressDrawTarget::hidden());
@@ -60,11 +105,14 @@ impl Ui {
         let title = format!("[{n}/{total}] {title}");
         let bar = self.multi.add(ProgressBar::new_spinner());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix} {wide_msg}").expect("valid template"),
+            ProgressStyle::with_template("{spinner:.cyan} {prefix} {wide_msg}")
+                .expect("valid template"),
         );
         bar.set_prefix(title.clone());
         if self.interactive {
             bar.enable_steady_tick(Duration::from_millis(120));
+            // A step that ends within the first tick is still seen running.
+            bar.force_draw();
         } else {
             eprintln!("{title} ...");
         }
@@ -76,27 +124,37 @@ impl Ui {
         }
     }
 
-    pub fn bytes_bar(&self, total: Option<u64>, label: &str) -> ProgressBar {
+    pub fn bytes_bar(&self, total: Option<u64>, label: &str) -> Bar {
         let bar = self.multi.add(match total {
             Some(t) => ProgressBar::new(t),
             None => ProgressBar::new_spinner(),
         });
         bar.set_style(
             ProgressStyle::with_template(
-                "    {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                "    {msg} [{bar:30.cyan/blue}] {percent:>3}% {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
             )
             .expect("valid template")
             .progress_chars("=> "),
         );
         bar.set_message(label.to_string());
-        bar
+        self.bar(bar, label, true)
+    }
+
+    fn bar(&self, bar: ProgressBar, label: &str, bytes: bool) -> Bar {
+        Bar {
+            bar,
+            label: label.to_string(),
+            bytes,
+            started: Instant::now(),
+            ui: self.clone(),
+        }
     }
 
     /// A line under a running step for one of several things it follows at once (a party).
     pub fn sub_line(&self, label: &str) -> SubLine {
         let bar = self.multi.add(ProgressBar::new_spinner());
         bar.set_style(
-            ProgressStyle::with_template("    {spinner} {prefix}: {wide_msg}")
+            ProgressStyle::with_template("    {spinner:.cyan} {prefix}: {wide_msg}")
                 .expect("valid template"),
         );
         bar.set_prefix(label.to_string());
@@ -111,15 +169,17 @@ impl Ui {
         }
     }
 
-    pub fn count_bar(&self, total: u64, label: &str) -> ProgressBar {
+    pub fn count_bar(&self, total: u64, label: &str) -> Bar {
         let bar = self.multi.add(ProgressBar::new(total));
         bar.set_style(
-            ProgressStyle::with_template("    {msg}: {pos}/{len} [{bar:20}] {elapsed}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "    {msg}: {pos}/{len} [{bar:20.cyan/blue}] {percent:>3}% {elapsed}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         bar.set_message(label.to_string());
-        bar
+        self.bar(bar, label, false)
     }
 
     /// Asks before a change the user may not expect; `--yes` answers for them. Without a terminal
@@ -133,6 +193,9 @@ impl Ui {
                 "{question}\nfatelab needs a yes to go on, and there is no terminal to ask: re-run with --yes"
             )));
         }
+        if !self.interactive {
+            return ask_plainly(question);
+        }
         let answer = self.multi.suspend(|| {
             dialoguer::Confirm::new()
                 .with_prompt(question)
@@ -140,6 +203,64 @@ impl Ui {
                 .interact()
         })?;
         Ok(answer)
+    }
+}
+
+/// The question as one line of text and the answer as a typed line: no cursor movement, for a
+/// terminal that is to get no escape sequences.
+fn ask_plainly(question: &str) -> Result<bool> {
+    use std::io::{BufRead, Write};
+    let mut err = std::io::stderr().lock();
+    write!(err, "{question} [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+impl Bar {
+    pub fn inc(&self, n: u64) {
+        self.bar.inc(n);
+    }
+
+    pub fn set_length(&self, n: u64) {
+        self.bar.set_length(n);
+    }
+
+    pub fn set_position(&self, n: u64) {
+        self.bar.set_position(n);
+    }
+
+    pub fn position(&self) -> u64 {
+        self.bar.position()
+    }
+
+    /// The bar as it ends (drawn once more, so a fast transfer is seen reaching its end), then
+    /// one line that stays: `✓ label: what, how much (bytes, or done/all) in how long`.
+    pub fn done(&self, what: &str) {
+        if self.ui.interactive {
+            self.bar.force_draw();
+        }
+        self.bar.finish_and_clear();
+        let took = self.started.elapsed().as_secs_f64();
+        let amount = if self.bytes {
+            HumanBytes(self.bar.position()).to_string()
+        } else {
+            format!("{}/{}", self.bar.position(), self.bar.length().unwrap_or(0))
+        };
+        let mark = paint(&self.ui, "32", "✓");
+        self.ui.println(format!(
+            "    {mark} {}: {what} {amount} in {took:.1}s",
+            self.label
+        ));
+    }
+
+    /// The bar goes; what went wrong is said by whoever failed.
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
     }
 }
 
@@ -193,27 +314,29 @@ impl StepLine {
         self.ui.println(format!("    {}", msg.as_ref()));
     }
 
-    fn finish(self, mark: &str, tail: String) {
-        let line = format!("{mark} {}{tail}", self.title);
+    /// The step's last line: its mark, its title, how long it took, and why when it did nothing.
+    fn finish(self, mark: &str, colour: &str, tail: String) {
+        let took = self.started.elapsed().as_secs_f64();
+        let mark = paint(&self.ui, colour, mark);
+        let line = format!("{mark} {} ({took:.1}s){tail}", self.title);
         self.bar.finish_and_clear();
         self.ui.println(line);
     }
 
     pub fn done(self) {
-        let took = self.started.elapsed();
-        self.finish("✓", format!(" ({:.1}s)", took.as_secs_f64()));
+        self.finish("✓", "32", String::new());
     }
 
     /// The step found the world as declared.
     pub fn unchanged(self, why: &str) {
-        self.finish("•", format!(" (nothing to do: {why})"));
+        self.finish("•", "2", format!(" — nothing to do: {why}"));
     }
 
     pub fn skipped(self, why: &str) {
-        self.finish("•", format!(" (skipped: {why})"));
+        self.finish("•", "2", format!(" — skipped: {why}"));
     }
 
     pub fn failed(self) {
-        self.finish("✗", String::new());
+        self.finish("✗", "31", String::new());
     }
 }

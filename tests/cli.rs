@@ -350,3 +350,76 @@ fn a_lab_too_big_for_the_host_is_refused_with_the_numbers() {
                 .and(contains("`--resources small` fits this lab to the host")),
         );
 }
+
+/// `fatelab completions SHELL` prints a script the shell itself completes fatelab's commands and
+/// flags with: bash and fish are asked to complete a partial line; zsh's script is checked by
+/// zsh's parser (its completion system needs a live terminal).
+#[test]
+fn completions_complete_commands_and_flags_in_bash_zsh_and_fish() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = |shell: &str| {
+        let out = fatelab(&tmp.path().join("state"))
+            .args(["completions", shell])
+            .assert()
+            .success();
+        let path = tmp.path().join(format!("fatelab.{shell}"));
+        std::fs::write(&path, &out.get_output().stdout).unwrap();
+        path
+    };
+    let shell = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("{program} is needed for this test (.ci/run installs it): {e}")
+            });
+        assert!(
+            out.status.success(),
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let bash = script("bash");
+    let complete = |line: &str| {
+        let words: Vec<&str> = line.split(' ').collect();
+        let program = format!(
+            "source {}; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}; \
+             _fatelab fatelab {} {}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            bash.display(),
+            line,
+            words.len() - 1,
+            words[words.len() - 1],
+            words[words.len() - 2],
+        );
+        shell("bash", &["-c", &program])
+    };
+    let after_up = complete("fatelab up --kube");
+    assert!(after_up.lines().any(|l| l == "--kubeconfig"), "{after_up}");
+    let commands = complete("fatelab st");
+    assert!(commands.lines().any(|l| l == "status"), "{commands}");
+    let watch = complete("fatelab status --wa");
+    assert!(watch.lines().any(|l| l == "--watch"), "{watch}");
+
+    let fish = script("fish");
+    let said = shell(
+        "fish",
+        &[
+            "-c",
+            &format!("source {}; complete -C 'fatelab up --kube'", fish.display()),
+        ],
+    );
+    assert!(
+        said.lines().any(|l| l.starts_with("--kubeconfig\t")),
+        "{said}"
+    );
+
+    let zsh = script("zsh");
+    assert!(
+        std::fs::read_to_string(&zsh)
+            .unwrap()
+            .starts_with("#compdef fatelab")
+    );
+    shell("zsh", &["-n", zsh.to_str().unwrap()]);
+}

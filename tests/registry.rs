@@ -40,7 +40,7 @@ async fn images_pull_fetches_each_image_once_and_several_at_once() {
     run(pull(&work.path().join("state"), &prefix))
         .await
         .success()
-        .stderr(contains("pulled ").and(contains("(7/7)")));
+        .stderr(contains(": pulled ").and(contains("images: pulled 7/7")));
     for r in &refs {
         assert!(img::exists(r), "{r} was pulled");
     }
@@ -118,7 +118,10 @@ async fn up_pre_pulls_the_v2_fluent_bit_sidecar_from_the_registry() {
     run(lab.up_pulling(&prefix, &["--until", "images"]))
         .await
         .success()
-        .stderr(contains(format!("pulled {prefix}/fluent-bit:2.1.4 (1/1)")));
+        .stderr(
+            contains(format!("{prefix}/fluent-bit:2.1.4: pulled"))
+                .and(contains("images: pulled 1/1")),
+        );
     assert!(img::exists(&format!("{prefix}/fluent-bit:2.1.4")));
     // Now every image is there: nothing is pulled again.
     run(lab.up_pulling(&prefix, &["--until", "images"]))

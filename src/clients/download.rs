@@ -208,12 +208,20 @@ async fn fetch_once(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Re
     }
     file.sync_all().await?;
     drop(file);
-    bar.finish_and_clear();
 
-    let sum = sha256_of(&part).await?;
+    // The bar stays at its end while the file is hashed; it is done only once it checks out.
+    let sum = sha256_of(&part).await;
+    let sum = match sum {
+        Ok(s) => s,
+        Err(e) => {
+            bar.clear();
+            return Err(e);
+        }
+    };
     if let Some(want) = sha256
         && !want.eq_ignore_ascii_case(&sum)
     {
+        bar.clear();
         tokio::fs::remove_file(&part).await?;
         bail!(
             "{} does not match its checksum: expected sha256 {want}, got {sum}; the file was \
@@ -221,6 +229,7 @@ async fn fetch_once(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Re
             redact_url(url)
         );
     }
+    bar.done("downloaded");
     tokio::fs::rename(&part, dest).await?;
     let bytes = tokio::fs::metadata(dest).await?.len();
     Ok(Downloaded {

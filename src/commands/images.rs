@@ -101,8 +101,13 @@ pub async fn run(cli: &Cli, args: &ImagesArgs) -> Result<()> {
             let refs: Vec<String> = needed.iter().map(|i| i.reference.clone()).collect();
             let bar = ui.bytes_bar(None, &output.display().to_string());
             let shown = bar.clone();
-            docker::save(&docker, &refs, output, move |n| shown.inc(n)).await?;
-            bar.finish_and_clear();
+            let saved = docker::save(&docker, &refs, output, move |n| shown.inc(n)).await;
+            if saved.is_ok() {
+                bar.done("written");
+            } else {
+                bar.clear();
+            }
+            saved?;
             ui.println(format!(
                 "Saved {} images into {}.",
                 refs.len(),

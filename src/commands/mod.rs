@@ -7,6 +7,7 @@ mod images;
 mod status;
 mod test;
 mod up;
+mod watch;
 
 pub use up::with_sudo;
 
@@ -47,9 +48,6 @@ pub fn main(cli: Cli) -> i32 {
     }
 }
 
-/// fatelab's own logs at warn (`-v` info, `-vv` debug); the libraries' (kube, hyper, reqwest)
-/// not at all by default, at warn from `-v`, at debug from `-vvv`. Colour only on a terminal
-/// and without `NO_COLOR`.
 /// The error chain on one line, each cause in words: an API error as its HTTP status, reason and
 /// the server's message (not kube's debug dump), and advice when the cause was passing.
 fn readable(err: &anyhow::Error) -> String {
@@ -83,8 +81,10 @@ fn readable(err: &anyhow::Error) -> String {
     line
 }
 
+/// fatelab's own logs at warn (`-v` info, `-vv` debug); the libraries' (kube, hyper, reqwest)
+/// not at all by default, at warn from `-v`, at debug from `-vvv`. Colour only on a terminal
+/// and without `NO_COLOR`.
 fn init_logging(verbose: u8) {
-    use std::io::IsTerminal;
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
     let (own, libraries) = match verbose {
@@ -96,7 +96,7 @@ fn init_logging(verbose: u8) {
     let filter = Targets::new()
         .with_target("fatelab", own)
         .with_default(libraries);
-    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let ansi = crate::ui::Mode::detect() == crate::ui::Mode::Live;
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
@@ -116,7 +116,20 @@ async fn run(cli: &Cli) -> Result<i32> {
         Command::Status(args) => status::run(cli, args).await,
         Command::Test(args) => test::run(cli, args).await,
         Command::Images(args) => images::run(cli, args).await.map(|()| 0),
+        Command::Completions(args) => completions(args).map(|()| 0),
     }
+}
+
+/// The shell's completion script, generated from the clap definitions so it never lags them.
+fn completions(args: &crate::cli::CompletionsArgs) -> Result<()> {
+    let mut script = Vec::new();
+    clap_complete::generate(
+        args.shell,
+        &mut <Cli as clap::CommandFactory>::command(),
+        "fatelab",
+        &mut script,
+    );
+    print_stdout(&String::from_utf8(script)?)
 }
 
 /// Builds the validated lab spec from a scenario file (if any) overlaid by the flags.

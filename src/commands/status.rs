@@ -1,4 +1,5 @@
-//! `fatelab status`: one round of parallel requests about the lab on record.
+//! `fatelab status`: one round of parallel requests about the lab on record (`--watch`: see
+//! `watch.rs`).
 //! JSON output follows docs/status.schema.json.
 
 use std::time::Duration;
@@ -101,16 +102,21 @@ async fn existing_ingress(ctx: &Ctx<'_>) -> Value {
     json!({"healthy": classes.iter().all(|(_, v)| v.is_ok()), "detail": detail.join("; ")})
 }
 
-async fn ingress(ctx: &Ctx<'_>, record: &LabRecord) -> Value {
-    if !ctx.spec.on_minikube() {
-        return existing_ingress(ctx).await;
-    }
+/// The ingress controller's Deployment of the lab's minikube (it moved twice in minikube's history).
+pub fn ingress_controller(record: &LabRecord) -> (&'static str, &'static str) {
     let version = record
         .minikube
         .as_ref()
         .and_then(|m| crate::clients::minikube::parse_semver(&m.version).ok())
         .unwrap_or_else(|| semver::Version::new(1, 22, 0));
-    let (ns, name) = crate::steps::ingress_controller(&version);
+    crate::steps::ingress_controller(&version)
+}
+
+async fn ingress(ctx: &Ctx<'_>, record: &LabRecord) -> Value {
+    if !ctx.spec.on_minikube() {
+        return existing_ingress(ctx).await;
+    }
+    let (ns, name) = ingress_controller(record);
     let result = bounded(async {
         let api: Api<Deployment> = Api::namespaced(ctx.kube().await?.clone(), ns);
         Ok(api.get_opt(name).await?)
@@ -219,18 +225,42 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
         },
     );
     let ctx = ctx_from_record(cli, &spec, record.clone(), opts);
+    if args.watch {
+        return super::watch::run(cli.output, args, &ctx, &record).await;
+    }
+    let report = report(&ctx, &record, args.show_credentials).await;
+    print_stdout(&render(&report, cli.output)?)?;
+    Ok(code(&report))
+}
+
+/// 0 when the lab is healthy, 1 when not.
+pub fn code(report: &Value) -> i32 {
+    if report["healthy"] == true { 0 } else { 1 }
+}
+
+/// The report as `status` prints it: JSON for scripts, text for people.
+pub fn render(report: &Value, output: Output) -> Result<String> {
+    Ok(match output {
+        Output::Json => serde_json::to_string_pretty(report)? + "\n",
+        Output::Text => text(report),
+    })
+}
+
+/// One round of questions about the lab on record, as docs/status.schema.json describes it.
+pub async fn report(ctx: &Ctx<'_>, record: &LabRecord, show_credentials: bool) -> Value {
+    let spec = ctx.spec;
     let (mk, ing, (kf, listed)) = tokio::join!(
         async {
             if spec.on_minikube() {
-                minikube(&record).await
+                minikube(record).await
             } else {
-                existing_clusters(&ctx).await
+                existing_clusters(ctx).await
             }
         },
-        ingress(&ctx, &record),
-        kubefate(&ctx, args.show_credentials)
+        ingress(ctx, record),
+        kubefate(ctx, show_credentials)
     );
-    let healths = futures::future::join_all(spec.ours().map(|p| party_health(&ctx, p))).await;
+    let healths = futures::future::join_all(spec.ours().map(|p| party_health(ctx, p))).await;
     let none = Vec::new();
     let mut parties: Vec<Value> = spec
         .ours()
@@ -259,7 +289,7 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
             })
         })
         .collect();
-    let peers = crate::steps::existing::peer_checks(&ctx).await;
+    let peers = crate::steps::existing::peer_checks(ctx).await;
     for (p, check) in spec.parties.iter().filter(|p| !p.is_ours()).zip(peers) {
         let answers = check.status == crate::doctor::Status::Pass;
         parties.push(json!({
@@ -277,19 +307,13 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
         && parties
             .iter()
             .all(|p| p["healthy"] == true || p["peer"] == true);
-    let changes = drift(&ctx).await;
-    let report = json!({
+    let changes = drift(ctx).await;
+    json!({
         "lab": true, "healthy": healthy, "release": spec.release.release,
         "as_declared": changes.is_empty(), "changes": changes,
         "minikube": mk, "ingress": ing, "kubefate": kf, "parties": parties, "last_test": record.last_test,
-        "tests": tests_by_kind(&record),
-    });
-    let out = match cli.output {
-        Output::Json => serde_json::to_string_pretty(&report)? + "\n",
-        Output::Text => text(&report),
-    };
-    print_stdout(&out)?;
-    Ok(if healthy { 0 } else { 1 })
+        "tests": tests_by_kind(record),
+    })
 }
 
 fn text(r: &Value) -> String {

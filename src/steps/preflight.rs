@@ -71,13 +71,13 @@ async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
         .filter(|c| c.status == Status::Fail && !c.fixed_by_up)
         .map(|c| c.name)
         .collect();
-    let what = if ctx.spec.on_minikube() {
-        "the host"
+    let passing = if ctx.spec.on_minikube() {
+        "the host passes the checks"
     } else {
-        "the clusters"
+        "the clusters pass the checks"
     };
     let summary = if failing.is_empty() {
-        format!("{what} pass the checks")
+        passing.to_string()
     } else {
         format!("checks failing: {}", failing.join(", "))
     };

@@ -847,6 +847,27 @@ impl FakeKubeFate {
         if *kubelet == Kubelet::LeavePending {
             return;
         }
+        self.run_pods(cluster, name, ns, kubelet);
+    }
+
+    /// The pods a `LeavePending` kubelet left: every cluster's pods turn Running now.
+    pub fn run_pending_pods(&self) {
+        let clusters: Vec<(String, String, String)> = {
+            let s = self.state.lock().unwrap();
+            s.clusters
+                .iter()
+                .map(|c| {
+                    let field = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+                    (field("uuid"), field("name"), field("namespaces"))
+                })
+                .collect()
+        };
+        for (uuid, name, ns) in clusters {
+            self.run_pods(&uuid, &name, &ns, &Kubelet::RunEverything);
+        }
+    }
+
+    fn run_pods(&self, cluster: &str, name: &str, ns: &str, kubelet: &Kubelet) {
         for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(cluster)) {
             let state = match kubelet {
                 Kubelet::ImagePullFails(m) if m == module => PodState::ImagePullBackOff,

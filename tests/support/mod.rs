@@ -106,3 +106,4 @@ where
         }
     });
 }
+pub mod pty;
