@@ -440,8 +440,7 @@ async fn follow_to_healthy(
     // Every pod's latest line, kept after the pod is gone.
     let last_pods: Mutex<BTreeMap<String, String>> = Mutex::default();
     let show = |lines: &[String]| {
-        let running = lines.iter().filter(|l| l.contains(" Running")).count();
-        *pod_view.lock().expect("pods lock") = format!("{running}/{} pods Running", lines.len());
+        *pod_view.lock().expect("pods lock") = pods_running(lines);
         let mut seen = last_pods.lock().expect("pods lock");
         for l in lines {
             seen.insert(
@@ -497,25 +496,37 @@ async fn follow_to_healthy(
             done.status
         );
     }
+    let settle = kube::human(ctx.opts.settle);
     line.set(format!(
-        "{what} job Success; watching the pods settle for {}",
-        kube::human(ctx.opts.settle)
+        "{what} job Success; watching the pods settle for {settle}"
     ));
-    settled(ctx, party)
-        .await
-        .with_context(|| format!("party {}'s pods after the {what}", party.id))?;
+    settled(ctx, party, |lines| {
+        line.set(format!(
+            "{what} job Success; {}, watching them settle for {settle}",
+            pods_running(lines)
+        ))
+    })
+    .await
+    .with_context(|| format!("party {}'s pods after the {what}", party.id))?;
     Ok(done)
 }
 
-/// Watches the party's pods until they are healthy and have stayed so for the settle window.
-async fn settled(ctx: &Ctx<'_>, party: &Party) -> Result<()> {
+/// `4/6 pods Running`, from the pods' lines.
+fn pods_running(lines: &[String]) -> String {
+    let running = lines.iter().filter(|l| l.contains(" Running")).count();
+    format!("{running}/{} pods Running", lines.len())
+}
+
+/// Watches the party's pods until they are healthy and have stayed so for the settle window;
+/// `show` hears the pods' lines at each change.
+async fn settled(ctx: &Ctx<'_>, party: &Party, show: impl FnMut(&[String])) -> Result<()> {
     kube::wait_healthy(
         ctx.kube_for(party).await?,
         &party.namespace(),
         &selector(&party.name()),
         ctx.wait_timeout(),
         ctx.opts.settle,
-        |_| {},
+        show,
     )
     .await
     .map_err(|e| with_advice(ctx, e))
@@ -694,9 +705,14 @@ async fn converge_party(ctx: &Ctx<'_>, plan: PartyPlan) -> Result<()> {
             }
             Action::Settle(why) => {
                 line.set(format!("not healthy yet ({why}); watching it settle"));
-                settled(ctx, party)
-                    .await
-                    .with_context(|| format!("party {} is not healthy", party.id))?;
+                settled(ctx, party, |lines| {
+                    line.set(format!(
+                        "not healthy yet ({why}); {}, watching them settle",
+                        pods_running(lines)
+                    ))
+                })
+                .await
+                .with_context(|| format!("party {} is not healthy", party.id))?;
                 Ok("healthy")
             }
         }

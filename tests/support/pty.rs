@@ -29,7 +29,8 @@ pub struct Pty {
 
 impl Pty {
     /// Starts `cmd` (program, arguments, environment and directory as set) on a new terminal of
-    /// ROWS × COLS, with `TERM` set as a terminal emulator sets it.
+    /// ROWS × COLS, with `TERM` set as a terminal emulator sets it and no `NO_COLOR` unless `cmd`
+    /// sets them.
     pub fn spawn(cmd: &assert_cmd::Command) -> Pty {
         let pair = native_pty_system()
             .openpty(PtySize {
@@ -41,14 +42,15 @@ impl Pty {
             .expect("openpty");
         let mut builder = CommandBuilder::new(cmd.get_program());
         builder.args(cmd.get_args());
+        // A terminal emulator's settings, whatever the test process runs under; the test's own
+        // (below) override them.
+        builder.env("TERM", "xterm-256color");
+        builder.env_remove("NO_COLOR");
         for (key, value) in cmd.get_envs() {
             match value {
                 Some(v) => builder.env(key, v),
                 None => builder.env_remove(key),
             }
-        }
-        if builder.get_env("TERM").is_none() {
-            builder.env("TERM", "xterm-256color");
         }
         if let Some(dir) = cmd.get_current_dir() {
             builder.cwd(dir);
