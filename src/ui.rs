@@ -1,5 +1,6 @@
 //! What the user sees on stderr: one line per step (a spinner while it runs, a mark and the time
-//! after), progress bars for downloads, and confirmations. Plain lines when stderr is no terminal.
+//! after), progress bars for downloads, and confirmations. Plain lines when stderr is no terminal
+//! (or `NO_COLOR` asks for no escape sequences).
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};

@@ -145,19 +145,7 @@ async fn a_failed_cluster_is_reinstalled_after_a_yes() {
     lab.kubefate.set_cluster_status("fate-10000", "Failed");
 
     // Without a terminal and without --yes, fatelab will not delete it.
-    let mut no = lab.host.up(
-        &lab.kube,
-        &[
-            "--until",
-            "parties",
-            "--registry",
-            &lab.registry,
-            "--settle",
-            "500ms",
-        ],
-    );
-    no.env("FATELAB_GITHUB_MIRROR", &lab.mirror.url);
-    run(no)
+    run(lab.up_asking(&["--until", "parties"]))
         .await
         .code(2)
         .stderr(contains("is Failed. Delete it and install it again?"));

@@ -4,16 +4,11 @@
 
 mod support;
 
-use std::time::Duration;
-
 use support::fake_fateflow::{Behaviour, FakeFateFlow};
 use support::fake_kubefate::{Kubelet, PodState, party_pod};
 use support::host::run;
 use support::lab::Lab;
-use support::pty::Pty;
-
-/// Far longer than any of these runs takes; only a hang reaches it.
-const LONG: Duration = Duration::from_secs(120);
+use support::pty::{LONG, drive};
 
 /// `up`'s steps, by their titles' first words, in order.
 const STEPS: [&str; 9] = [
@@ -74,8 +69,7 @@ async fn up_in_a_terminal_shows_each_step_its_bars_the_pods_and_the_summary() {
     lab.kubefate.set_kubelet(Kubelet::LeavePending);
     let kubefate = lab.kubefate.clone();
     let cmd = lab.up(&[]);
-    let (pty, code) = tokio::task::spawn_blocking(move || {
-        let mut pty = Pty::spawn(&cmd);
+    let (pty, code) = drive(cmd, move |pty| {
         for party in [9999, 10000] {
             pty.wait_for(
                 &format!("party {party} with 0/6 pods Running"),
@@ -84,11 +78,8 @@ async fn up_in_a_terminal_shows_each_step_its_bars_the_pods_and_the_summary() {
             );
         }
         kubefate.run_pending_pods();
-        let code = pty.wait_exit(LONG);
-        (pty, code)
     })
-    .await
-    .unwrap();
+    .await;
     let screen = pty.screen();
     eprintln!("The final screen of `fatelab up` in a terminal:\n{screen}");
     assert_eq!(code, 0, "{screen}");
@@ -148,13 +139,7 @@ async fn no_color_gets_plain_lines_on_a_terminal_and_so_does_a_pipe() {
     let lab = Lab::start("pty-plain").await;
     let mut cmd = lab.up(&["--until", "parties"]);
     cmd.env("NO_COLOR", "1");
-    let (pty, code) = tokio::task::spawn_blocking(move || {
-        let mut pty = Pty::spawn(&cmd);
-        let code = pty.wait_exit(LONG);
-        (pty, code)
-    })
-    .await
-    .unwrap();
+    let (pty, code) = drive(cmd, |_| {}).await;
     let text = String::from_utf8_lossy(&pty.raw).into_owned();
     assert_eq!(code, 0, "{text}");
     assert!(
@@ -174,40 +159,47 @@ async fn no_color_gets_plain_lines_on_a_terminal_and_so_does_a_pipe() {
     plain_lines(&stderr, 8);
 
     // A question under NO_COLOR is one line of text, answered by a typed line.
-    lab.kubefate.set_cluster_status("fate-10000", "Failed");
-    let mut ask = lab.host.up(
-        &lab.kube,
-        &[
-            "--until",
-            "parties",
-            "--registry",
-            &lab.registry,
-            "--settle",
-            "500ms",
-        ],
-    );
-    ask.env("FATELAB_GITHUB_MIRROR", &lab.mirror.url)
-        .env("NO_COLOR", "1");
-    let (pty, code) = tokio::task::spawn_blocking(move || {
-        let mut pty = Pty::spawn(&ask);
-        pty.wait_for(
-            "the question",
-            |r| r.ends_with("Delete it and install it again? [y/N]"),
-            LONG,
-        );
-        pty.send(b"y\r");
-        let code = pty.wait_exit(LONG);
-        (pty, code)
-    })
-    .await
-    .unwrap();
+    let pty = answer_the_reinstall_question(&lab, true).await;
     let text = String::from_utf8_lossy(&pty.raw).into_owned();
-    assert_eq!(code, 0, "{text}");
     assert!(!pty.raw.contains(&0x1b), "{text:?}");
+    assert!(
+        text.lines()
+            .any(|l| l.ends_with("Delete it and install it again? [y/N] y")),
+        "{text}"
+    );
     assert!(
         text.contains("party 10000: installed again, healthy"),
         "{text}"
     );
+}
+
+/// A cluster KubeFATE lists as Failed (an interrupted job can leave one): `up` without `--yes`
+/// asks before deleting it, and the answer is typed at the terminal — one key on a live
+/// terminal, a line under `NO_COLOR`.
+async fn answer_the_reinstall_question(lab: &Lab, no_color: bool) -> support::pty::Pty {
+    lab.kubefate.set_cluster_status("fate-10000", "Failed");
+    let mut ask = lab.up_asking(&["--until", "parties"]);
+    if no_color {
+        ask.env("NO_COLOR", "1");
+    }
+    let (pty, code) = drive(ask, move |pty| {
+        pty.wait_for(
+            "the question",
+            |r| r.contains("is Failed. Delete it and install it again?"),
+            LONG,
+        );
+        pty.send(if no_color { b"y\r" } else { b"y" });
+    })
+    .await;
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&pty.raw));
+    assert!(
+        lab.kubefate
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("DELETE /v1/cluster/")),
+        "the yes typed at the terminal deleted the Failed cluster"
+    );
+    pty
 }
 
 /// Each step's title once when it starts and once with its mark and time; no carriage returns
@@ -235,46 +227,12 @@ fn plain_lines(text: &str, steps: usize) {
 async fn a_question_is_answered_at_the_terminal_and_status_watch_redraws_on_a_change() {
     let lab = Lab::start("pty-ask").await;
     run(lab.up(&["--until", "parties"])).await.success();
-    // An interrupted job can leave a record Failed: `up` asks before deleting it.
-    lab.kubefate.set_cluster_status("fate-10000", "Failed");
-    let mut ask = lab.host.up(
-        &lab.kube,
-        &[
-            "--until",
-            "parties",
-            "--registry",
-            &lab.registry,
-            "--settle",
-            "500ms",
-        ],
-    );
-    ask.env("FATELAB_GITHUB_MIRROR", &lab.mirror.url);
-    let (pty, code) = tokio::task::spawn_blocking(move || {
-        let mut pty = Pty::spawn(&ask);
-        pty.wait_for(
-            "the question",
-            |r| r.contains("is Failed. Delete it and install it again?"),
-            LONG,
-        );
-        pty.send(b"y");
-        let code = pty.wait_exit(LONG);
-        (pty, code)
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, 0, "{}", pty.screen());
+    let pty = answer_the_reinstall_question(&lab, false).await;
     assert!(
         pty.screen()
             .contains("party 10000: installed again, healthy"),
         "{}",
         pty.screen()
-    );
-    assert!(
-        lab.kubefate
-            .requests()
-            .iter()
-            .any(|r| r.starts_with("DELETE /v1/cluster/")),
-        "the yes typed at the terminal deleted the Failed cluster"
     );
 
     // `status --watch`: the report, drawn again when a pod changes (the refresh is an hour
@@ -289,8 +247,7 @@ async fn a_question_is_answered_at_the_terminal_and_status_watch_redraws_on_a_ch
         .unwrap();
     let pod = format!("python-{}", &cluster["uuid"].as_str().unwrap()[..6]);
     let kube = lab.kube.clone();
-    let (pty, code) = tokio::task::spawn_blocking(move || {
-        let mut pty = Pty::spawn(&watch);
+    let (pty, code) = drive(watch, move |pty| {
         pty.wait_for("a healthy lab", |r| r.contains("lab: healthy"), LONG);
         pty.wait_for(
             "party 10000 ready",
@@ -317,11 +274,8 @@ async fn a_question_is_answered_at_the_terminal_and_status_watch_redraws_on_a_ch
             LONG,
         );
         pty.send(b"\x03");
-        let code = pty.wait_exit(LONG);
-        (pty, code)
     })
-    .await
-    .unwrap();
+    .await;
     eprintln!(
         "The last screen of `fatelab status --watch`:\n{}",
         pty.screen()

@@ -496,18 +496,9 @@ async fn follow_to_healthy(
             done.status
         );
     }
-    let settle = kube::human(ctx.opts.settle);
-    line.set(format!(
-        "{what} job Success; watching the pods settle for {settle}"
-    ));
-    settled(ctx, party, |lines| {
-        line.set(format!(
-            "{what} job Success; {}, watching them settle for {settle}",
-            pods_running(lines)
-        ))
-    })
-    .await
-    .with_context(|| format!("party {}'s pods after the {what}", party.id))?;
+    settled(ctx, party, line, &format!("{what} job Success"))
+        .await
+        .with_context(|| format!("party {}'s pods after the {what}", party.id))?;
     Ok(done)
 }
 
@@ -517,16 +508,23 @@ fn pods_running(lines: &[String]) -> String {
     format!("{running}/{} pods Running", lines.len())
 }
 
-/// Watches the party's pods until they are healthy and have stayed so for the settle window;
-/// `show` hears the pods' lines at each change.
-async fn settled(ctx: &Ctx<'_>, party: &Party, show: impl FnMut(&[String])) -> Result<()> {
+/// Watches the party's pods until they are healthy and have stayed so for the settle window,
+/// its line saying what came before (`doing`) and how many pods run.
+async fn settled(ctx: &Ctx<'_>, party: &Party, line: &SubLine, doing: &str) -> Result<()> {
+    let settle = kube::human(ctx.opts.settle);
+    line.set(format!("{doing}; watching the pods settle for {settle}"));
     kube::wait_healthy(
         ctx.kube_for(party).await?,
         &party.namespace(),
         &selector(&party.name()),
         ctx.wait_timeout(),
         ctx.opts.settle,
-        show,
+        |lines| {
+            line.set(format!(
+                "{doing}; {}, watching them settle for {settle}",
+                pods_running(lines)
+            ))
+        },
     )
     .await
     .map_err(|e| with_advice(ctx, e))
@@ -704,15 +702,9 @@ async fn converge_party(ctx: &Ctx<'_>, plan: PartyPlan) -> Result<()> {
                 })
             }
             Action::Settle(why) => {
-                line.set(format!("not healthy yet ({why}); watching it settle"));
-                settled(ctx, party, |lines| {
-                    line.set(format!(
-                        "not healthy yet ({why}); {}, watching them settle",
-                        pods_running(lines)
-                    ))
-                })
-                .await
-                .with_context(|| format!("party {} is not healthy", party.id))?;
+                settled(ctx, party, &line, &format!("not healthy yet ({why})"))
+                    .await
+                    .with_context(|| format!("party {} is not healthy", party.id))?;
                 Ok("healthy")
             }
         }

@@ -228,15 +228,26 @@ spec:",
 
     /// `fatelab up` for this lab, answering yes, with `extra` flags (e.g. `--parties`).
     pub fn up(&self, extra: &[&str]) -> assert_cmd::Command {
-        self.up_from(&self.registry, true, extra)
+        self.up_from(&self.registry, true, true, extra)
     }
 
     /// The same, pulling from `registry` what Docker lacks instead of loading the bundle.
     pub fn up_pulling(&self, registry: &str, extra: &[&str]) -> assert_cmd::Command {
-        self.up_from(registry, false, extra)
+        self.up_from(registry, false, true, extra)
     }
 
-    fn up_from(&self, registry: &str, bundle_too: bool, extra: &[&str]) -> assert_cmd::Command {
+    /// `up` without `--yes`: a question is put to the user (or refused without a terminal).
+    pub fn up_asking(&self, extra: &[&str]) -> assert_cmd::Command {
+        self.up_from(&self.registry, false, false, extra)
+    }
+
+    fn up_from(
+        &self,
+        registry: &str,
+        bundle_too: bool,
+        yes: bool,
+        extra: &[&str],
+    ) -> assert_cmd::Command {
         let bundle = self.bundle.to_str().unwrap();
         // Every step unless the test says where to stop (the sandbox host stops after hosts).
         let until: &[&str] = if extra.contains(&"--until") {
@@ -245,7 +256,10 @@ spec:",
             &["--until", "test"]
         };
         // A short settle window: the fake kubelet crashes a container at once or never.
-        let mut base = vec!["--yes", "--registry", registry, "--settle", "500ms"];
+        let mut base = vec!["--registry", registry, "--settle", "500ms"];
+        if yes {
+            base.push("--yes");
+        }
         if bundle_too {
             base.extend(["--images", bundle]);
         }

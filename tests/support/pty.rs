@@ -210,3 +210,23 @@ impl Drop for Pty {
         }
     }
 }
+
+/// Runs `cmd` in a terminal on a thread of its own (the fakes keep serving on the runtime),
+/// lets `meanwhile` read and type at it, then reads on until it ends; returns the terminal and
+/// the exit code.
+pub async fn drive(
+    cmd: assert_cmd::Command,
+    meanwhile: impl FnOnce(&mut Pty) + Send + 'static,
+) -> (Pty, u32) {
+    tokio::task::spawn_blocking(move || {
+        let mut pty = Pty::spawn(&cmd);
+        meanwhile(&mut pty);
+        let code = pty.wait_exit(LONG);
+        (pty, code)
+    })
+    .await
+    .expect("the terminal's thread")
+}
+
+/// Far longer than any run in a terminal takes; only a hang reaches it.
+pub const LONG: Duration = Duration::from_secs(120);
