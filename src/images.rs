@@ -113,9 +113,9 @@ pub async fn pull(docker: &Docker, ui: &Ui, missing: Vec<String>) -> Result<Vec<
         futures::stream::iter(missing.iter().cloned())
             .map(|reference| {
                 let bar = ui.bytes_bar(None, &reference);
-                let total = total.clone();
+                let total = &total;
                 async move {
-                    let shown = bar.clone();
+                    let shown = bar.progress();
                     let outcome = docker::pull(docker, &reference, move |p: PullProgress| {
                         if p.total > 0 {
                             shown.set_length(p.total);
@@ -127,7 +127,6 @@ pub async fn pull(docker: &Docker, ui: &Ui, missing: Vec<String>) -> Result<Vec<
                     if outcome.is_ok() {
                         bar.done("pulled");
                     } else {
-                        bar.clear();
                         ui.plain(format!(
                             "    could not pull {reference} ({}/{count})",
                             total.position()
@@ -142,12 +141,10 @@ pub async fn pull(docker: &Docker, ui: &Ui, missing: Vec<String>) -> Result<Vec<
             .collect()
             .await;
     let failures: Vec<(String, String)> = results.into_iter().filter_map(Result::err).collect();
-    if failures.is_empty() {
-        total.done("pulled");
-    } else {
-        total.clear();
+    if !failures.is_empty() {
         bail!(pull_failure(&failures));
     }
+    total.done("pulled");
     Ok(missing)
 }
 
@@ -191,14 +188,9 @@ pub async fn load_file(docker: &Docker, ui: &Ui, path: &Path) -> Result<LoadOutc
         .to_string_lossy()
         .into_owned();
     let bar = ui.bytes_bar(size, &label);
-    let shown = bar.clone();
-    let loaded = docker::load_archive(docker, path, move |n| shown.inc(n)).await;
-    if loaded.is_ok() {
-        bar.done("loaded");
-    } else {
-        bar.clear();
-    }
-    let loaded = loaded?;
+    let shown = bar.progress();
+    let loaded = docker::load_archive(docker, path, move |n| shown.inc(n)).await?;
+    bar.done("loaded");
     for tag in &tags {
         docker::image_id(docker, tag).await?.with_context(|| {
             format!(

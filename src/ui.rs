@@ -52,8 +52,8 @@ pub struct StepLine {
     ui: Ui,
 }
 
-/// A bar for bytes or a count; what it reached is said once when it is done.
-#[derive(Clone)]
+/// A bar for bytes or a count; what it reached is said once when it is done. A bar dropped
+/// before it is done (its work failed) goes away: what went wrong is said by whoever failed.
 pub struct Bar {
     bar: ProgressBar,
     label: String,
@@ -223,6 +223,11 @@ fn ask_plainly(question: &str) -> Result<bool> {
 }
 
 impl Bar {
+    /// A handle for a callback that moves the bar (a transfer's progress).
+    pub fn progress(&self) -> ProgressBar {
+        self.bar.clone()
+    }
+
     pub fn inc(&self, n: u64) {
         self.bar.inc(n);
     }
@@ -241,7 +246,7 @@ impl Bar {
 
     /// The bar as it ends (drawn once more, so a fast transfer is seen reaching its end), then
     /// one line that stays: `✓ label: what, how much (bytes, or done/all) in how long`.
-    pub fn done(&self, what: &str) {
+    pub fn done(self, what: &str) {
         if self.ui.interactive {
             self.bar.force_draw();
         }
@@ -258,10 +263,13 @@ impl Bar {
             self.label
         ));
     }
+}
 
-    /// The bar goes; what went wrong is said by whoever failed.
-    pub fn clear(&self) {
-        self.bar.finish_and_clear();
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if !self.bar.is_finished() {
+            self.bar.finish_and_clear();
+        }
     }
 }
 

@@ -210,18 +210,10 @@ async fn fetch_once(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Re
     drop(file);
 
     // The bar stays at its end while the file is hashed; it is done only once it checks out.
-    let sum = sha256_of(&part).await;
-    let sum = match sum {
-        Ok(s) => s,
-        Err(e) => {
-            bar.clear();
-            return Err(e);
-        }
-    };
+    let sum = sha256_of(&part).await?;
     if let Some(want) = sha256
         && !want.eq_ignore_ascii_case(&sum)
     {
-        bar.clear();
         tokio::fs::remove_file(&part).await?;
         bail!(
             "{} does not match its checksum: expected sha256 {want}, got {sum}; the file was \

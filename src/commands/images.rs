@@ -100,14 +100,9 @@ pub async fn run(cli: &Cli, args: &ImagesArgs) -> Result<()> {
             }
             let refs: Vec<String> = needed.iter().map(|i| i.reference.clone()).collect();
             let bar = ui.bytes_bar(None, &output.display().to_string());
-            let shown = bar.clone();
-            let saved = docker::save(&docker, &refs, output, move |n| shown.inc(n)).await;
-            if saved.is_ok() {
-                bar.done("written");
-            } else {
-                bar.clear();
-            }
-            saved?;
+            let shown = bar.progress();
+            docker::save(&docker, &refs, output, move |n| shown.inc(n)).await?;
+            bar.done("written");
             ui.println(format!(
                 "Saved {} images into {}.",
                 refs.len(),

@@ -31,7 +31,7 @@ pub async fn run(
     record: &LabRecord,
 ) -> Result<i32> {
     let live = Mode::of(std::io::stdout().is_terminal()) == Mode::Live && output == Output::Text;
-    let mut changes = changes(ctx).await;
+    let mut changes = changes(ctx, record).await;
     let mut refresh = tokio::time::interval(args.refresh);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ctrl_c = tokio::signal::ctrl_c();
@@ -67,6 +67,9 @@ fn draw(
     live: bool,
     every: Duration,
 ) -> Result<()> {
+    if !live && last == Some(now) {
+        return Ok(());
+    }
     let body = match output {
         Output::Json => serde_json::to_string(now)? + "\n",
         Output::Text => render(now, output)?,
@@ -77,9 +80,6 @@ fn draw(
             "\x1b[H\x1b[2J{body}\nat {at}; drawn again on every pod change, and every {} — Ctrl-C to stop\n",
             crate::clients::kube::human(every)
         ));
-    }
-    if last == Some(now) {
-        return Ok(());
     }
     let spacer = if last.is_some() && output == Output::Text {
         "\n"
@@ -93,7 +93,7 @@ fn draw(
 /// service's Deployments in each cluster, and minikube's ingress controller. Each watch has made
 /// its first listing when this returns, so whatever changes after it is reported; a cluster that
 /// does not answer now is left to the refresh.
-async fn changes(ctx: &Ctx<'_>) -> BoxStream<'static, ()> {
+async fn changes(ctx: &Ctx<'_>, record: &LabRecord) -> BoxStream<'static, ()> {
     let mut watches: Vec<BoxStream<'static, ()>> = Vec::new();
     for party in ctx.spec.ours() {
         if let Ok(client) = ctx.kube_for(party).await {
@@ -110,7 +110,7 @@ async fn changes(ctx: &Ctx<'_>) -> BoxStream<'static, ()> {
     if ctx.spec.on_minikube()
         && let Ok(client) = ctx.kube().await
     {
-        let (ns, _) = super::status::ingress_controller(&ctx.record());
+        let (ns, _) = super::status::ingress_controller(record);
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
         watches.push(changed(deployments));
     }
