@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::{catalog, spec};
+use crate::model::jobs::{DEFAULT_MIN_AUC, JobKind, UpTest};
+use crate::model::step::StepName;
+use crate::model::{catalog, spec};
 
 pub const DEFAULT_GITHUB: &str = "https://github.com";
 pub const DEFAULT_CHART_REPO: &str = "https://federatedai.github.io/KubeFATE";
@@ -241,10 +243,10 @@ pub struct TestArgs {
     /// Which job: toy (the parties talk), lr (hetero logistic regression) or sbt (hetero
     /// SecureBoost) on the breast tables, uploaded to the parties first unless they hold them
     #[arg(long, value_name = "JOB", value_enum, default_value = "toy")]
-    pub job: crate::steps::smoke::JobKind,
+    pub job: JobKind,
 
     /// A training job whose AUC is below this fails: a lab that trains garbage is broken
-    #[arg(long, value_name = "AUC", default_value_t = crate::commands::DEFAULT_MIN_AUC, value_parser = parse_auc_arg)]
+    #[arg(long, value_name = "AUC", default_value_t = DEFAULT_MIN_AUC, value_parser = parse_auc_arg)]
     pub min_auc: f64,
 }
 
@@ -253,6 +255,11 @@ pub struct DownArgs {
     /// Also delete the minikube cluster (if fatelab started it) and fatelab's download cache
     #[arg(long)]
     pub purge: bool,
+
+    /// Time for the whole run: every wait (a KubeFATE delete job, a namespace going away) draws
+    /// from it (e.g. 20m, 1h)
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration_arg)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -280,7 +287,7 @@ pub struct UpArgs {
     /// How much CPU and memory each party asks for (v2 charts): `small` fits the lab to this
     /// host, `tutorial` is KubeFATE's example cluster.yaml, `chart` the chart's own defaults
     #[arg(long, value_name = "PROFILE", value_enum, default_value = "small")]
-    pub resources: crate::sizing::Profile,
+    pub resources: crate::model::sizing::Profile,
 
     /// Load this image bundle (from `fatelab images save`) instead of pulling from a registry
     #[arg(long = "images", value_name = "BUNDLE")]
@@ -288,8 +295,8 @@ pub struct UpArgs {
 
     /// Stop after this step (preflight, minikube, ingress, hosts, artifacts, images, kubefate,
     /// parties, test), e.g. `--until ingress` for just Kubernetes
-    #[arg(long, value_name = "STEP", value_parser = parse_step_arg)]
-    pub until: Option<String>,
+    #[arg(long, value_name = "STEP", value_enum, hide_possible_values = true)]
+    pub until: Option<StepName>,
 
     /// Time for the whole run: every wait and every retry draws from it (e.g. 20m, 1h)
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration_arg)]
@@ -303,14 +310,14 @@ pub struct UpArgs {
     /// The federated job that proves the lab at the end: toy (the parties talk, seconds), lr or
     /// sbt (the lab trains on the breast tables, minutes), or none
     #[arg(long, value_name = "JOB", value_enum, default_value = "toy")]
-    pub test: crate::steps::smoke::UpTest,
+    pub test: UpTest,
 
     /// The same as `--test none` (run a job later with `fatelab test`)
     #[arg(long, conflicts_with = "test")]
     pub no_test: bool,
 
     /// A training job (lr, sbt) whose AUC is below this fails: a lab that trains garbage is broken
-    #[arg(long, value_name = "AUC", default_value_t = crate::commands::DEFAULT_MIN_AUC, value_parser = parse_auc_arg)]
+    #[arg(long, value_name = "AUC", default_value_t = DEFAULT_MIN_AUC, value_parser = parse_auc_arg)]
     pub min_auc: f64,
 
     /// Change nothing: print every step `up` would take and write the rendered files to --plan-dir
@@ -342,18 +349,6 @@ pub struct UpArgs {
     pub hosts_file: Option<PathBuf>,
 }
 
-fn parse_step_arg(s: &str) -> Result<String, String> {
-    let names: Vec<&str> = crate::steps::up_steps()
-        .iter()
-        .map(|st| st.info().name)
-        .collect();
-    if names.contains(&s) {
-        Ok(s.to_string())
-    } else {
-        Err(format!("no such step; the steps are {}", names.join(", ")))
-    }
-}
-
 fn parse_auc_arg(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
@@ -362,28 +357,22 @@ fn parse_auc_arg(s: &str) -> Result<f64, String> {
 }
 
 fn parse_version_arg(s: &str) -> Result<semver::Version, String> {
-    crate::clients::minikube::parse_semver(s)
+    crate::model::catalog::version::parse(s)
         .map_err(|_| "expected a version like v1.22.0".to_string())
 }
 
-/// `500ms`, `90s`, `10m`, `1h` or plain seconds.
+/// `500ms`, `90s`, `10m`, `1h30m` (humantime's forms) or plain seconds.
 pub fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
-    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration like 90s, 10m or 1h"))?;
-    let millis = match unit {
-        "ms" => n,
-        "" | "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        _ => return Err(format!("'{s}' is not a duration like 90s, 10m or 1h")),
+    let d = match t.parse::<u64>() {
+        Ok(secs) => std::time::Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(t)
+            .map_err(|_| format!("'{s}' is not a duration like 90s, 10m or 1h"))?,
     };
-    if millis == 0 {
+    if d.is_zero() {
         return Err("the duration must be more than 0 seconds".into());
     }
-    Ok(std::time::Duration::from_millis(millis))
+    Ok(d)
 }
 
 /// `--peer ID=HOST:PORT`, parsed; the port's range is checked with the rest of the lab.
@@ -485,8 +474,14 @@ mod tests {
             parse_duration_arg("2"),
             Ok(std::time::Duration::from_secs(2))
         );
+        assert_eq!(
+            parse_duration_arg("500ms"),
+            Ok(std::time::Duration::from_millis(500))
+        );
         assert!(parse_duration_arg("soon").is_err());
         assert!(parse_duration_arg("0s").is_err());
+        // The hand-written parser this replaced overflowed here.
+        assert!(parse_duration_arg("99999999999999999h").is_err());
     }
 
     #[test]

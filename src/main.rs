@@ -2,5 +2,5 @@ use clap::Parser;
 
 fn main() {
     let cli = fatelab::cli::Cli::parse();
-    std::process::exit(fatelab::commands::main(cli));
+    std::process::exit(fatelab::app::main(cli));
 }

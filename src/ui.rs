@@ -265,6 +265,44 @@ impl Bar {
     }
 }
 
+/// A download's bar, made when the answer says how large the file is, and made again on each
+/// attempt (a resumed one starts where the part left off).
+pub struct DownloadBar {
+    ui: Ui,
+    label: String,
+    bar: std::sync::Mutex<Option<Bar>>,
+}
+
+impl Ui {
+    pub fn download(&self, label: &str) -> DownloadBar {
+        DownloadBar {
+            ui: self.clone(),
+            label: label.to_string(),
+            bar: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl crate::clients::download::Progress for DownloadBar {
+    fn start(&self, total: Option<u64>, already: u64) {
+        let bar = self.ui.bytes_bar(total, &self.label);
+        bar.set_position(already);
+        *self.bar.lock().expect("bar lock") = Some(bar);
+    }
+
+    fn advance(&self, bytes: u64) {
+        if let Some(b) = self.bar.lock().expect("bar lock").as_ref() {
+            b.inc(bytes);
+        }
+    }
+
+    fn done(&self) {
+        if let Some(b) = self.bar.lock().expect("bar lock").take() {
+            b.done("downloaded");
+        }
+    }
+}
+
 impl Drop for Bar {
     fn drop(&mut self) {
         if !self.bar.is_finished() {

@@ -236,10 +236,10 @@ async fn a_scenario_with_a_party_in_each_of_two_clusters() {
 /// This machine's own address: a peer "elsewhere" that a TCP dial reaches without a packet
 /// leaving the host.
 fn own_address() -> String {
-    fatelab::hostip::detect_primary_ipv4()
+    fatelab::host::hostip::detect_primary_ipv4()
         .map(|(ip, _)| ip.to_string())
         .or_else(|_| {
-            fatelab::hostip::local_ipv4s()
+            fatelab::host::hostip::local_ipv4s()
                 .unwrap_or_default()
                 .into_iter()
                 .find(|(_, a)| !a.is_loopback())

@@ -5,7 +5,6 @@ mod support;
 use std::collections::BTreeMap;
 
 use fatelab::clients::download;
-use fatelab::ui::Ui;
 use sha2::{Digest, Sha256};
 use support::static_server::StaticServer;
 
@@ -15,6 +14,25 @@ fn payload() -> Vec<u8> {
 
 async fn server() -> StaticServer {
     StaticServer::start(BTreeMap::from([("/files/a.bin".to_string(), payload())])).await
+}
+
+/// What a download told its progress: its start (size, bytes already there), the bytes after
+/// it, whether it ended.
+type Told = (Option<(Option<u64>, u64)>, u64, bool);
+
+#[derive(Default)]
+struct Seen(std::sync::Mutex<Told>);
+
+impl download::Progress for Seen {
+    fn start(&self, total: Option<u64>, already: u64) {
+        self.0.lock().unwrap().0 = Some((total, already));
+    }
+    fn advance(&self, bytes: u64) {
+        self.0.lock().unwrap().1 += bytes;
+    }
+    fn done(&self) {
+        self.0.lock().unwrap().2 = true;
+    }
 }
 
 fn sum(b: &[u8]) -> String {
@@ -27,14 +45,13 @@ async fn a_download_is_verified_and_then_kept() {
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("cache/a.bin");
     let url = format!("{}/files/a.bin", srv.url);
-    let ui = Ui::new(true, 0);
-    let got = download::fetch(&ui, &url, &dest, Some(&sum(&payload())))
+    let got = download::fetch(None, &url, &dest, Some(&sum(&payload())))
         .await
         .unwrap();
     assert_eq!(got.sha256, sum(&payload()));
     assert_eq!(std::fs::read(&dest).unwrap(), payload());
     // Present and verified: no second request.
-    download::fetch(&ui, &url, &dest, Some(&sum(&payload())))
+    download::fetch(None, &url, &dest, Some(&sum(&payload())))
         .await
         .unwrap();
     assert_eq!(srv.requests(), ["GET /files/a.bin"]);
@@ -47,10 +64,16 @@ async fn a_partial_download_is_resumed() {
     let dest = dir.path().join("a.bin");
     std::fs::write(dir.path().join("a.bin.part"), &payload()[..300_000]).unwrap();
     let url = format!("{}/files/a.bin", srv.url);
-    download::fetch(&Ui::new(true, 0), &url, &dest, Some(&sum(&payload())))
+    let seen = Seen::default();
+    download::fetch(Some(&seen), &url, &dest, Some(&sum(&payload())))
         .await
         .unwrap();
     assert_eq!(srv.requests(), ["GET /files/a.bin from 300000"]);
+    // Whoever shows it hears the whole size, the part already there, the rest, and the end.
+    assert_eq!(
+        *seen.0.lock().unwrap(),
+        (Some((Some(800_000), 300_000)), 500_000, true)
+    );
     assert_eq!(std::fs::read(&dest).unwrap(), payload());
     assert!(!dir.path().join("a.bin.part").exists());
 }
@@ -62,7 +85,7 @@ async fn a_checksum_mismatch_is_rejected_and_removed() {
     let dest = dir.path().join("a.bin");
     let url = format!("{}/files/a.bin", srv.url);
     let wrong = "0".repeat(64);
-    let err = download::fetch(&Ui::new(true, 0), &url, &dest, Some(&wrong))
+    let err = download::fetch(None, &url, &dest, Some(&wrong))
         .await
         .unwrap_err();
     let msg = format!("{err:#}");
@@ -75,7 +98,7 @@ async fn a_checksum_mismatch_is_rejected_and_removed() {
 
     // A file already in place whose sum is wrong is replaced by a fresh download.
     std::fs::write(&dest, b"stale").unwrap();
-    download::fetch(&Ui::new(true, 0), &url, &dest, Some(&sum(&payload())))
+    download::fetch(None, &url, &dest, Some(&sum(&payload())))
         .await
         .unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), payload());
@@ -86,7 +109,7 @@ async fn a_missing_file_names_the_url_and_the_status() {
     let srv = server().await;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("{}/files/none.bin", srv.url);
-    let err = download::fetch(&Ui::new(true, 0), &url, &dir.path().join("x"), None)
+    let err = download::fetch(None, &url, &dir.path().join("x"), None)
         .await
         .unwrap_err();
     let msg = format!("{err:#}");

@@ -111,7 +111,7 @@ async fn the_tutorial_on_a_real_host() {
         "/etc/hosts is not as before"
     );
 
-    fatelab::clients::ensure_crypto_provider();
+    fatelab::clients::transport::ensure_crypto_provider();
     let home = std::env::var("HOME").unwrap();
     let client = fatelab::clients::kube::connect(
         &std::path::Path::new(&home).join(".kube/config"),
@@ -162,8 +162,10 @@ async fn the_lab_on_an_existing_cluster() {
         "/etc/hosts changed on an existing-cluster run"
     );
 
-    let client = fatelab::target::connect(
-        &fatelab::target::KubeconfigSource::default(),
+    let client = fatelab::clients::kube::connect_context(
+        fatelab::model::target::KubeconfigSource::default()
+            .load()
+            .unwrap(),
         &context,
         std::time::Duration::from_secs(30),
     )

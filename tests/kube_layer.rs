@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use fatelab::clients::kube::{self, Applied};
-use fatelab::render::manifests::{self, Credentials};
-use fatelab::spec::SpecInput;
+use fatelab::clients::transport::{Call, Repeat, Service, proxy};
+use fatelab::model::credentials::Credentials;
+use fatelab::model::spec::SpecInput;
+use fatelab::render::manifests;
 use serde_json::{Value, json};
 use support::fake_kube::{FakeKube, deployment, pod};
 use support::static_server::StaticServer;
@@ -49,12 +51,15 @@ async fn wait_controllers(
     ns: &str,
     timeout: Duration,
 ) -> anyhow::Result<()> {
-    kube::wait_healthy(
+    kube::wait_ready(
         client,
         ns,
         "app.kubernetes.io/component=controller",
-        timeout,
-        Duration::ZERO,
+        kube::PodWait {
+            timeout,
+            settle: Duration::ZERO,
+        },
+        |pods| pods.iter().all(kube::PodView::is_ready),
         |_| {},
     )
     .await
@@ -207,13 +212,16 @@ async fn progress_is_reported_per_pod() {
     let (_dir, client) = client_for(&fake).await;
     fake.put(pod("ns1", "a", None));
     let mut seen = Vec::new();
-    kube::wait_healthy(
+    kube::wait_ready(
         &client,
         "ns1",
         "app.kubernetes.io/component=controller",
-        Duration::from_secs(5),
-        Duration::ZERO,
-        |lines| seen.push(lines.to_vec()),
+        kube::PodWait {
+            timeout: Duration::from_secs(5),
+            settle: Duration::ZERO,
+        },
+        |pods| pods.iter().all(kube::PodView::is_ready),
+        |pods| seen.push(pods.iter().map(kube::PodView::line).collect::<Vec<_>>()),
     )
     .await
     .unwrap();
@@ -351,8 +359,16 @@ async fn deployments_are_awaited_together() {
 async fn namespaces_are_created_once_and_deleted_until_gone() {
     let fake = FakeKube::start().await;
     let (_dir, client) = client_for(&fake).await;
-    assert!(kube::ensure_namespace(&client, "fate-9999").await.unwrap());
-    assert!(!kube::ensure_namespace(&client, "fate-9999").await.unwrap());
+    assert!(
+        kube::ensure_namespace(&client, "fate-9999", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !kube::ensure_namespace(&client, "fate-9999", None)
+            .await
+            .unwrap()
+    );
     fake.put(pod("fate-9999", "leftover", None));
 
     fake.slow_namespace_deletion(true);
@@ -394,15 +410,10 @@ async fn services_are_reached_through_the_api_server_proxy() {
     let fake = FakeKube::start().await;
     fake.route_service("kube-fate", "kubefate", 8080, &upstream.url);
     let (_dir, client) = client_for(&fake).await;
-    let resp = kube::proxy(
+    let resp = proxy(
         &client,
-        "kube-fate",
-        "kubefate",
-        8080,
-        http::Method::GET,
-        "/v1/version/?token=abc",
-        None,
-        kube::Repeat::Safe,
+        &Service::new("kube-fate", "kubefate", 8080),
+        Call::get("/v1/version/?token=abc").repeat(Repeat::Safe),
     )
     .await
     .unwrap();
@@ -412,15 +423,10 @@ async fn services_are_reached_through_the_api_server_proxy() {
         == "GET /api/v1/namespaces/kube-fate/services/kubefate:8080/proxy/v1/version/?token=abc"));
     assert_eq!(upstream.requests(), ["GET /v1/version/"]);
 
-    let missing = kube::proxy(
+    let missing = proxy(
         &client,
-        "kube-fate",
-        "nothing",
-        80,
-        http::Method::GET,
-        "/",
-        None,
-        kube::Repeat::Safe,
+        &Service::new("kube-fate", "nothing", 80),
+        Call::get("/").repeat(Repeat::Safe),
     )
     .await
     .unwrap();
@@ -455,8 +461,10 @@ async fn every_release_manifest_reads_back_as_declared() {
         // a lab would never be "as declared" (a cluster-scoped object with a namespace in its file).
         let live = kube::get_objects(&client, &docs).await.unwrap();
         for (doc, live) in docs.iter().zip(live) {
-            let live = live.unwrap_or_else(|| panic!("{release}: {} not found", doc["kind"]));
-            let off = fatelab::compare::object_differences(doc, &live);
+            let live = live
+                .live
+                .unwrap_or_else(|| panic!("{release}: {} not found", doc["kind"]));
+            let off = fatelab::model::compare::object_differences(doc, &live);
             assert!(
                 off.is_empty(),
                 "{release} {}: {off:?}",

@@ -2,7 +2,7 @@
 //! release files (shared/reference/kubefate.md §1, §3, §7), pinned here: a wrong edit of
 //! `assets/` fails this test.
 
-use fatelab::catalog;
+use fatelab::model::catalog;
 use fatelab::render::parse_yaml_documents;
 use serde_json::Value;
 

@@ -59,7 +59,7 @@ impl Drop for TestUser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sudo_up_then_status_as_the_user_find_the_same_lab() {
     // SAFETY: geteuid only reads the process's credentials.
-    if unsafe { libc::geteuid() } != 0 {
+    if !fatelab::host::facts::is_root() {
         eprintln!("skipped: this test needs root (it makes a user and plays sudo)");
         return;
     }

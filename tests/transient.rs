@@ -49,6 +49,36 @@ async fn a_500_and_a_reset_from_the_api_server_are_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_on_a_namespace_create_is_retried() {
+    let lab = Lab::start("nscreate").await;
+    lab.kube
+        .faults
+        .add("POST", "/api/v1/namespaces$", 1, Fault::Status(500));
+    run(lab.up(&["--no-test"])).await.success();
+    let creates = lab
+        .kube
+        .requests()
+        .iter()
+        .filter(|r| r.split('?').next() == Some("POST /api/v1/namespaces"))
+        .count();
+    // kube-fate is applied, not created; the two parties' namespaces are created, one of them
+    // after a 500.
+    assert_eq!(creates, 3, "{:#?}", lab.kube.requests());
+    assert_eq!(lab.kubefate.live_clusters().len(), 2);
+    let record = lab.host.record();
+    for ns in ["fate-9999", "fate-10000"] {
+        assert!(
+            record["namespaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n == ns),
+            "{ns} is fatelab's: {record}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kubefate_read_without_an_answer_is_tried_again() {
     let lab = Lab::start("stallread").await;
     lab.kubefate

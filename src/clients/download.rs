@@ -15,8 +15,16 @@ use std::time::Duration;
 use tower::retry::backoff::{Backoff, ExponentialBackoffMaker, MakeBackoff};
 use tower::util::rng::HasherRng;
 
+use super::transport::HttpError;
 use crate::secret::redact_url;
-use crate::ui::Ui;
+
+/// Whoever shows a transfer: told its size when the answer starts (with the bytes a resume
+/// already has), then every chunk, then that it checked out. Each attempt starts afresh.
+pub trait Progress: Send + Sync {
+    fn start(&self, total: Option<u64>, already: u64);
+    fn advance(&self, bytes: u64);
+    fn done(&self);
+}
 
 #[derive(Debug, Clone)]
 pub struct Downloaded {
@@ -54,7 +62,7 @@ pub const READ_STALL: Duration = Duration::from_secs(60);
 const RETRIES: u32 = 4;
 
 fn client() -> Result<reqwest::Client> {
-    super::ensure_crypto_provider();
+    super::transport::ensure_crypto_provider();
     reqwest::Client::builder()
         .connect_timeout(CONNECT_WITHIN)
         .read_timeout(READ_STALL)
@@ -62,20 +70,16 @@ fn client() -> Result<reqwest::Client> {
         .context("building the HTTP client")
 }
 
-/// An answer other than success, with its status: the caller says what to do about it.
-#[derive(Debug)]
-pub struct HttpStatus {
-    pub url: String,
-    pub status: u16,
-}
-
-impl std::fmt::Display for HttpStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "downloading {} failed: HTTP {}", self.url, self.status)
+/// An answer other than success: the caller says what to do about it.
+fn refused(url: &str, status: u16) -> anyhow::Error {
+    HttpError {
+        call: format!("downloading {} failed", redact_url(url)),
+        status,
+        message: String::new(),
+        transient: super::transport::transient_status(status),
     }
+    .into()
 }
-
-impl std::error::Error for HttpStatus {}
 
 /// Runs `attempt` until it succeeds, fails for good, or the retries are spent.
 async fn with_retries<T, F, Fut>(url: &str, mut attempt: F) -> Result<T>
@@ -114,11 +118,7 @@ pub async fn fetch_text(url: &str) -> Result<String> {
             .with_context(|| format!("downloading {}", redact_url(url)))?;
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
-            return Err(HttpStatus {
-                url: redact_url(url),
-                status,
-            }
-            .into());
+            return Err(refused(url, status));
         }
         Ok(resp.text().await?)
     })
@@ -127,11 +127,21 @@ pub async fn fetch_text(url: &str) -> Result<String> {
 
 /// Fetches `url` to `dest`. An existing `dest` is kept when it matches `sha256` (or when no sum is
 /// known); a partial `.part` file is resumed with a Range request. A mismatch deletes the file.
-pub async fn fetch(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Result<Downloaded> {
-    with_retries(url, || fetch_once(ui, url, dest, sha256)).await
+pub async fn fetch(
+    progress: Option<&dyn Progress>,
+    url: &str,
+    dest: &Path,
+    sha256: Option<&str>,
+) -> Result<Downloaded> {
+    with_retries(url, || fetch_once(progress, url, dest, sha256)).await
 }
 
-async fn fetch_once(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Result<Downloaded> {
+async fn fetch_once(
+    progress: Option<&dyn Progress>,
+    url: &str,
+    dest: &Path,
+    sha256: Option<&str>,
+) -> Result<Downloaded> {
     if dest.exists() {
         let sum = sha256_of(dest).await?;
         match sha256 {
@@ -169,11 +179,7 @@ async fn fetch_once(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Re
     let status = resp.status();
     let resuming = have > 0 && status == reqwest::StatusCode::PARTIAL_CONTENT;
     if !status.is_success() {
-        return Err(HttpStatus {
-            url: redact_url(url),
-            status: status.as_u16(),
-        }
-        .into());
+        return Err(refused(url, status.as_u16()));
     }
     let total = resp
         .content_length()
@@ -186,14 +192,8 @@ async fn fetch_once(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Re
     } else {
         tokio::fs::File::create(&part).await?
     };
-    let label = dest
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let bar = ui.bytes_bar(total, &label);
-    if resuming {
-        bar.set_position(have);
+    if let Some(p) = progress {
+        p.start(total, if resuming { have } else { 0 });
     }
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
@@ -204,12 +204,14 @@ async fn fetch_once(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Re
             )
         })?;
         file.write_all(&chunk).await?;
-        bar.inc(chunk.len() as u64);
+        if let Some(p) = progress {
+            p.advance(chunk.len() as u64);
+        }
     }
     file.sync_all().await?;
     drop(file);
 
-    // The bar stays at its end while the file is hashed; it is done only once it checks out.
+    // The transfer stays shown at its end while the file is hashed; done only once it checks out.
     let sum = sha256_of(&part).await?;
     if let Some(want) = sha256
         && !want.eq_ignore_ascii_case(&sum)
@@ -221,7 +223,9 @@ async fn fetch_once(ui: &Ui, url: &str, dest: &Path, sha256: Option<&str>) -> Re
             redact_url(url)
         );
     }
-    bar.done("downloaded");
+    if let Some(p) = progress {
+        p.done();
+    }
     tokio::fs::rename(&part, dest).await?;
     let bytes = tokio::fs::metadata(dest).await?.len();
     Ok(Downloaded {

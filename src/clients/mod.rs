@@ -1,4 +1,5 @@
-//! Thin typed clients of the outside world. None of them knows about the tutorial.
+//! Thin typed clients of the outside world. None of them knows about fatelab: each imports only
+//! crates, `secret` and [`transport`] (what all their calls share).
 
 pub mod docker;
 pub mod download;
@@ -6,13 +7,5 @@ pub mod fateflow;
 pub mod kube;
 pub mod kubefate;
 pub mod minikube;
-pub mod multipart;
-pub mod process;
 pub mod tcp;
 pub mod transport;
-
-/// reqwest and kube share rustls, which needs exactly one process-wide crypto provider; this
-/// installs ring's (a no-op when one is already installed).
-pub fn ensure_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}

@@ -15,8 +15,8 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
 
 use super::{RenderedFile, parse_yaml, to_yaml};
-use crate::catalog::{ClusterSchema, RegistryStyle};
-use crate::spec::{LabSpec, Party};
+use crate::model::catalog::{ClusterSchema, RegistryStyle};
+use crate::model::spec::{LabSpec, Party};
 
 /// The cluster spec as a value: what the KubeFATE API receives (as JSON) and what fatelab writes (as YAML).
 pub fn value(spec: &LabSpec, party: &Party) -> Result<Value> {
@@ -92,7 +92,7 @@ pub fn value(spec: &LabSpec, party: &Party) -> Result<Value> {
 
 /// The nodemanager and osx sections a sizing asks for. With a `nodemanager` section present the
 /// chart's template no longer takes values.yaml's `sessionProcessorsPerNode`, so it is always set.
-fn set_sizing(obj: &mut Map<String, Value>, size: &crate::sizing::PartySize) {
+fn set_sizing(obj: &mut Map<String, Value>, size: &crate::model::sizing::PartySize) {
     let nm = section_or_new(obj, "nodemanager");
     nm.insert("replicas".into(), json!(size.nodemanager_replicas));
     nm.insert(
@@ -191,7 +191,7 @@ pub fn render(spec: &LabSpec, party: &Party) -> Result<RenderedFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{PartyInput, SpecInput};
+    use crate::model::spec::{PartyInput, SpecInput};
 
     fn spec(release: &str, registry: Option<&str>) -> LabSpec {
         SpecInput {
@@ -249,10 +249,10 @@ mod tests {
     #[test]
     fn sizing_goes_into_the_nodemanager_and_osx_sections() {
         let mut s = spec("v2.0.0", None);
-        let fit = crate::sizing::size(
-            crate::sizing::Profile::Small,
+        let fit = crate::model::sizing::size(
+            crate::model::sizing::Profile::Small,
             2,
-            crate::sizing::Host {
+            crate::model::sizing::Host {
                 cpus: 4,
                 memory_mib: 8192,
             },

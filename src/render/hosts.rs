@@ -1,6 +1,6 @@
 //! The lines fatelab puts in the hosts file, inside one marked block it owns.
 
-use crate::spec::LabSpec;
+use crate::model::spec::LabSpec;
 
 pub const BEGIN_MARKER: &str =
     "# BEGIN fatelab (managed by fatelab: `fatelab down` removes this block)";

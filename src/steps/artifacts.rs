@@ -1,43 +1,29 @@
-//! Step 5: the release package, the KubeFATE service image and the chart, downloaded once.
+//! Step 5: the release package, the KubeFATE service image and the chart, downloaded once (the
+//! cache goes with `down --purge`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use super::{Ctx, Diff, Step, StepFuture, StepInfo, StepPlan};
-use crate::catalog::Artifact;
+use super::{Ctx, Diff, Outcome, Step, StepPlan};
 use crate::clients::download;
-use crate::state;
+use crate::model::catalog::Artifact;
+use crate::model::step::StepName;
 use crate::ui::StepLine;
 
-pub struct Artifacts;
-
-/// Where an artifact is (or will be): the chart the user gave with `--chart`, the user's
-/// `--artifacts-dir` copy if present, else the cache. (The cache keeps it under `file`, whichever
-/// name it was published under.)
-pub fn local_path(ctx: &Ctx, a: &Artifact) -> PathBuf {
-    if let Some(chart) = ctx.opts.chart.as_ref().filter(|_| a.name == "chart") {
-        return chart.clone();
-    }
-    if let Some(dir) = &ctx.opts.artifacts_dir {
-        let names = std::iter::once(&a.file).chain(&a.alternatives);
-        if let Some(p) = names.map(|n| dir.join(n)).find(|p| p.is_file()) {
-            return p;
-        }
-    }
-    state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join(&a.file)
-}
+pub struct ReleaseFiles;
 
 /// Downloads an artifact from the first of its places that has it; says where when it was not
 /// the first, and records it in the cache's `SOURCES`. When none has it, the error names every
 /// place tried and the flag that moves each.
-async fn fetch_any(ctx: &Ctx<'_>, line: &StepLine, a: &Artifact) -> Result<download::Downloaded> {
-    let path = local_path(ctx, a);
+async fn fetch_any(ctx: &Ctx, line: &StepLine, a: &Artifact) -> Result<download::Downloaded> {
+    let path = ctx.artifact_path(a);
     let mut tried = Vec::new();
     let candidates = a.candidates(&ctx.urls);
     for (i, c) in candidates.iter().enumerate() {
-        match download::fetch(&ctx.ui, &c.url, &path, a.sha256.as_deref()).await {
+        let bar = ctx.ui.download(&a.file);
+        match download::fetch(Some(&bar), &c.url, &path, a.sha256.as_deref()).await {
             Ok(got) => {
                 if c.name != a.file {
                     line.say(format!("{} is published as {} here", a.file, c.name));
@@ -68,7 +54,7 @@ async fn fetch_any(ctx: &Ctx<'_>, line: &StepLine, a: &Artifact) -> Result<downl
 }
 
 fn record_source(ctx: &Ctx, file: &str, url: &str) -> Result<()> {
-    let path = state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join("SOURCES");
+    let path = ctx.cache_dir().join("SOURCES");
     let mut all: BTreeMap<String, String> = std::fs::read_to_string(&path)
         .unwrap_or_default()
         .lines()
@@ -87,7 +73,7 @@ fn record_source(ctx: &Ctx, file: &str, url: &str) -> Result<()> {
 const MANIFEST: &str = "SHA256SUMS";
 
 fn manifest_path(ctx: &Ctx) -> PathBuf {
-    state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join(MANIFEST)
+    ctx.cache_dir().join(MANIFEST)
 }
 
 fn read_manifest(ctx: &Ctx) -> BTreeMap<String, String> {
@@ -123,122 +109,147 @@ fn required(ctx: &Ctx, a: &Artifact) -> bool {
     a.name != "chart" || !ctx.spec.release.chart.in_kubefate_index
 }
 
-/// The artifacts that are missing, or whose cached copy does not match the catalog's digest.
-async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
-    let mut missing: Vec<Artifact> = Vec::new();
-    let manifest = read_manifest(ctx);
-    for a in &ctx.spec.release.artifacts {
-        let path = local_path(ctx, a);
-        // The user's own chart is theirs: checked for being the release's chart when given, not
-        // against a digest of the published one.
-        if ctx.opts.chart.as_ref() == Some(&path) {
-            continue;
-        }
-        let user_copy = ctx
-            .opts
-            .artifacts_dir
-            .as_ref()
-            .is_some_and(|d| path.starts_with(d));
-        if !path.is_file() {
-            missing.push(a.clone());
-            continue;
-        }
-        let want = if user_copy {
-            a.sha256.clone()
-        } else {
-            expected(a, &manifest)
-        };
-        let Some(want) = want else {
-            continue;
-        };
-        let got = download::sha256_of(&path).await?;
-        if got.eq_ignore_ascii_case(&want) {
-            continue;
-        }
-        match (user_copy, a.sha256.is_some()) {
-            (true, _) => bail!(
-                "{} does not match the catalog's sha256 {want} (it has {got})",
-                path.display()
-            ),
-            // A cached file that changed since fatelab downloaded it is reported, not used.
-            (false, false) => bail!(
-                "{} changed since fatelab downloaded it: sha256 was {want}, is {got}. It is not used; \
-                 remove it (and its line in {}) to download it again",
-                path.display(),
-                manifest_path(ctx).display()
-            ),
-            (false, true) => missing.push(a.clone()),
-        }
+/// `down --purge` removes the download cache (of every release); a plain `down` keeps it.
+async fn undo(ctx: &Ctx) -> Result<Outcome> {
+    let cache = ctx.state_dir.join("cache");
+    if !ctx.opts.purge {
+        return Ok(Outcome::AlreadyDone(
+            "the download cache stays (`down --purge` removes it)".into(),
+        ));
     }
-    // An optional file that could not be had is tried again, but is no change to the lab.
-    let changes = missing
-        .iter()
-        .filter(|a| required(ctx, a))
-        .map(|a| format!("download {}", a.file))
-        .collect();
-    Ok(Diff::new(
-        changes,
-        "every release file is already here",
-        missing,
-    ))
+    if !cache.exists() {
+        return Ok(Outcome::AlreadyDone("there is no download cache".into()));
+    }
+    std::fs::remove_dir_all(&cache).with_context(|| format!("removing {}", cache.display()))?;
+    Ok(Outcome::Done)
 }
 
-async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
-    for a in diff.observation::<Vec<Artifact>>().iter() {
-        line.note(format!("downloading {}", a.file));
-        match fetch_any(ctx, line, a).await {
-            Ok(got) => {
-                if a.sha256.is_none() {
-                    record_digest(ctx, &a.file, &got.sha256)?;
-                    line.say(format!(
-                        "{}: sha256 {} (the catalog has none: recorded in {MANIFEST}, checked on every later run)",
-                        a.file, got.sha256
-                    ));
-                }
+impl Step for ReleaseFiles {
+    type Observed = Vec<Artifact>;
+
+    fn name(&self) -> StepName {
+        StepName::Artifacts
+    }
+
+    fn title(&self) -> &'static str {
+        "Download the KubeFATE release files"
+    }
+
+    /// The artifacts that are missing, or whose cached copy does not match the catalog's digest.
+    async fn observe(&self, ctx: &Ctx) -> Result<Diff<Vec<Artifact>>> {
+        let mut missing: Vec<Artifact> = Vec::new();
+        let manifest = read_manifest(ctx);
+        for a in &ctx.spec.release.artifacts {
+            let path = ctx.artifact_path(a);
+            // The user's own chart is theirs: checked for being the release's chart when given, not
+            // against a digest of the published one.
+            if ctx.opts.chart.as_ref() == Some(&path) {
+                continue;
             }
-            Err(e) if !required(ctx, a) => line.say(format!(
-                "could not download {}; it is only needed if the KubeFATE service cannot reach its \
-                 chart repository: {e:#}",
-                a.file,
-            )),
-            Err(e) => return Err(e),
+            let user_copy = ctx
+                .opts
+                .artifacts_dir
+                .as_ref()
+                .is_some_and(|d| path.starts_with(d));
+            if !path.is_file() {
+                missing.push(a.clone());
+                continue;
+            }
+            let want = if user_copy {
+                a.sha256.clone()
+            } else {
+                expected(a, &manifest)
+            };
+            let Some(want) = want else {
+                continue;
+            };
+            let got = download::sha256_of(&path).await?;
+            if got.eq_ignore_ascii_case(&want) {
+                continue;
+            }
+            match (user_copy, a.sha256.is_some()) {
+                (true, _) => bail!(
+                    "{} does not match the catalog's sha256 {want} (it has {got})",
+                    path.display()
+                ),
+                // A cached file that changed since fatelab downloaded it is reported, not used.
+                (false, false) => bail!(
+                    "{} changed since fatelab downloaded it: sha256 was {want}, is {got}. It is not used; \
+                     remove it (and its line in {}) to download it again",
+                    path.display(),
+                    manifest_path(ctx).display()
+                ),
+                (false, true) => missing.push(a.clone()),
+            }
         }
+        // An optional file that could not be had is tried again, but is no change to the lab.
+        let changes = missing
+            .iter()
+            .filter(|a| required(ctx, a))
+            .map(|a| format!("download {}", a.file))
+            .collect();
+        Ok(Diff::new(
+            changes,
+            "every release file is already here",
+            missing,
+        ))
     }
-    // fatelab's edits of the chart must apply before anything is installed from it.
-    if let Some(a) = ctx.spec.release.artifact("chart") {
-        let path = local_path(ctx, a);
-        if !ctx.spec.release.chart.edits.is_empty() && path.is_file() {
-            crate::chart::apply_edits(&std::fs::read(&path)?, &ctx.spec.release.chart.edits)
-                .with_context(|| format!("{}", path.display()))?;
-        }
-    }
-    // Files cached before their digest was recorded get it now.
-    let manifest = read_manifest(ctx);
-    for a in ctx
-        .spec
-        .release
-        .artifacts
-        .iter()
-        .filter(|a| a.sha256.is_none())
-    {
-        let path = state::cache_dir(&ctx.state_dir, &ctx.spec.release.release).join(&a.file);
-        if path.is_file() && !manifest.contains_key(&a.file) {
-            record_digest(ctx, &a.file, &download::sha256_of(&path).await?)?;
-        }
-    }
-    Ok(())
-}
 
-impl Step for Artifacts {
-    fn info(&self) -> StepInfo {
-        StepInfo {
-            name: "artifacts",
-            title: "Download the KubeFATE release files",
+    async fn converge(&self, ctx: &Ctx, line: &StepLine, diff: Diff<Vec<Artifact>>) -> Result<()> {
+        for a in &diff.observed {
+            line.note(format!("downloading {}", a.file));
+            match fetch_any(ctx, line, a).await {
+                Ok(got) => {
+                    if a.sha256.is_none() {
+                        record_digest(ctx, &a.file, &got.sha256)?;
+                        line.say(format!(
+                            "{}: sha256 {} (the catalog has none: recorded in {MANIFEST}, checked on every later run)",
+                            a.file, got.sha256
+                        ));
+                    }
+                }
+                Err(e) if !required(ctx, a) => line.say(format!(
+                    "could not download {}; it is only needed if the KubeFATE service cannot reach its \
+                     chart repository: {e:#}",
+                    a.file,
+                )),
+                Err(e) => return Err(e),
+            }
         }
+        // fatelab's edits of the chart must apply before anything is installed from it.
+        if let Some(a) = ctx.spec.release.artifact("chart") {
+            let path = ctx.artifact_path(a);
+            if !ctx.spec.release.chart.edits.is_empty() && path.is_file() {
+                crate::host::chart::apply_edits(
+                    &std::fs::read(&path)?,
+                    &ctx.spec.release.chart.edits,
+                )
+                .with_context(|| format!("{}", path.display()))?;
+            }
+        }
+        // Files cached before their digest was recorded get it now.
+        let manifest = read_manifest(ctx);
+        for a in ctx
+            .spec
+            .release
+            .artifacts
+            .iter()
+            .filter(|a| a.sha256.is_none())
+        {
+            let path = ctx.cache_dir().join(&a.file);
+            if path.is_file() && !manifest.contains_key(&a.file) {
+                record_digest(ctx, &a.file, &download::sha256_of(&path).await?)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn undo(&self, ctx: &Ctx, _line: &StepLine) -> Result<Outcome> {
+        undo(ctx).await
     }
 
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
-        let cache = state::cache_dir(&ctx.state_dir, &ctx.spec.release.release);
+        let cache = ctx.cache_dir();
         let mut actions: Vec<String> = ctx
             .spec
             .release
@@ -284,6 +295,4 @@ impl Step for Artifacts {
             files: vec![],
         })
     }
-
-    super::step_fns!();
 }

@@ -1,4 +1,4 @@
-//! Step 2: a single-node Kubernetes with minikube's none driver (kubelet uses the host's Docker).
+//! Step 2 on minikube: a single-node Kubernetes with minikube's none driver (kubelet uses the host's Docker).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
@@ -6,14 +6,17 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow};
 use semver::Version;
 
-use super::{ActiveMinikube, Ctx, Diff, Step, StepFuture, StepInfo, StepPlan};
+use super::{ActiveMinikube, Ctx, Diff, Outcome, Step, StepPlan};
 use crate::clients::download;
-use crate::clients::minikube::{self, ClusterState, Homes, Minikube};
-use crate::compat;
-use crate::state::{self, MinikubeRecord};
+use crate::clients::minikube::{ClusterState, Homes, Minikube};
+use crate::host::minikube as host_minikube;
+use crate::host::state;
+use crate::model::compat;
+use crate::model::record::MinikubeRecord;
+use crate::model::step::StepName;
 use crate::ui::StepLine;
 
-pub struct MinikubeStep;
+pub struct StartMinikube;
 
 /// The minikube release that renamed `--vm-driver` to `--driver`.
 const DRIVER_FLAG_SINCE: Version = Version::new(1, 8, 0);
@@ -59,40 +62,9 @@ fn published_digest(text: &str) -> Option<String> {
     (digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit())).then_some(digest)
 }
 
-/// The minikube version `up` wants: the user's, else the release's recommendation.
-pub fn wanted_version(ctx: &Ctx) -> Option<Version> {
-    ctx.opts.minikube_version.clone()
-}
-
-/// Finds a usable minikube without downloading: on PATH, or one fatelab downloaded before.
-/// With a wanted version, only a binary of that version counts.
-pub async fn locate(ctx: &Ctx<'_>, homes: &Homes) -> Result<(PathBuf, Version), String> {
-    let wanted = wanted_version(ctx);
-    let mut candidates = Vec::new();
-    if let Ok(p) = which::which("minikube") {
-        candidates.push(p);
-    }
-    let fallback = catalog_version(ctx);
-    candidates.push(state::bin_dir(&ctx.state_dir).join(format!("minikube-v{fallback}")));
-    let mut seen = Vec::new();
-    for path in candidates.into_iter().filter(|p| p.is_file()) {
-        let mk = Minikube::new(path.clone(), homes);
-        match mk.version().await {
-            Ok(v) if wanted.as_ref().is_none_or(|w| *w == v) => return Ok((path, v)),
-            Ok(v) => seen.push(format!("{} is v{v}", path.display())),
-            Err(e) => seen.push(format!("{}: {e:#}", path.display())),
-        }
-    }
-    Err(match (seen.is_empty(), wanted) {
-        (true, _) => "minikube is not on PATH and fatelab has not downloaded it".to_string(),
-        (false, Some(w)) => format!("no minikube v{w} found ({})", seen.join("; ")),
-        (false, None) => format!("no working minikube found ({})", seen.join("; ")),
-    })
-}
-
-async fn install(ctx: &Ctx<'_>, line: &StepLine, version: &Version) -> Result<(PathBuf, String)> {
+async fn install(ctx: &Ctx, line: &StepLine, version: &Version) -> Result<(PathBuf, String)> {
     let url = download_url(&ctx.urls.github, version, arch()?);
-    let dest = state::bin_dir(&ctx.state_dir).join(format!("minikube-v{version}"));
+    let dest = host_minikube::downloaded(&ctx.state_dir, version);
     if !ctx.ui.confirm(&format!(
         "minikube v{version} is needed. Download it from {url} into {}?",
         dest.display()
@@ -109,7 +81,8 @@ async fn install(ctx: &Ctx<'_>, line: &StepLine, version: &Version) -> Result<(P
     )?;
     let want = published_digest(&text)
         .with_context(|| format!("{sums} holds no SHA-256 digest: {:?}", text.trim()))?;
-    let got = download::fetch(&ctx.ui, &url, &dest, Some(&want))
+    let bar = ctx.ui.download(&format!("minikube-v{version}"));
+    let got = download::fetch(Some(&bar), &url, &dest, Some(&want))
         .await
         .context("nothing was installed; a mirror can serve minikube: --github-mirror URL (or FATELAB_GITHUB_MIRROR)")?;
     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))?;
@@ -121,223 +94,188 @@ async fn install(ctx: &Ctx<'_>, line: &StepLine, version: &Version) -> Result<(P
 }
 
 /// What the minikube step found: a binary (or none) and, for a binary, its cluster's state.
-struct Observed {
+pub struct Observed {
     homes: Homes,
     found: Option<(PathBuf, Version)>,
     state: Option<ClusterState>,
 }
 
+/// The minikube `up` uses when none is found: the user's `--minikube-version`, else the
+/// release's recommendation.
 fn catalog_version(ctx: &Ctx) -> Version {
-    wanted_version(ctx).unwrap_or_else(|| ctx.spec.release.recommended.minikube.0.clone())
-}
-
-/// On existing clusters this step is a check: each answers, with a Kubernetes the release allows.
-async fn observe_existing(ctx: &Ctx<'_>) -> Result<Diff> {
-    let r = ctx.spec.release;
-    let mut seen = Vec::new();
-    for cluster in ctx.clusters() {
-        let version = super::existing::server_version(ctx, &cluster).await?;
-        if !compat::release_allows(r, &version) {
-            anyhow::bail!(
-                "{} runs Kubernetes v{version}, and KubeFATE {} needs {}; nothing was changed (use a cluster in that range, or another --release)",
-                cluster.describe(),
-                r.release,
-                r.kubernetes.describe()
-            );
-        }
-        let server = match &ctx.spec.target {
-            crate::spec::Target::Existing { servers, .. } => cluster
-                .context()
-                .and_then(|c| servers.get(c))
-                .cloned()
-                .unwrap_or_default(),
-            crate::spec::Target::Minikube => String::new(),
-        };
-        seen.push(format!(
-            "{} ({server}) runs Kubernetes v{version}",
-            cluster.describe()
-        ));
-    }
-    Ok(Diff::none(format!("no minikube: {}", seen.join("; "))))
-}
-
-async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
-    if !ctx.spec.on_minikube() {
-        return observe_existing(ctx).await;
-    }
-    let homes = Homes::detect()?;
-    let found = locate(ctx, &homes).await;
-    let mut changes = Vec::new();
-    let state = match &found {
-        Ok((path, _)) => Some(Minikube::new(path.clone(), &homes).status().await?),
-        Err(why) => {
-            changes.push(format!(
-                "download minikube v{} ({why})",
-                catalog_version(ctx)
-            ));
-            None
-        }
-    };
-    let summary = match (&found, &state) {
-        (Ok((path, v)), Some(ClusterState::Running(_))) => {
-            format!("minikube v{v} already runs a cluster ({})", path.display())
-        }
-        _ => {
-            changes.push("start the cluster with `minikube start`".into());
-            String::new()
-        }
-    };
-    Ok(Diff::new(
-        changes,
-        summary,
-        Observed {
-            homes,
-            found: found.ok(),
-            state,
-        },
-    ))
-}
-
-async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
-    if !ctx.spec.on_minikube() {
-        return Ok(());
-    }
-    let Observed {
-        homes,
-        found,
-        state,
-    } = *diff.observation::<Observed>();
-    let mut downloaded_sha256 = None;
-    let path = match found {
-        Some((path, _)) => path,
-        None => {
-            let version = catalog_version(ctx);
-            let (path, sum) = install(ctx, line, &version).await?;
-            downloaded_sha256 = Some(sum);
-            path
-        }
-    };
-    let client = Minikube::new(path.clone(), &homes);
-    let version = client.version().await?;
-    let kubernetes = compat::choose_kubernetes(
-        ctx.spec.release,
-        &version,
-        ctx.opts.kubernetes_version.as_ref(),
-    );
-    let active = ActiveMinikube {
-        client: client.clone(),
-        version: version.clone(),
-        kubernetes: kubernetes.clone(),
-    };
-    let previous = ctx.record().minikube;
-    let mut record = MinikubeRecord {
-        path: path.clone(),
-        version: format!("v{version}"),
-        kubernetes: format!("v{kubernetes}"),
-        homes: homes.clone(),
-        started_by_fatelab: previous.as_ref().is_some_and(|p| p.started_by_fatelab),
-        downloaded_sha256: downloaded_sha256.or_else(|| previous.and_then(|p| p.downloaded_sha256)),
-    };
-    if let Some(ClusterState::Running(_)) = state {
-        ctx.update_record(|r| r.minikube = Some(record))?;
-        let _ = ctx.minikube.set(active);
-        return Ok(());
-    }
-
-    if version >= REWRITES_DAEMON_JSON_SINCE {
-        line.say(
-            "note: `minikube start` rewrites /etc/docker/daemon.json (registry mirrors, data-root and \
-             other settings there are lost) and restarts Docker, which stops running containers",
-        );
-        if !ctx.ui.confirm("Start minikube now?")? {
-            return Err(anyhow!("minikube start was declined; nothing was changed"));
-        }
-    }
-    // Recorded before the start: an interrupted start still leaves a cluster `down --purge` removes.
-    record.started_by_fatelab = true;
-    ctx.update_record(|r| r.minikube = Some(record))?;
-    let args = start_args(&version, &kubernetes);
-    line.note(format!("minikube start {}", args.join(" ")));
-    tracing::info!("running {} start {}", path.display(), args.join(" "));
-    let out = client
-        .start(&args, |l| {
-            let l = l.trim();
-            if !l.is_empty() {
-                line.note(l);
-            }
-        })
-        .await?;
-    if !out.success() {
-        let advice = crate::steps::minikube_advice::advise(&out, &version);
-        let combined = out.combined();
-        let tail: Vec<&str> = combined.lines().filter(|l| !l.trim().is_empty()).collect();
-        let tail = tail[tail.len().saturating_sub(8)..].join("\n    ");
-        return Err(anyhow!(
-            "`minikube start` failed ({}): {}.\nFix: {}\nLast lines from minikube:\n    {tail}",
-            advice.reason,
-            advice.what,
-            advice.fix
-        ));
-    }
-    let _ = ctx.minikube.set(active);
-    Ok(())
-}
-
-/// The minikube to use in later steps: the one this run started, else the recorded one.
-pub async fn active(ctx: &Ctx<'_>) -> Result<ActiveMinikube> {
-    if let Some(a) = ctx.minikube.get() {
-        return Ok(a.clone());
-    }
-    let rec = ctx
-        .record
-        .lock()
-        .expect("record lock")
-        .minikube
+    ctx.opts
+        .minikube_version
         .clone()
-        .context("no minikube is recorded for this lab; run `fatelab up` first")?;
-    let client = Minikube::new(rec.path.clone(), &rec.homes);
-    let version = client.version().await?;
-    let kubernetes = minikube::parse_semver(&rec.kubernetes)?;
-    Ok(ActiveMinikube {
-        client,
-        version,
-        kubernetes,
-    })
+        .unwrap_or_else(|| ctx.spec.release.recommended.minikube.0.clone())
 }
 
-impl Step for MinikubeStep {
-    fn info(&self) -> StepInfo {
-        StepInfo {
-            name: "minikube",
-            title: "Start Kubernetes with minikube's none driver",
-        }
+impl Step for StartMinikube {
+    type Observed = Observed;
+
+    fn name(&self) -> StepName {
+        StepName::Minikube
     }
 
-    fn on_existing(&self) -> Option<&'static str> {
-        Some("Check each cluster's Kubernetes version (no minikube)")
+    fn title(&self) -> &'static str {
+        "Start Kubernetes with minikube's none driver"
+    }
+
+    async fn observe(&self, ctx: &Ctx) -> Result<Diff<Observed>> {
+        let homes = host_minikube::homes()?;
+        let found = host_minikube::locate(
+            &ctx.state_dir,
+            &homes,
+            ctx.opts.minikube_version.as_ref(),
+            &catalog_version(ctx),
+        )
+        .await;
+        let mut changes = Vec::new();
+        let state = match &found {
+            Ok((path, _)) => Some(Minikube::new(path.clone(), &homes).status().await?),
+            Err(why) => {
+                changes.push(format!(
+                    "download minikube v{} ({why})",
+                    catalog_version(ctx)
+                ));
+                None
+            }
+        };
+        let summary = match (&found, &state) {
+            (Ok((path, v)), Some(ClusterState::Running(_))) => {
+                format!("minikube v{v} already runs a cluster ({})", path.display())
+            }
+            _ => {
+                changes.push("start the cluster with `minikube start`".into());
+                String::new()
+            }
+        };
+        Ok(Diff::new(
+            changes,
+            summary,
+            Observed {
+                homes,
+                found: found.ok(),
+                state,
+            },
+        ))
+    }
+
+    async fn converge(&self, ctx: &Ctx, line: &StepLine, diff: Diff<Observed>) -> Result<()> {
+        let Observed {
+            homes,
+            found,
+            state,
+        } = diff.observed;
+        let mut downloaded_sha256 = None;
+        let path = match found {
+            Some((path, _)) => path,
+            None => {
+                let version = catalog_version(ctx);
+                let (path, sum) = install(ctx, line, &version).await?;
+                downloaded_sha256 = Some(sum);
+                path
+            }
+        };
+        let client = Minikube::new(path.clone(), &homes);
+        let version = client.version().await?;
+        let kubernetes = compat::choose_kubernetes(
+            ctx.spec.release,
+            &version,
+            ctx.opts.kubernetes_version.as_ref(),
+        );
+        let active = ActiveMinikube {
+            client: client.clone(),
+            version: version.clone(),
+            kubernetes: kubernetes.clone(),
+        };
+        let previous = ctx.record().minikube;
+        let mut record = MinikubeRecord {
+            path: path.clone(),
+            version: version.clone().into(),
+            kubernetes: kubernetes.clone().into(),
+            homes: (&homes).into(),
+            started_by_fatelab: previous.as_ref().is_some_and(|p| p.started_by_fatelab),
+            downloaded_sha256: downloaded_sha256
+                .or_else(|| previous.and_then(|p| p.downloaded_sha256)),
+        };
+        if let Some(ClusterState::Running(_)) = state {
+            ctx.update_record(|r| r.minikube = Some(record))?;
+            ctx.set_minikube(active);
+            return Ok(());
+        }
+
+        if version >= REWRITES_DAEMON_JSON_SINCE {
+            line.say(
+                "note: `minikube start` rewrites /etc/docker/daemon.json (registry mirrors, data-root and \
+                 other settings there are lost) and restarts Docker, which stops running containers",
+            );
+            if !ctx.ui.confirm("Start minikube now?")? {
+                return Err(anyhow!("minikube start was declined; nothing was changed"));
+            }
+        }
+        // Recorded before the start: an interrupted start still leaves a cluster `down --purge` removes.
+        record.started_by_fatelab = true;
+        ctx.update_record(|r| r.minikube = Some(record))?;
+        let args = start_args(&version, &kubernetes);
+        line.note(format!("minikube start {}", args.join(" ")));
+        tracing::info!("running {} start {}", path.display(), args.join(" "));
+        let out = client
+            .start(&args, |l| {
+                let l = l.trim();
+                if !l.is_empty() {
+                    line.note(l);
+                }
+            })
+            .await?;
+        if !out.success() {
+            let advice = super::advice::minikube(&out, &version);
+            let combined = out.combined();
+            let tail: Vec<&str> = combined.lines().filter(|l| !l.trim().is_empty()).collect();
+            let tail = tail[tail.len().saturating_sub(8)..].join("\n    ");
+            return Err(anyhow!(
+                "`minikube start` failed ({}): {}.\nFix: {}\nLast lines from minikube:\n    {tail}",
+                advice.reason,
+                advice.what,
+                advice.fix
+            ));
+        }
+        ctx.set_minikube(active);
+        Ok(())
+    }
+
+    /// `down --purge` deletes the cluster fatelab started (never one it found running), and the
+    /// minikube it downloaded; a plain `down` keeps both.
+    async fn undo(&self, ctx: &Ctx, line: &StepLine) -> Result<Outcome> {
+        if !ctx.opts.purge {
+            return Ok(Outcome::AlreadyDone(
+                "the minikube cluster stays (`down --purge` deletes the one fatelab started)"
+                    .into(),
+            ));
+        }
+        let started = ctx.record().minikube.filter(|m| m.started_by_fatelab);
+        if let Some(m) = &started {
+            line.note("minikube delete");
+            let out = Minikube::new(m.path.clone(), &(&m.homes).into())
+                .delete()
+                .await?;
+            if !out.success() {
+                let advice = super::advice::minikube(&out, &m.version);
+                anyhow::bail!(
+                    "minikube delete ({}): {}",
+                    advice.reason,
+                    out.combined().trim()
+                );
+            }
+            ctx.update_record(|r| r.minikube = None)?;
+        }
+        let _ = std::fs::remove_dir_all(state::bin_dir(&ctx.state_dir));
+        Ok(match started {
+            Some(_) => Outcome::Done,
+            None => Outcome::AlreadyDone("fatelab started no minikube cluster here".into()),
+        })
     }
 
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
-        if let crate::spec::Target::Existing {
-            kubeconfig,
-            servers,
-        } = &ctx.spec.target
-        {
-            let clusters: Vec<String> = servers
-                .iter()
-                .map(|(c, s)| format!("context {c} ({s})"))
-                .collect();
-            return Ok(StepPlan {
-                actions: vec![format!(
-                    "no minikube: the lab runs on {} of {}; each must answer with a Kubernetes KubeFATE {} allows ({})",
-                    clusters.join(", "),
-                    kubeconfig.describe(),
-                    ctx.spec.release.release,
-                    ctx.spec.release.kubernetes.describe()
-                )],
-                files: vec![],
-            });
-        }
         let pins = &ctx.spec.release.recommended;
         let mk = catalog_version(ctx);
         let k8s =
@@ -367,8 +305,6 @@ impl Step for MinikubeStep {
             files: vec![],
         })
     }
-
-    super::step_fns!();
 }
 
 #[cfg(test)]
@@ -377,7 +313,7 @@ mod tests {
 
     #[test]
     fn flags_follow_the_minikube_version() {
-        let v = |s: &str| minikube::parse_semver(s).unwrap();
+        let v = |s: &str| crate::model::catalog::version::parse(s).unwrap();
         assert_eq!(
             start_args(&v("v1.7.3"), &v("v1.17.3")),
             [

@@ -1,224 +1,84 @@
-//! Step 1: check the host before anything changes (the same checks as `fatelab doctor`).
+//! Step 1 on minikube: check the host before anything changes (the checks of `fatelab doctor`).
+//! The judgement is the observation: a host that will fail says so in `--dry-run` too.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
-use super::{Ctx, Diff, Step, StepFuture, StepInfo, StepPlan};
-use crate::clients::minikube::{Homes, Minikube};
-use crate::compat;
-use crate::doctor::{
-    self, Facts, MIN_CPUS, MIN_MEMORY_MIB, RECOMMENDED_CPUS, RECOMMENDED_MEMORY_MIB, Status,
+use super::gate::{converge_checks, peer_plan, verdict};
+use super::{Ctx, Diff, Step, StepPlan};
+use crate::checks::host::{
+    self as host_checks, MIN_CPUS, MIN_MEMORY_MIB, Needs, RECOMMENDED_CPUS, RECOMMENDED_MEMORY_MIB,
 };
+use crate::checks::{Report, cluster};
+use crate::host::{facts, minikube};
+use crate::model::compat;
+use crate::model::step::StepName;
 use crate::ui::StepLine;
 
-pub struct Preflight;
+pub struct HostChecks;
 
-/// Gathers what the checks need, without changing anything (shared with `fatelab doctor`).
-pub async fn facts<'a>(ctx: &'a Ctx<'a>) -> Facts<'a> {
-    let homes = Homes::detect();
-    let minikube = match &homes {
-        Ok(h) => super::minikube::locate(ctx, h).await,
+/// The ports the host must have free: the ingress controller's, Kubernetes', the parties'.
+fn ports(ctx: &Ctx) -> Vec<u16> {
+    let mut ports: Vec<u16> = vec![80, 443, 8443, 10250];
+    for p in ctx.spec.ours() {
+        ports.extend([p.ports.rollsite, p.ports.grpc, p.ports.http]);
+    }
+    ports
+}
+
+/// The host's checks, as `fatelab doctor` prints them, and whether the peers answer.
+pub async fn report(ctx: &Ctx) -> Report {
+    let wanted = ctx.opts.minikube_version.clone();
+    let fallback = wanted
+        .clone()
+        .unwrap_or_else(|| ctx.spec.release.recommended.minikube.0.clone());
+    let homes = minikube::homes();
+    let found = match &homes {
+        Ok(h) => minikube::locate(&ctx.state_dir, h, wanted.as_ref(), &fallback).await,
         Err(e) => Err(format!("{e:#}")),
     };
-    let wanted = super::minikube::wanted_version(ctx);
     let version_for_k8s = wanted
         .clone()
-        .or_else(|| minikube.as_ref().ok().map(|(_, v)| v.clone()))
-        .unwrap_or_else(|| ctx.spec.release.recommended.minikube.0.clone());
+        .or_else(|| found.as_ref().ok().map(|(_, v)| v.clone()))
+        .unwrap_or(fallback);
     let kubernetes = compat::choose_kubernetes(
         ctx.spec.release,
         &version_for_k8s,
         ctx.opts.kubernetes_version.as_ref(),
     );
-    let cluster = match (&minikube, &homes) {
-        (Ok((path, _)), Ok(h)) => Minikube::new(path.clone(), h).status().await.ok(),
-        _ => None,
-    };
-    Facts {
-        spec: ctx.spec,
-        minikube,
-        minikube_wanted: wanted,
+    let needs = Needs {
+        release: ctx.spec.release,
         kubernetes,
-        cluster,
-        tool_dirs: doctor::tool_dirs(),
-    }
-}
-
-/// The checks `up` makes before it changes anything: the host's (as `fatelab doctor`), or, on
-/// existing clusters, each cluster's; and whether the peers answer.
-pub async fn report(ctx: &Ctx<'_>) -> doctor::Report {
-    let mut checks = if ctx.spec.on_minikube() {
-        let facts = facts(ctx).await;
-        doctor::run(&facts).await.checks
-    } else {
-        let per_cluster = futures::future::join_all(
-            ctx.clusters()
-                .iter()
-                .map(|c| super::existing::cluster_checks(ctx, c)),
-        )
-        .await;
-        per_cluster.into_iter().flatten().collect()
+        minikube_wanted: wanted,
+        ports: ports(ctx),
+        ip: ctx.spec.ip,
     };
-    checks.extend(super::existing::peer_checks(ctx).await);
-    doctor::Report::new(checks)
+    let host = facts::gather(&needs.ports, found, homes.as_ref().ok()).await;
+    let mut checks = host_checks::judge(&host, &needs).checks;
+    checks.extend(cluster::peer_checks(&ctx.spec).await);
+    Report::new(checks)
 }
 
-/// The checks are the observation: nothing on the host changes in this step.
-async fn observe(ctx: &Ctx<'_>) -> Result<Diff> {
-    let report = report(ctx).await;
-    let failing: Vec<&str> = report
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Fail && !c.fixed_by_up)
-        .map(|c| c.name)
-        .collect();
-    let passing = if ctx.spec.on_minikube() {
-        "the host passes the checks"
-    } else {
-        "the clusters pass the checks"
-    };
-    let summary = if failing.is_empty() {
-        passing.to_string()
-    } else {
-        format!("checks failing: {}", failing.join(", "))
-    };
-    Ok(Diff::new(Vec::new(), summary, report))
-}
+impl Step for HostChecks {
+    type Observed = Report;
 
-async fn converge(ctx: &Ctx<'_>, line: &StepLine, diff: Diff) -> Result<()> {
-    let report = diff.observation::<doctor::Report>();
-    let mut blocking = Vec::new();
-    for c in &report.checks {
-        let ignored = ctx.opts.ignore_checks.iter().any(|n| n == c.name);
-        match c.status {
-            Status::Pass => {}
-            Status::Fail if !(c.fixed_by_up || ignored) => blocking.push(c),
-            _ if c.fixed_by_up => line.say(format!(
-                "{}: {} (a later step of up takes care of it)",
-                c.name, c.detail
-            )),
-            _ => line.say(format!(
-                "{}{}: {}{}",
-                if ignored && c.status == Status::Fail {
-                    "ignored failure "
-                } else {
-                    "warning "
-                },
-                c.name,
-                c.detail,
-                c.fix
-                    .as_ref()
-                    .map(|f| format!(" (fix: {f})"))
-                    .unwrap_or_default()
-            )),
-        }
-    }
-    if blocking.iter().any(|c| c.name == "privileges") {
-        return Err(crate::exit::usage(format!(
-            "minikube's none driver needs root here ({}); nothing was changed.\nRun: sudo {}",
-            blocking
-                .iter()
-                .find(|c| c.name == "privileges")
-                .map(|c| c.detail.as_str())
-                .unwrap_or_default(),
-            crate::commands::with_sudo()
-        )));
-    }
-    if !blocking.is_empty() {
-        let lines: Vec<String> = blocking
-            .iter()
-            .map(|c| {
-                format!(
-                    "  {}: {}
-    fix: {}",
-                    c.name,
-                    c.detail,
-                    c.fix.as_deref().unwrap_or("-")
-                )
-            })
-            .collect();
-        bail!(
-            "{} not ready; nothing was changed:\n{}\n(run `fatelab doctor` for the full report; \
-             --ignore-check NAME turns a failure into a warning)",
-            if ctx.spec.on_minikube() {
-                "the host is"
-            } else {
-                "the clusters are"
-            },
-            lines.join("\n")
-        );
-    }
-    Ok(())
-}
-
-impl Step for Preflight {
-    fn info(&self) -> StepInfo {
-        StepInfo {
-            name: "preflight",
-            title: "Check the host (the checks of `fatelab doctor`)",
-        }
+    fn name(&self) -> StepName {
+        StepName::Preflight
     }
 
-    fn on_existing(&self) -> Option<&'static str> {
-        Some("Check the clusters: permissions, NodePorts, node addresses; and the peers")
+    fn title(&self) -> &'static str {
+        "Check the host (the checks of `fatelab doctor`)"
+    }
+
+    async fn observe(&self, ctx: &Ctx) -> Result<Diff<Report>> {
+        Ok(verdict(ctx, report(ctx).await, "the host and the peers"))
+    }
+
+    async fn converge(&self, ctx: &Ctx, line: &StepLine, diff: Diff<Report>) -> Result<()> {
+        converge_checks(ctx, line, diff, "the host is")
     }
 
     fn plan(&self, ctx: &Ctx) -> Result<StepPlan> {
         let r = ctx.spec.release;
-        let peers: Vec<String> = ctx
-            .spec
-            .parties
-            .iter()
-            .filter(|p| !p.is_ours())
-            .map(|p| {
-                format!(
-                    "party {} (another organisation's) answers on TCP at {}:{} from this host (a warning if not: the route may still work from inside the cluster); its side runs `{}`",
-                    p.id,
-                    ctx.spec.address(p),
-                    p.ports.rollsite,
-                    super::existing::other_side(ctx, p)
-                )
-            })
-            .collect();
-        if !ctx.spec.on_minikube() {
-            let mut actions = Vec::new();
-            for cluster in ctx.clusters() {
-                let perms = super::existing::needed_permissions(ctx, &cluster)?;
-                actions.push(format!(
-                    "{}: SelfSubjectAccessReview for each of fatelab's {} calls there ({}, ...); the missing ones are named",
-                    cluster.describe(),
-                    perms.len(),
-                    perms.iter().take(4).map(|p| p.describe()).collect::<Vec<_>>().join(", ")
-                ));
-                actions.push(format!(
-                    "{}: no Service outside the party's own namespace holds its NodePorts",
-                    cluster.describe()
-                ));
-                for p in ctx.spec.ours().filter(|p| p.cluster == cluster) {
-                    actions.push(format!(
-                        "party {}: peers reach it at {}:{} ({})",
-                        p.id,
-                        ctx.spec.address(p),
-                        p.ports.rollsite,
-                        match (&ctx.spec.ip_source, p.address) {
-                            (crate::spec::IpSource::Pending, None) =>
-                                "the first Ready node's InternalIP, read now".to_string(),
-                            (crate::spec::IpSource::Node(n), _) =>
-                                format!("the InternalIP of {n}; --ip overrides"),
-                            _ => "given".to_string(),
-                        }
-                    ));
-                }
-                actions.push(format!(
-                    "{}: a multi-node cluster is warned that KubeFATE v1.6.0's database is a hostPath on one node (left as the release ships it)",
-                    cluster.describe()
-                ));
-            }
-            actions.extend(peers);
-            return Ok(StepPlan {
-                actions,
-                files: vec![],
-            });
-        }
         let k8s = &r.recommended.kubernetes;
         let k8s_minor = k8s.minor;
         let mut actions = vec![
@@ -260,12 +120,10 @@ impl Step for Preflight {
             r.kubernetes.describe()
         ));
         actions.push(format!("{} is assigned to a local interface", ctx.spec.ip));
-        actions.extend(peers);
+        actions.extend(peer_plan(ctx));
         Ok(StepPlan {
             actions,
             files: vec![],
         })
     }
-
-    super::step_fns!();
 }

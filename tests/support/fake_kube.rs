@@ -61,6 +61,9 @@ struct Store {
     deployments_become_available: bool,
     /// (verb, resource[/subresource]) the caller may not do; SelfSubjectAccessReview says so.
     denied: Vec<(String, String)>,
+    /// Objects a client's request created (a create, or an apply that created), as long as
+    /// they exist: what fatelab made, as opposed to the test's controllers and kubelet.
+    made_by_requests: std::collections::BTreeSet<Key>,
 }
 
 #[derive(Clone)]
@@ -290,6 +293,7 @@ impl FakeKube {
         );
         let event = {
             let mut s = self.store.lock().unwrap();
+            s.made_by_requests.remove(&key);
             let Some(mut obj) = s.objects.remove(&key) else {
                 return;
             };
@@ -552,6 +556,11 @@ impl FakeKube {
                     obj["status"] = json!({"phase": "Active"});
                 }
                 self.put(obj);
+                self.store
+                    .lock()
+                    .unwrap()
+                    .made_by_requests
+                    .insert(key.clone());
                 full(self.stored(&key), StatusCode::CREATED)
             }
             (Method::PATCH, Some(name)) => {
@@ -651,6 +660,11 @@ impl FakeKube {
                         "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]});
                 }
                 self.put(patch);
+                self.store
+                    .lock()
+                    .unwrap()
+                    .made_by_requests
+                    .insert(key.clone());
                 (self.stored(&key), StatusCode::CREATED)
             }
             Some(live) => {
@@ -820,6 +834,39 @@ impl FakeKube {
             .collect()
     }
 
+    /// Every object that a client's request created and that still exists, as `Kind ns/name`.
+    pub fn made_by_requests(&self) -> Vec<String> {
+        let s = self.store.lock().unwrap();
+        s.made_by_requests
+            .iter()
+            .filter_map(|k| s.objects.get(k))
+            .map(|o| {
+                let ns = o.pointer("/metadata/namespace").and_then(Value::as_str);
+                let name = o
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
+                match ns {
+                    Some(ns) => format!("{} {ns}/{name}", o["kind"].as_str().unwrap_or("?")),
+                    None => format!("{} {name}", o["kind"].as_str().unwrap_or("?")),
+                }
+            })
+            .collect()
+    }
+
+    /// The requests that could change something (not a GET, a watch, an access review, or a
+    /// login through the service proxy), as "METHOD path".
+    pub fn writes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                !r.starts_with("GET ")
+                    && !r.contains("selfsubjectaccessreviews")
+                    && !r.ends_with("/proxy/v1/user/login")
+            })
+            .collect()
+    }
+
     pub fn resource_version(&self) -> u64 {
         self.store.lock().unwrap().rv
     }
@@ -881,7 +928,7 @@ impl FakeKube {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        fatelab::clients::ensure_crypto_provider();
+        fatelab::clients::transport::ensure_crypto_provider();
         let resp = reqwest::Client::new()
             .request(method, &url)
             .headers(headers)

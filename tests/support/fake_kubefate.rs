@@ -69,6 +69,8 @@ struct State {
     releases: std::collections::BTreeSet<String>,
     /// The service version `GET /v1/version/` reports (the image's `ServiceVersion`).
     version: String,
+    /// Jobs stay Running (see [`FakeKubeFate::jobs_never_end`]).
+    jobs_hang: bool,
 }
 
 #[derive(Clone)]
@@ -145,6 +147,7 @@ impl FakeKubeFate {
                 helm_fails_once: None,
                 releases: Default::default(),
                 version: "v1.4.1".into(),
+                jobs_hang: false,
             })),
             kube: kube.clone(),
             url: url.clone(),
@@ -170,6 +173,14 @@ impl FakeKubeFate {
     /// The pod restarts in the middle of a run, after `n` authenticated requests.
     pub fn restart_after(&self, n: u32) {
         self.state.lock().unwrap().restart_after = Some(n);
+    }
+
+    /// From now on helm does not come back (KubeFATE #882: a job stays Running at "checkout
+    /// Cluster status" for good): an install's job never gets past its pod check, a delete's
+    /// never past its helm uninstall; either stays Running, as the real service leaves it
+    /// until its time limit (an hour) or for ever.
+    pub fn jobs_never_end(&self) {
+        self.state.lock().unwrap().jobs_hang = true;
     }
 
     /// The service version this fake is (v1.4.1 for KubeFATE v1.6.0, v1.4.5 for v2.0.0).
@@ -212,6 +223,14 @@ impl FakeKubeFate {
     /// Requests as "METHOD path" with the token removed from the query.
     pub fn requests(&self) -> Vec<String> {
         self.state.lock().unwrap().requests.clone()
+    }
+
+    /// The requests that could change something (not a read, not a login).
+    pub fn writes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| !r.starts_with("GET ") && r != "POST /v1/user/login")
+            .collect()
     }
 
     /// Charts uploaded with `POST /v1/chart` (name, version), in order.
@@ -1023,6 +1042,10 @@ impl FakeKubeFate {
         self.state.lock().unwrap().releases.insert(cluster.clone());
         self.helm_render(&cluster, &name, &ns, &kubelet);
         self.push_state(&job, "helm install Success");
+        if self.state.lock().unwrap().jobs_hang {
+            self.push_state(&job, "checkout Cluster status [1]");
+            return;
+        }
         if !self.checkout_status(&job, &cluster, &ns, limit).await {
             // The real service gives up after the job's time limit and removes the cluster.
             self.push_state(&job, "checkout Cluster status timeOut!");
@@ -1162,8 +1185,16 @@ impl FakeKubeFate {
             );
         };
         let (job_id, job) = Self::new_job(&mut s, "ClusterDelete", id, "Running", Value::Null);
+        let hang = s.jobs_hang;
         drop(s);
         self.set_cluster(id, |c| c["status"] = json!("Deleting"));
+        if hang {
+            self.push_state(&job_id, "helm uninstall");
+            return reply(
+                StatusCode::OK,
+                json!({"msg": "deleteCluster Success", "data": job}),
+            );
+        }
         let ns = c["namespaces"].as_str().unwrap_or_default().to_string();
         let name = c["name"].as_str().unwrap_or_default().to_string();
         // helm uninstall; the record goes whether or not it worked (the success guard is

@@ -18,7 +18,8 @@ pub enum Fault {
     AnswerLost,
 }
 
-/// One planned fault: (method, path prefix, how many more times, fault).
+/// One planned fault: (method, path prefix — or the whole path, when it ends with `$` — how many
+/// more times, fault).
 type Planned = (String, String, u32, Fault);
 
 /// The faults still to show.
@@ -26,7 +27,8 @@ type Planned = (String, String, u32, Fault);
 pub struct Faults(Arc<Mutex<Vec<Planned>>>);
 
 impl Faults {
-    /// The next `times` requests of `method` whose path starts with `path` show `fault`.
+    /// The next `times` requests of `method` whose path starts with `path` show `fault` (or
+    /// whose path is `path`, when it ends with `$`).
     pub fn add(&self, method: &str, path: &str, times: u32, fault: Fault) {
         self.0
             .lock()
@@ -37,9 +39,13 @@ impl Faults {
     /// The fault this request shows, if any (counting it down).
     pub fn take(&self, method: &str, path: &str) -> Option<Fault> {
         let mut all = self.0.lock().unwrap();
-        let hit = all
-            .iter_mut()
-            .find(|(m, p, left, _)| m == method && path.starts_with(p.as_str()) && *left > 0)?;
+        let hit = all.iter_mut().find(|(m, p, left, _)| {
+            let hits = match p.strip_suffix('$') {
+                Some(whole) => path == whole,
+                None => path.starts_with(p.as_str()),
+            };
+            m == method && hits && *left > 0
+        })?;
         hit.2 -= 1;
         Some(hit.3.clone())
     }

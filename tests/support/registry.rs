@@ -24,7 +24,7 @@ pub fn address() -> String {
 /// The registry, checked to answer; a test that needs it fails (never skips) without it.
 pub async fn require() -> String {
     let addr = address();
-    fatelab::clients::ensure_crypto_provider();
+    fatelab::clients::transport::ensure_crypto_provider();
     let answer = reqwest::Client::new()
         .get(format!("http://{addr}/v2/"))
         .timeout(Duration::from_secs(5))

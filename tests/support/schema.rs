@@ -1,6 +1,7 @@
-//! Checks a JSON value against the subset of JSON Schema that docs/*.schema.json use:
-//! `type` (one or several), `required`, `properties`, `additionalProperties`, `items`, `enum`,
-//! and `$ref` to `#/$defs/...` (inlined when the schema is read).
+//! Checks a JSON value against the subset of JSON Schema that docs/*.schema.json use (schemars
+//! writes them): `type` (one or several), `required`, `properties`, `additionalProperties`,
+//! `items`, `enum`, `const`, `minimum`, `anyOf`, `oneOf`, and `$ref` to `#/$defs/...` (inlined
+//! when the schema is read).
 
 #![allow(dead_code)]
 
@@ -37,6 +38,27 @@ pub fn violations(schema: &Value, v: &Value, path: &str) -> Vec<String> {
         && !allowed.contains(v)
     {
         out.push(format!("{path}: {v} is not one of {allowed:?}"));
+    }
+    if let Some(want) = schema.get("const")
+        && want != v
+    {
+        out.push(format!("{path}: {v} is not {want}"));
+    }
+    if let (Some(min), Some(x)) = (schema.get("minimum").and_then(Value::as_f64), v.as_f64())
+        && x < min
+    {
+        out.push(format!("{path}: {v} is below {min}"));
+    }
+    for (key, exactly_one) in [("anyOf", false), ("oneOf", true)] {
+        if let Some(options) = schema.get(key).and_then(Value::as_array) {
+            let fitting = options
+                .iter()
+                .filter(|o| violations(o, v, path).is_empty())
+                .count();
+            if fitting == 0 || (exactly_one && fitting > 1) {
+                out.push(format!("{path}: {v} fits {fitting} of the {key} options"));
+            }
+        }
     }
     if let Some(obj) = v.as_object() {
         for r in schema

@@ -1,8 +1,8 @@
-//! The training jobs' data (`assets/jobs.yaml`) and the tables they train on (`assets/data/`),
-//! embedded at build time.
+//! What a training job is made of, as [`super::v1`] and [`super::v2`] build it: its tables (one
+//! per party, with an id column and, for the guest, a label) and each algorithm's component
+//! and parameters. The values are the caller's.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -32,21 +32,6 @@ pub struct TableSpec {
     pub id: String,
 }
 
-impl TableSpec {
-    /// The table's CSV, as shipped with fatelab.
-    pub fn bytes(&self) -> &'static [u8] {
-        match self.file.as_str() {
-            "breast_hetero_guest.csv" => {
-                include_bytes!("../../../assets/data/breast_hetero_guest.csv")
-            }
-            "breast_hetero_host.csv" => {
-                include_bytes!("../../../assets/data/breast_hetero_host.csv")
-            }
-            other => panic!("assets/jobs.yaml names {other}, which is not embedded"),
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct V2Jobs {
     pub schema_version: String,
@@ -68,35 +53,4 @@ pub struct Job {
     #[serde(default)]
     pub output: Option<String>,
     pub parameters: Value,
-}
-
-pub fn all() -> &'static Jobs {
-    static JOBS: OnceLock<Jobs> = OnceLock::new();
-    JOBS.get_or_init(|| {
-        serde_saphyr::from_str(include_str!("../../../assets/jobs.yaml"))
-            .unwrap_or_else(|e| panic!("assets/jobs.yaml does not parse: {e}"))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_job_is_there_for_both_apis_and_the_tables_have_their_rows() {
-        let j = all();
-        for kind in ["lr", "sbt"] {
-            assert!(
-                j.v1.jobs.contains_key(kind) && j.v2.jobs.contains_key(kind),
-                "{kind}"
-            );
-        }
-        for t in [&j.data.guest, &j.data.host] {
-            let text = std::str::from_utf8(t.bytes()).unwrap();
-            assert_eq!(text.lines().count() as u64, j.data.rows + 1, "{}", t.file);
-            let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-            assert_eq!(header[0], t.id);
-            assert_eq!(t.label.as_deref().is_some(), header.contains(&"y"));
-        }
-    }
 }

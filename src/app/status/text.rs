@@ -1,0 +1,126 @@
+//! The status report in words, for people.
+
+use std::fmt::Write as _;
+
+use crate::model::status::{LabStatus, StatusReport};
+
+fn mark(healthy: bool) -> &'static str {
+    if healthy { "ok  " } else { "FAIL" }
+}
+
+pub fn text(report: &StatusReport) -> String {
+    let Some(lab) = &report.of else {
+        return String::new();
+    };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "KubeFATE {} lab: {}",
+        lab.release,
+        if report.healthy {
+            "healthy"
+        } else {
+            "NOT healthy"
+        }
+    );
+    let mk = &lab.minikube;
+    let _ = writeln!(
+        s,
+        "{} minikube   {:?} {}",
+        mark(mk.healthy),
+        mk.state,
+        mk.detail
+    );
+    let _ = writeln!(
+        s,
+        "{} ingress    {}",
+        mark(lab.ingress.healthy),
+        lab.ingress.detail
+    );
+    let kf = &lab.kubefate;
+    let _ = writeln!(
+        s,
+        "{} kubefate   {} {}",
+        mark(kf.healthy),
+        kf.version.as_deref().unwrap_or("-"),
+        kf.detail
+    );
+    if let Some(c) = &kf.credentials {
+        let _ = writeln!(s, "     credentials {} / {}", c.username, c.password);
+    }
+    parties(&mut s, lab);
+    if lab.changes.is_empty() {
+        s.push_str("     as declared: `fatelab up` would change nothing\n");
+    } else {
+        s.push_str("     not as declared; `fatelab up` would:\n");
+        for c in &lab.changes {
+            let _ = writeln!(s, "       {c}");
+        }
+    }
+    tests(&mut s, lab);
+    s
+}
+
+fn parties(s: &mut String, lab: &LabStatus) {
+    for p in &lab.parties {
+        if p.peer {
+            let _ = writeln!(
+                s,
+                "{} party {:<6} another organisation's: {}",
+                if p.healthy { "ok  " } else { "WARN" },
+                p.id,
+                p.detail.as_deref().unwrap_or("")
+            );
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "{} party {:<6} {} {}/{} pods ready; rollsite {}, FATE Flow {}; {} {}",
+            mark(p.healthy),
+            p.id,
+            p.cluster_status,
+            p.pods_ready,
+            p.pods_total,
+            p.node_ports.rollsite,
+            p.node_ports.http,
+            p.urls.notebook,
+            p.urls.fateboard
+        );
+        for problem in &p.problems {
+            let _ = writeln!(s, "       {problem}");
+        }
+    }
+}
+
+fn tests(s: &mut String, lab: &LabStatus) {
+    if lab.tests.is_empty() {
+        s.push_str("     last test: none yet (`fatelab test`)\n");
+    }
+    for (kind, t) in &lab.tests {
+        let at = k8s_openapi::jiff::Timestamp::from_second(t.at)
+            .map(|x| x.to_string())
+            .unwrap_or_else(|_| "?".into());
+        let mut line = format!(
+            "     last {kind} test: {} at {at}",
+            if t.ok { "success" } else { "FAILED" }
+        );
+        for job in &t.jobs {
+            let _ = write!(
+                line,
+                "; guest {} / host {}: job {} {}",
+                job.guest,
+                job.hosts.first().map_or("-".to_string(), u32::to_string),
+                job.job_id.as_deref().unwrap_or("-"),
+                job.status
+            );
+            if let Some(m) = job.metrics {
+                let _ = write!(line, ", AUC {:.4}", m.auc);
+                if let Some(ks) = m.ks {
+                    let _ = write!(line, ", KS {ks:.4}");
+                }
+            }
+        }
+        s.push_str(&line);
+        s.push('\n');
+    }
+}

@@ -1,0 +1,172 @@
+//! The federated jobs that prove a lab (`fatelab test`, `up --test`) and what is kept of them:
+//! each job's result, and the last test of each kind in the record.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A lab whose training job scores below this is broken (`--min-auc`).
+pub const DEFAULT_MIN_AUC: f64 = 0.9;
+
+/// The jobs `fatelab test --job` runs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// FATE's toy job (secure add): the parties reach each other (seconds)
+    #[default]
+    Toy,
+    /// Hetero logistic regression on the breast tables: the lab trains (minutes)
+    Lr,
+    /// Hetero SecureBoost (small trees) on the same tables
+    Sbt,
+}
+
+impl JobKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            JobKind::Toy => "toy",
+            JobKind::Lr => "lr",
+            JobKind::Sbt => "sbt",
+        }
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `up --test`: a job, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UpTest {
+    Toy,
+    Lr,
+    Sbt,
+    None,
+}
+
+impl UpTest {
+    pub fn job(self) -> Option<JobKind> {
+        match self {
+            UpTest::Toy => Some(JobKind::Toy),
+            UpTest::Lr => Some(JobKind::Lr),
+            UpTest::Sbt => Some(JobKind::Sbt),
+            UpTest::None => None,
+        }
+    }
+}
+
+/// What the evaluation of a binary model says.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Metrics {
+    pub auc: f64,
+    pub ks: Option<f64>,
+}
+
+/// A training job's time, by phase (seconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Timings {
+    pub upload_s: f64,
+    pub train_s: f64,
+    pub metrics_s: f64,
+}
+
+/// One job between a guest and its hosts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct JobResult {
+    /// Which job (records from before kinds hold only toy jobs).
+    #[serde(default)]
+    pub kind: JobKind,
+    pub guest: u32,
+    pub hosts: Vec<u32>,
+    pub job_id: Option<String>,
+    /// FATE Flow's status of the job (`success`, `failed`, ...), or `timeout`.
+    pub status: String,
+    pub duration_s: f64,
+    /// FATE's own words when the job did not succeed.
+    pub error: Option<String>,
+    /// A training job's evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+    /// A training job's time, by phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<Timings>,
+}
+
+impl JobResult {
+    /// A job between `guest` and `host` that has not succeeded (yet): no ID, status failed.
+    pub fn failed(kind: JobKind, guest: u32, host: u32) -> JobResult {
+        JobResult {
+            kind,
+            guest,
+            hosts: vec![host],
+            job_id: None,
+            status: "failed".into(),
+            duration_s: 0.0,
+            error: None,
+            metrics: None,
+            timings: None,
+        }
+    }
+
+    /// A result for a job that could not even be submitted.
+    pub fn not_submitted(kind: JobKind, guest: u32, host: u32, why: String) -> JobResult {
+        JobResult {
+            error: Some(why),
+            ..JobResult::failed(kind, guest, host)
+        }
+    }
+
+    /// The job succeeded and nothing about its result is wrong (a training job's AUC).
+    pub fn success(&self) -> bool {
+        self.status == "success" && self.error.is_none()
+    }
+}
+
+/// A test as the record keeps it: when, whether every job passed, which kind, each job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TestRecord {
+    /// Seconds since the Unix epoch.
+    pub at: i64,
+    pub ok: bool,
+    /// Absent in records from before there were kinds (they held only toy jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<JobKind>,
+    pub jobs: Vec<JobResult>,
+}
+
+impl TestRecord {
+    /// Which kind it was: a record from before kinds knew only the toy job.
+    pub fn kind(&self) -> JobKind {
+        self.kind.unwrap_or(JobKind::Toy)
+    }
+
+    /// (guest, host) of every job.
+    pub fn pairs(&self) -> Vec<(u32, u32)> {
+        self.jobs
+            .iter()
+            .flat_map(|j| j.hosts.iter().map(move |h| (j.guest, *h)))
+            .collect()
+    }
+}
+
+/// Seconds, to a tenth.
+pub fn seconds(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10.0).round() / 10.0
+}

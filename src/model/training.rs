@@ -1,0 +1,165 @@
+//! The training jobs fatelab runs (`assets/jobs.yaml`: each algorithm's component and parameters
+//! for either FATE Flow API) and the tables they train on (`assets/data/`, FATE's breast
+//! tables), embedded at build time.
+
+use std::sync::OnceLock;
+
+use crate::clients::fateflow::jobs::{Jobs, TableSpec};
+
+pub fn jobs() -> &'static Jobs {
+    static JOBS: OnceLock<Jobs> = OnceLock::new();
+    JOBS.get_or_init(|| {
+        serde_saphyr::from_str(include_str!("../../assets/jobs.yaml"))
+            .unwrap_or_else(|e| panic!("assets/jobs.yaml does not parse: {e}"))
+    })
+}
+
+/// A table's CSV, as shipped with fatelab.
+pub fn table_bytes(table: &TableSpec) -> &'static [u8] {
+    match table.file.as_str() {
+        "breast_hetero_guest.csv" => include_bytes!("../../assets/data/breast_hetero_guest.csv"),
+        "breast_hetero_host.csv" => include_bytes!("../../assets/data/breast_hetero_host.csv"),
+        other => panic!("assets/jobs.yaml names {other}, which is not embedded"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::fateflow::{v1, v2};
+    use serde_json::Value;
+
+    #[test]
+    fn every_job_is_there_for_both_apis_and_the_tables_have_their_rows() {
+        let j = jobs();
+        for kind in ["lr", "sbt"] {
+            assert!(
+                j.v1.jobs.contains_key(kind) && j.v2.jobs.contains_key(kind),
+                "{kind}"
+            );
+        }
+        for t in [&j.data.guest, &j.data.host] {
+            let text = std::str::from_utf8(table_bytes(t)).unwrap();
+            assert_eq!(text.lines().count() as u64, j.data.rows + 1, "{}", t.file);
+            let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+            assert_eq!(header[0], t.id);
+            assert_eq!(t.label.as_deref().is_some(), header.contains(&"y"));
+        }
+    }
+
+    #[test]
+    fn the_training_job_is_fate_16s_example_for_these_parties() {
+        let v = serde_json::to_value(v1::training(
+            &jobs().v1.jobs["lr"],
+            &jobs().data,
+            9999,
+            10000,
+        ))
+        .unwrap();
+        let dsl = &v["job_dsl"]["components"];
+        assert_eq!(dsl["hetero_lr_0"]["module"], "HeteroLR");
+        assert_eq!(
+            dsl["hetero_lr_0"]["input"]["data"]["train_data"][0],
+            "intersection_0.data"
+        );
+        assert_eq!(
+            dsl["evaluation_0"]["input"]["data"]["data"][0],
+            "hetero_lr_0.data"
+        );
+        let conf = &v["job_runtime_conf"];
+        assert_eq!(conf["role"]["arbiter"][0], 10000);
+        assert_eq!(conf["job_parameters"]["common"]["work_mode"], 1);
+        assert_eq!(
+            conf["component_parameters"]["role"]["guest"]["0"]["reader_0"]["table"]["name"],
+            "breast_hetero_guest"
+        );
+        assert_eq!(
+            conf["component_parameters"]["role"]["host"]["0"]["dataio_0"]["with_label"],
+            false
+        );
+        assert_eq!(
+            conf["component_parameters"]["common"]["hetero_lr_0"]["optimizer"],
+            "rmsprop"
+        );
+        let sbt = serde_json::to_value(v1::training(
+            &jobs().v1.jobs["sbt"],
+            &jobs().data,
+            9999,
+            10000,
+        ))
+        .unwrap();
+        assert!(sbt["job_runtime_conf"]["role"].get("arbiter").is_none());
+    }
+
+    #[test]
+    fn the_upload_conf_is_a_query_string() {
+        let t = &jobs().data.guest;
+        assert_eq!(
+            v1::UploadConf::of(t, "experiment", 4).query(),
+            "table_name=breast_hetero_guest&namespace=experiment&head=1&partition=4&work_mode=1&backend=0&drop=1"
+        );
+    }
+
+    /// The reference body, with the DAG fatelab builds for the same job beside it.
+    #[test]
+    fn the_lr_dag_is_the_one_fate_client_sent() {
+        let reference: Value = serde_json::from_str(include_str!(
+            "../../../shared/reference/fateflow-v2-lr-submit.json"
+        ))
+        .unwrap();
+        let jobs = jobs();
+        let ours = serde_json::to_value(v2::training(
+            &jobs.v2.jobs["lr"],
+            &jobs.data,
+            "2.2.0",
+            9999,
+            10000,
+        ))
+        .unwrap();
+        let (r, o) = (&reference["dag_schema"]["dag"], &ours["dag_schema"]["dag"]);
+        assert_eq!(o["parties"], r["parties"]);
+        assert_eq!(o["party_tasks"], r["party_tasks"]);
+        assert_eq!(o["stage"], r["stage"]);
+        for task in ["reader_0", "psi_0", "lr_0", "evaluation_0"] {
+            let (rt, ot) = (&r["tasks"][task], &o["tasks"][task]);
+            for key in [
+                "component_ref",
+                "dependent_tasks",
+                "inputs",
+                "parties",
+                "stage",
+            ] {
+                assert_eq!(ot.get(key), rt.get(key), "{task}.{key}");
+            }
+        }
+        // Every parameter fatelab sets is the one the client sent (the client adds its defaults).
+        let params = o["tasks"]["lr_0"]["parameters"].as_object().unwrap();
+        for (k, v) in params {
+            assert_eq!(&r["tasks"]["lr_0"]["parameters"][k], v, "lr_0.{k}");
+        }
+        assert_eq!(
+            o["tasks"]["evaluation_0"]["parameters"]["default_eval_setting"],
+            "binary"
+        );
+    }
+
+    #[test]
+    fn secureboost_has_no_arbiter_and_its_own_output() {
+        let v = serde_json::to_value(v2::training(
+            &jobs().v2.jobs["sbt"],
+            &jobs().data,
+            "2.0.0",
+            9999,
+            10000,
+        ))
+        .unwrap();
+        let dag = &v["dag_schema"]["dag"];
+        assert_eq!(dag["parties"].as_array().unwrap().len(), 2);
+        assert_eq!(dag["tasks"]["sbt_0"]["component_ref"], "hetero_secureboost");
+        assert_eq!(
+            dag["tasks"]["evaluation_0"]["inputs"]["data"]["input_datas"]["task_output_artifact"]
+                [0]["output_artifact_key"],
+            "train_data_output"
+        );
+    }
+}
