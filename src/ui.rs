@@ -212,7 +212,8 @@ impl Ui {
 fn ask_plainly(question: &str) -> Result<bool> {
     use std::io::{BufRead, Write};
     let mut err = std::io::stderr().lock();
-    write!(err, "{question} [y/N] ")?;
+    // One write: stderr is unbuffered, and whoever answers must see the whole prompt at once.
+    err.write_all(format!("{question} [y/N] ").as_bytes())?;
     err.flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
