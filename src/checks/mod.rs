@@ -27,7 +27,7 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn new(
+    fn new(
         name: &'static str,
         status: Status,
         detail: impl Into<String>,
