@@ -4,7 +4,7 @@
 
 use anyhow::{Result, bail};
 
-use super::open::{lab_on_record, run_options, state_dir};
+use super::open::{open_record, run_options, state_dir};
 use crate::cli::{Cli, DownArgs};
 use crate::host::invoker::{may_write, with_sudo};
 use crate::host::lock::StateLock;
@@ -85,7 +85,7 @@ pub async fn run(cli: &Cli, args: &DownArgs) -> Result<()> {
     opts.purge = args.purge;
     opts.wait_timeout = args.timeout;
     opts.budget_ends = Some(tokio::time::Instant::now() + args.timeout);
-    let ctx = lab_on_record(cli, opts)?.expect("the record was just read");
+    let ctx = open_record(cli, record, opts)?;
     let steps = for_target(&ctx.spec);
     let total = steps.len();
     let mut failures = Vec::new();

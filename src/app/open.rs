@@ -192,13 +192,18 @@ pub fn default_urls() -> UrlBases {
 
 /// The lab on record, opened with `opts`; `None` when there is none.
 pub fn lab_on_record(cli: &Cli, opts: RunOptions) -> Result<Option<Ctx>> {
+    match state::load(&state_dir(cli))? {
+        Some(record) => open_record(cli, record, opts).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The lab of a record already read, opened with `opts`.
+pub fn open_record(cli: &Cli, record: LabRecord, opts: RunOptions) -> Result<Ctx> {
     let dir = state_dir(cli);
-    let Some(record) = state::load(&dir)? else {
-        return Ok(None);
-    };
     let spec = spec_from_record(&record, &dir)?;
     let hosts = hosts_file(record.hosts_file.clone(), &spec);
-    Ok(Some(Ctx::new(
+    Ok(Ctx::new(
         spec,
         default_urls(),
         dir,
@@ -206,5 +211,5 @@ pub fn lab_on_record(cli: &Cli, opts: RunOptions) -> Result<Option<Ctx>> {
         opts,
         Ui::new(cli.yes, cli.verbose),
         record,
-    )))
+    ))
 }

@@ -104,22 +104,15 @@ pub async fn changes(ctx: &Ctx, steps: &[Box<dyn AnyStep>]) -> String {
 /// What `up` would check first, asked now: on a bare host the plan's other steps have nothing
 /// to observe, but the checks that would stop `up` can be named before anything is tried.
 pub async fn checks_now(ctx: &Ctx) -> String {
-    let report = crate::steps::preflight_report(ctx).await;
-    let blocking = report.blocking(&ctx.opts.ignore_checks);
+    let blockers = crate::steps::preflight_blockers(ctx).await;
     let mut s = String::from(
         "\nChecked now (the checks `up` makes first; `fatelab doctor` shows them all):\n",
     );
-    if blocking.is_empty() {
+    if blockers.is_empty() {
         s.push_str("    none would stop `up`\n");
     }
-    for c in blocking {
-        let _ = writeln!(
-            s,
-            "    - would stop here: {}: {}\n      fix: {}",
-            c.name,
-            c.detail,
-            c.fix.as_deref().unwrap_or("-")
-        );
+    for b in blockers {
+        let _ = writeln!(s, "    - would stop here: {b}");
     }
     s
 }

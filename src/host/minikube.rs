@@ -13,10 +13,7 @@ use crate::host::state;
 /// The invoking user's homes: under `sudo`, SUDO_USER's (so their own kubectl works after),
 /// otherwise $HOME's.
 pub fn homes() -> Result<Homes> {
-    homes_of(&Invoker::current())
-}
-
-pub fn homes_of(who: &Invoker) -> Result<Homes> {
+    let who = Invoker::current();
     let home = who.home.clone().context("HOME is not set")?;
     Ok(Homes {
         minikube_home: home.join(".minikube"),

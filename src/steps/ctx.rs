@@ -182,7 +182,8 @@ impl Ctx {
         let _ = self.minikube.set(active);
     }
 
-    /// The minikube to use: the one this run found or started, else the recorded one.
+    /// The minikube to use: the one this run found or started, else the recorded one (asked
+    /// for its version once per run).
     pub async fn minikube(&self) -> Result<ActiveMinikube> {
         if let Some(a) = self.minikube.get() {
             return Ok(a.clone());
@@ -193,11 +194,13 @@ impl Ctx {
             .context("no minikube is recorded for this lab; run `fatelab up` first")?;
         let client = Minikube::new(rec.path.clone(), &(&rec.homes).into());
         let version = client.version().await?;
-        Ok(ActiveMinikube {
+        let active = ActiveMinikube {
             client,
             version,
             kubernetes: rec.kubernetes.0.clone(),
-        })
+        };
+        self.set_minikube(active.clone());
+        Ok(active)
     }
 
     /// The primary cluster's API (see [`Ctx::kube_in`]).

@@ -35,9 +35,9 @@ fn note(ctx: &Ctx, c: &Check) -> Option<String> {
     }
 }
 
-/// Whether the checks let `up` go on, and what it says when they do not.
-pub fn verdict(ctx: &Ctx, report: Report, what: &str) -> Diff<Report> {
-    let blockers: Vec<String> = report
+/// The checks that stop `up`, each with its fix, in words.
+pub fn blockers(ctx: &Ctx, report: &Report) -> Vec<String> {
+    report
         .blocking(&ctx.opts.ignore_checks)
         .iter()
         .map(|c| {
@@ -48,7 +48,12 @@ pub fn verdict(ctx: &Ctx, report: Report, what: &str) -> Diff<Report> {
                 c.fix.as_deref().unwrap_or("-")
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Whether the checks let `up` go on, and what it says when they do not.
+pub fn verdict(ctx: &Ctx, report: Report, what: &str) -> Diff<Report> {
+    let blockers = blockers(ctx, &report);
     let mut diff = Diff::new(Vec::new(), format!("{what} pass the checks"), report);
     diff.blockers = blockers;
     diff

@@ -219,6 +219,11 @@ pub async fn preflight_report(ctx: &Ctx) -> crate::checks::Report {
     }
 }
 
+/// Those checks' failures that would stop `up` now, in the words its first step says them.
+pub async fn preflight_blockers(ctx: &Ctx) -> Vec<String> {
+    gate::blockers(ctx, &preflight_report(ctx).await)
+}
+
 /// The steps of `up` for where this lab runs, in the order `up` takes them: the host half first
 /// (the tutorial's order), then images early so no pod waits on a pull.
 pub fn for_target(spec: &LabSpec) -> Vec<Box<dyn AnyStep>> {

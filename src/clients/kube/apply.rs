@@ -148,12 +148,11 @@ fn objects_of(docs: &[serde_json::Value]) -> Result<Vec<DynamicObject>> {
         .collect()
 }
 
-/// A manifest document as the cluster holds it: whether the server serves its kind, the
-/// namespace it is kept in (`None` for a cluster-scoped kind, whatever the file says), and the
-/// live object, if there is one.
+/// A manifest document as the cluster holds it: the namespace it is kept in (`None` for a
+/// cluster-scoped kind, whatever the file says), and the live object, if there is one (never
+/// for a kind the server does not serve).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Held {
-    pub served: bool,
     pub namespace: Option<String>,
     pub live: Option<serde_json::Value>,
 }
@@ -167,7 +166,6 @@ pub async fn get_objects(client: &Client, docs: &[serde_json::Value]) -> Result<
         let (gvk, types, name) = identify(obj)?;
         let Some((resource, caps)) = discovery.resolve_gvk(&gvk) else {
             out.push(Held {
-                served: false,
                 namespace: obj.metadata.namespace.clone(),
                 live: None,
             });
@@ -180,7 +178,6 @@ pub async fn get_objects(client: &Client, docs: &[serde_json::Value]) -> Result<
             .await
             .with_context(|| format!("reading {}", t.shown()))?;
         out.push(Held {
-            served: true,
             namespace: t.namespace,
             live: found.map(|o| serde_json::to_value(o).unwrap_or_default()),
         });

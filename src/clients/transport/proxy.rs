@@ -61,10 +61,6 @@ impl Call {
         Call::new(Method::GET, path_and_query)
     }
 
-    pub fn json(self, body: &serde_json::Value) -> Result<Call> {
-        Ok(self.body("application/json", serde_json::to_vec(body)?))
-    }
-
     pub fn body(mut self, content_type: &str, bytes: Vec<u8>) -> Call {
         self.body = Some((content_type.into(), bytes));
         self

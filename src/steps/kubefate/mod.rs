@@ -86,9 +86,15 @@ pub struct Observed {
     new_credentials: bool,
 }
 
-/// The manifests with fatelab's edits: the downloaded package's, else fatelab's embedded copy
-/// (and why the package's could not be used).
-fn documents(ctx: &Ctx, creds: &Credentials) -> Result<(Vec<Value>, Vec<Value>, Option<String>)> {
+/// The manifests with fatelab's edits, the same for every cluster: the downloaded package's,
+/// else fatelab's embedded copy (and why the package's could not be used).
+struct Manifests {
+    rbac: Vec<Value>,
+    service: Vec<Value>,
+    fallback: Option<String>,
+}
+
+fn documents(ctx: &Ctx, creds: &Credentials) -> Result<Manifests> {
     let from_package = ctx.package().map_err(|e| anyhow::anyhow!(e)).and_then(|p| {
         manifests::documents_from(
             &ctx.spec,
@@ -98,12 +104,17 @@ fn documents(ctx: &Ctx, creds: &Credentials) -> Result<(Vec<Value>, Vec<Value>, 
             "package's",
         )
     });
-    Ok(match from_package {
-        Ok((rbac, service)) => (rbac, service, None),
-        Err(e) => {
-            let (rbac, service) = manifests::documents(&ctx.spec, creds)?;
-            (rbac, service, Some(format!("{e:#}")))
-        }
+    let ((rbac, service), fallback) = match from_package {
+        Ok(docs) => (docs, None),
+        Err(e) => (
+            manifests::documents(&ctx.spec, creds)?,
+            Some(format!("{e:#}")),
+        ),
+    };
+    Ok(Manifests {
+        rbac,
+        service,
+        fallback,
     })
 }
 
@@ -112,17 +123,17 @@ async fn answers(ctx: &Ctx, cluster: &Cluster) -> Result<String> {
     ctx.kubefate_in(cluster).await?.version().await
 }
 
+/// `wanted` was rendered with the lab's credentials, or with placeholders when it has none.
 async fn observe_in(
     ctx: &Ctx,
     cluster: &Cluster,
+    wanted: &Manifests,
     creds: Option<&Credentials>,
 ) -> Result<(Vec<String>, InCluster)> {
-    let placeholder = Credentials::placeholder();
-    let (rbac, service, _) = documents(ctx, creds.unwrap_or(&placeholder))?;
     let client = ctx.kube_in(cluster).await?;
     let mut changes = Vec::new();
     let mut found = Vec::new();
-    let docs: Vec<Value> = rbac.into_iter().chain(service).collect();
+    let docs: Vec<Value> = wanted.rbac.iter().chain(&wanted.service).cloned().collect();
     let held = kube::get_objects(client, &docs).await?;
     for (doc, held) in docs.iter().zip(&held) {
         match &held.live {
@@ -213,7 +224,13 @@ fn answered(made: &mut [MadeObject], applied: &[Applied]) {
     }
 }
 
-async fn converge_in(ctx: &Ctx, line: &StepLine, o: InCluster, creds: &Credentials) -> Result<()> {
+async fn converge_in(
+    ctx: &Ctx,
+    line: &StepLine,
+    o: InCluster,
+    docs: &Manifests,
+    creds: &Credentials,
+) -> Result<()> {
     let r = ctx.spec.release;
     let InCluster {
         cluster,
@@ -224,8 +241,7 @@ async fn converge_in(ctx: &Ctx, line: &StepLine, o: InCluster, creds: &Credentia
     let client = ctx.kube_in(&cluster).await?;
     let place = cluster.place();
     if apply {
-        let (rbac, service, fallback) = documents(ctx, creds)?;
-        if let Some(why) = fallback {
+        if let Some(why) = &docs.fallback {
             line.say(format!(
                 "using fatelab's copy of the release manifests ({why})"
             ));
@@ -248,9 +264,9 @@ async fn converge_in(ctx: &Ctx, line: &StepLine, o: InCluster, creds: &Credentia
         })?;
         let needs = format!("KubeFATE {} needs {}", r.release, r.kubernetes.describe());
         line.note(format!("applying rbac-config.yaml{place}"));
-        let mut applied = kube::apply_all(client, &rbac, &needs).await?;
+        let mut applied = kube::apply_all(client, &docs.rbac, &needs).await?;
         line.note(format!("applying kubefate.yaml{place}"));
-        applied.extend(kube::apply_all(client, &service, &needs).await?);
+        applied.extend(kube::apply_all(client, &docs.service, &needs).await?);
         answered(&mut made, &applied);
         ctx.update_record(|rec| keep(rec, &made))?;
     }
@@ -393,8 +409,11 @@ impl Step for KubefateService {
         };
         let clusters = ctx.clusters();
         let several = clusters.len() > 1 || clusters.iter().any(|c| *c != Cluster::Minikube);
+        let wanted = documents(ctx, creds.as_ref().unwrap_or(&Credentials::placeholder()))?;
         let all = futures::future::try_join_all(
-            clusters.iter().map(|c| observe_in(ctx, c, creds.as_ref())),
+            clusters
+                .iter()
+                .map(|c| observe_in(ctx, c, &wanted, creds.as_ref())),
         )
         .await?;
         let mut changes = Vec::new();
@@ -450,10 +469,10 @@ impl Step for KubefateService {
                 credentials::path(&ctx.state_dir).display()
             ));
         }
-        let mut any = false;
+        let docs = documents(ctx, &creds)?;
+        let any = !clusters.is_empty();
         for o in clusters {
-            converge_in(ctx, line, o, &creds).await?;
-            any = true;
+            converge_in(ctx, line, o, &docs, &creds).await?;
         }
         if any {
             cli::install(ctx, line, &creds);

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 
-use super::follow;
+use super::{follow, lost};
 use crate::clients::kube;
 use crate::clients::kubefate::{self, JobMethod};
 use crate::model::spec::Party;
@@ -34,15 +34,6 @@ pub async fn ensure_namespace(ctx: &Ctx, party: &Party) -> Result<()> {
         })?;
     }
     Ok(())
-}
-
-/// Says on the party's line that a request's answer was lost and the job list is asked.
-fn lost(line: &SubLine) -> impl FnOnce(&anyhow::Error) + '_ {
-    move |e| {
-        line.set(format!(
-            "no answer to the request ({e:#}); looking whether it reached KubeFATE"
-        ))
-    }
 }
 
 /// Installs one party's cluster and follows it until the party is healthy.

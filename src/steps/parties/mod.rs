@@ -76,6 +76,15 @@ async fn known_clusters(ctx: &Ctx) -> Result<BTreeMap<Cluster, Vec<kubefate::Clu
     Ok(clusters.iter().cloned().zip(lists).collect())
 }
 
+/// Says on the party's line that a request's answer was lost and the job list is asked.
+fn lost(line: &SubLine) -> impl FnOnce(&anyhow::Error) + '_ {
+    move |e| {
+        line.set(format!(
+            "no answer to the request ({e:#}); looking whether it reached KubeFATE"
+        ))
+    }
+}
+
 /// Deletes a cluster through KubeFATE within the run's deadline, saying on `line` how it went;
 /// `command` is what to run again when the job outlasts it.
 async fn delete(
@@ -85,18 +94,13 @@ async fn delete(
     line: &SubLine,
     command: &str,
 ) -> Result<()> {
-    let lost = |e: &anyhow::Error| {
-        line.set(format!(
-            "no answer to the request ({e:#}); looking whether it reached KubeFATE"
-        ))
-    };
     let seen = |job: &kubefate::Job| {
         let last = job.states().last().cloned().unwrap_or_default();
         line.set(format!("delete job {}: {last}", job.status));
         Ok(())
     };
     let deleted = kf
-        .delete_and_follow(cluster, ctx.deadline(), lost, seen)
+        .delete_and_follow(cluster, ctx.deadline(), lost(line), seen)
         .await
         .map_err(|e| advice::job_deadline(e, command))?;
     match deleted {
