@@ -367,12 +367,10 @@ fn completions_complete_commands_and_flags_in_bash_zsh_and_fish() {
         path
     };
     let shell = |program: &str, args: &[&str]| {
-        let out = std::process::Command::new(program)
+        let out = std::process::Command::new(support::services::program(program))
             .args(args)
             .output()
-            .unwrap_or_else(|e| {
-                panic!("{program} is needed for this test (.ci/run installs it): {e}")
-            });
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
         assert!(
             out.status.success(),
             "{program} {args:?}: {}",

@@ -185,8 +185,10 @@ async fn a_v1beta1_ingress_on_kubernetes_1_22_names_the_release_range() {
     );
 }
 
+/// The wait follows the pods through a watch: once it has started, the change that makes the
+/// pod ready ends it with no further listing (a poller would list again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pod_turning_running_is_noticed_within_100_ms() {
+async fn a_pod_turning_running_is_noticed_through_the_watch() {
     let fake = FakeKube::start().await;
     let (_dir, client) = client_for(&fake).await;
     fake.put(pod(
@@ -195,15 +197,41 @@ async fn a_pod_turning_running_is_noticed_within_100_ms() {
         Some(("ContainerCreating", "")),
     ));
     let started = fake.watch_started();
-    let waiter = tokio::spawn(async move {
+    let mut waiter = tokio::spawn(async move {
         wait_controllers(&client, "fate-9999", Duration::from_secs(30)).await
     });
-    started.await;
-    let changed_at = Instant::now();
+    watching(started, &mut waiter).await;
+    let listed_before = pod_lists(&fake);
     fake.put(pod("fate-9999", "python-0", None));
     waiter.await.unwrap().unwrap();
-    let took = changed_at.elapsed();
-    assert!(took < Duration::from_millis(100), "noticed after {took:?}");
+    assert_eq!(
+        pod_lists(&fake),
+        listed_before,
+        "the change came through the watch: {:#?}",
+        fake.requests()
+    );
+}
+
+/// Returns once the fake has seen a watch start; a wait that ends before it watches fails the
+/// test (instead of leaving it waiting for a watch that never comes).
+async fn watching<T: std::fmt::Debug>(
+    started: tokio::sync::futures::Notified<'_>,
+    waiter: &mut tokio::task::JoinHandle<T>,
+) {
+    tokio::select! {
+        () = started => {}
+        done = waiter => panic!("the wait ended before it watched: {done:?}"),
+    }
+}
+
+/// Listings (not watches) of pods in fate-9999.
+fn pod_lists(fake: &FakeKube) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| {
+            r.starts_with("GET /api/v1/namespaces/fate-9999/pods") && !r.contains("watch=true")
+        })
+        .count()
 }
 
 #[tokio::test]
@@ -333,24 +361,38 @@ async fn an_unschedulable_pod_fails_early_with_the_scheduler_reason() {
     );
 }
 
+/// Both Deployments are awaited: while one is still unavailable, a change to the other (which a
+/// waiter returning on any event, or on the first one available, would act on) does not end
+/// the wait; it ends at its own timeout, naming the one it waited for. Once both are
+/// available, it ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployments_are_awaited_together() {
     let fake = FakeKube::start().await;
     let (_dir, client) = client_for(&fake).await;
     fake.put(deployment("kube-fate", "kubefate", false));
     fake.put(deployment("kube-fate", "mariadb", true));
+    let both = |timeout| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            kube::wait_deployments_available(
+                &client,
+                "kube-fate",
+                &["kubefate", "mariadb"],
+                timeout,
+            )
+            .await
+        })
+    };
     let started = fake.watch_started();
-    let waiter = tokio::spawn(async move {
-        kube::wait_deployments_available(
-            &client,
-            "kube-fate",
-            &["kubefate", "mariadb"],
-            Duration::from_secs(30),
-        )
-        .await
-    });
-    started.await;
-    assert!(!waiter.is_finished());
+    let mut waiter = both(Duration::from_secs(2));
+    watching(started, &mut waiter).await;
+    fake.put(deployment("kube-fate", "mariadb", true));
+    let err = waiter.await.unwrap().unwrap_err();
+    assert!(format!("{err:#}").contains("kubefate"), "{err:#}");
+
+    let started = fake.watch_started();
+    let mut waiter = both(Duration::from_secs(30));
+    watching(started, &mut waiter).await;
     fake.put(deployment("kube-fate", "kubefate", true));
     waiter.await.unwrap().unwrap();
 }
@@ -372,20 +414,25 @@ async fn namespaces_are_created_once_and_deleted_until_gone() {
     fake.put(pod("fate-9999", "leftover", None));
 
     fake.slow_namespace_deletion(true);
-    let started = fake.watch_started();
-    let c = client.clone();
-    let deleting = tokio::spawn(async move {
-        kube::delete_namespace(&c, "fate-9999", Duration::from_secs(30)).await
-    });
-    started.await;
+    // While the namespace terminates (which a waiter content with an accepted delete, or with
+    // any event, would take for done), the wait goes on until its own timeout.
+    let err = kube::delete_namespace(&client, "fate-9999", Duration::from_secs(1))
+        .await
+        .unwrap_err();
     assert!(
-        !deleting.is_finished(),
-        "the namespace is still terminating"
+        format!("{err:#}").contains("namespace fate-9999 was still terminating after 1s"),
+        "{err:#}"
     );
     assert_eq!(
         fake.get("v1", "Namespace", "", "fate-9999").unwrap()["status"]["phase"],
         "Terminating"
     );
+    let started = fake.watch_started();
+    let c = client.clone();
+    let mut deleting = tokio::spawn(async move {
+        kube::delete_namespace(&c, "fate-9999", Duration::from_secs(30)).await
+    });
+    watching(started, &mut deleting).await;
     fake.finish_deletions();
     assert!(deleting.await.unwrap().unwrap());
     assert!(fake.get("v1", "Pod", "fate-9999", "leftover").is_none());

@@ -27,7 +27,7 @@ fn commands(text: &str) -> Vec<String> {
         let words: Vec<&str> = code.split_whitespace().collect();
         let command = words
             .iter()
-            .position(|w| *w == "fatelab" || *w == "cargo")
+            .position(|w| *w == "fatelab" || *w == "cargo" || *w == "scripts/test")
             .filter(|&i| {
                 words[..i]
                     .iter()
@@ -82,9 +82,17 @@ fn both_readmes_give_the_same_commands_and_flags() {
         "both begin with the same two commands"
     );
     assert!(
-        en_commands[0].contains("up --dry-run") && en_commands[1] == "cargo test",
+        en_commands[0].contains("up --dry-run") && en_commands[1] == "scripts/test",
         "{:?}",
         &en_commands[..2]
+    );
+    // CI runs exactly the README's test command.
+    let ci = read(".ci/run");
+    assert!(
+        ci.lines()
+            .any(|l| l.trim() == format!("bash {}", en_commands[1])),
+        ".ci/run does not run `{}`:\n{ci}",
+        en_commands[1]
     );
     for (from, to, missing_in) in [
         (&en_commands, &zh_commands, "README.zh-CN.md"),

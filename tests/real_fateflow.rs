@@ -1,9 +1,8 @@
 //! `fatelab test` against a REAL FATE Flow 2.2 (from PyPI, standalone on 127.0.0.1:9380), started
 //! and stopped here with shared/tools/real-fateflow.sh, behind the fake API server's service
-//! proxy (both parties' FATE Flow services lead to it). Full mode: FATE's toy job and the
-//! hetero LR training job really run and must succeed, the LR with AUC ≥ 0.95. Light mode (no
-//! algorithms): every job fails, and fatelab must report FATE's own error text. (`--job sbt` is
-//! tested on the fake FATE Flow only: a second training job would take this test past its time.)
+//! proxy (both parties' FATE Flow services lead to it). Full mode: FATE's toy job and both
+//! training jobs (hetero LR and hetero SecureBoost) really run and must succeed with AUC ≥ 0.95.
+//! Light mode (no algorithms): every job fails, and fatelab must report FATE's own error text.
 //! The first run installs FATE Flow into a venv under ~/.cache (about 3 minutes); later runs reuse it.
 
 mod support;
@@ -79,6 +78,27 @@ async fn fatelab_test(host: &Host, extra: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap(), v, stderr)
 }
 
+/// A training job that must succeed with AUC ≥ 0.95 and report KS.
+async fn trains(host: &Host, job: &str) {
+    let (code, v, _) = fatelab_test(host, &["--job", job, "--timeout", "8m"]).await;
+    let result = &v["jobs"][0];
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(result["status"], "success", "{v}");
+    let auc = result
+        .pointer("/metrics/auc")
+        .and_then(Value::as_f64)
+        .unwrap();
+    assert!(auc >= 0.95, "{job} AUC {auc}: {v}");
+    assert!(
+        result
+            .pointer("/metrics/ks")
+            .and_then(Value::as_f64)
+            .is_some(),
+        "{v}"
+    );
+    eprintln!("real {job} job: AUC {auc}, {}", result["timings"]);
+}
+
 async fn toy_job(host: &Host) -> (i32, Value) {
     let (code, v, _) = fatelab_test(host, &["--timeout", "5m"]).await;
     (code, v)
@@ -108,18 +128,11 @@ async fn the_toy_job_runs_on_a_real_fate_flow() {
         );
         assert!(job["duration_s"].as_f64().unwrap() > 1.0, "{v}");
 
-        // The training job: both tables uploaded, the DAG trained, the evaluation read.
-        let (code, v, _) = fatelab_test(&host, &["--job", "lr", "--timeout", "8m"]).await;
-        let lr = &v["jobs"][0];
-        assert_eq!(code, 0, "{v}");
-        assert_eq!(lr["status"], "success", "{v}");
-        let auc = lr.pointer("/metrics/auc").and_then(Value::as_f64).unwrap();
-        assert!(auc >= 0.95, "AUC {auc}: {v}");
-        assert!(
-            lr.pointer("/metrics/ks").and_then(Value::as_f64).is_some(),
-            "{v}"
-        );
-        eprintln!("real lr job: {}", lr["timings"]);
+        // The training jobs: both tables uploaded (once), the DAG trained, the evaluation read;
+        // SecureBoost with the names of the FATE this server runs (2.2: `train_output_data`).
+        for job in ["lr", "sbt"] {
+            trains(&host, job).await;
+        }
         // Again: the tables are found with their rows and not uploaded. (The job is not waited
         // for a second time: the short timeout ends the run once it is submitted.)
         let (code, v, stderr) = fatelab_test(&host, &["--job", "lr", "--timeout", "3s"]).await;

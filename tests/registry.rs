@@ -1,4 +1,4 @@
-//! Pulls from a real registry (the distribution registry `.ci/run` starts on 127.0.0.1:5000):
+//! Pulls from a real registry (the distribution registry `scripts/test` starts on a free port):
 //! `images pull` and `up`'s pre-pull fetch what a release needs, each image once and several at
 //! once; an image the registry lacks fails with the registry's own answer.
 

@@ -47,7 +47,7 @@ fn table(name: &str) -> (String, String) {
     ("experiment".to_string(), name.to_string())
 }
 
-async fn trains(release: &str, job: &str, model: &str) {
+async fn trains(release: &str, job: &str, sent: &str) {
     let p = recorded(release, &[9999, 10000], Behaviour::Succeed).await;
     let (guest, host) = (&p.flows[0], &p.flows[1]);
     run(test_cmd(&p.host, &["--job", job]))
@@ -67,7 +67,7 @@ async fn trains(release: &str, job: &str, model: &str) {
     assert_eq!(guest.submitted().len(), 1);
     assert!(host.submitted().is_empty());
     let submitted = serde_json::to_string(&guest.submitted()[0]).unwrap();
-    assert!(submitted.contains(model), "{submitted}");
+    assert!(submitted.contains(sent), "{submitted}");
 
     // Again: the tables are there with their rows, so nothing is uploaded.
     run(test_cmd(&p.host, &["--job", job, "--output", "json"]))
@@ -107,6 +107,48 @@ async fn lr_trains_through_the_v2_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sbt_trains_through_the_v1_api() {
     trains("v1.6.0", "sbt", "HeteroSecureBoost").await;
+}
+
+/// SecureBoost's output and the evaluation's input were renamed in FATE 2.1: the job uses the
+/// names of the FATE the guest's FATE Flow says it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sbt_trains_with_the_names_of_the_fate_its_fate_flow_runs() {
+    trains(
+        "v2.0.0",
+        "sbt",
+        "\"output_artifact_key\":\"train_data_output\"",
+    )
+    .await;
+    let p = recorded("v2.0.0", &[9999, 10000], Behaviour::Succeed).await;
+    p.flows[0].set_fate(2, 2);
+    run(test_cmd(&p.host, &["--job", "sbt"]))
+        .await
+        .success()
+        .stdout(contains("AUC 0.9924"));
+    let dag = serde_json::to_string(&p.flows[0].submitted()[0]).unwrap();
+    assert!(
+        dag.contains("\"input_datas\"") && dag.contains("\"train_output_data\""),
+        "{dag}"
+    );
+}
+
+/// A FATE Flow that does not say which FATE it runs gets the release's names; when it runs a
+/// newer FATE, the job fails with FATE's own words, naming the output it could not find.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_naming_an_output_fate_does_not_make_fails_in_fates_words() {
+    let p = recorded("v2.0.0", &[9999, 10000], Behaviour::Succeed).await;
+    p.flows[0].set_fate(2, 2);
+    p.flows[0].register_fate_provider(false);
+    run(test_cmd(&p.host, &["--job", "sbt"]))
+        .await
+        .code(1)
+        .stdout(
+            contains("evaluation_0: Get data artifacts failed")
+                .and(contains(
+                    "'task_name': 'sbt_0', 'output_key': 'train_data_output'",
+                ))
+                .and(contains("\"code\":2005")),
+        );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,7 @@ pub fn table_bytes(table: &TableSpec) -> &'static [u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clients::fateflow::jobs::FateVersion;
     use crate::clients::fateflow::{v1, v2};
     use serde_json::Value;
 
@@ -109,9 +110,10 @@ mod tests {
         .unwrap();
         let jobs = jobs();
         let ours = serde_json::to_value(v2::training(
-            &jobs.v2.jobs["lr"],
+            &jobs.v2,
+            "lr",
             &jobs.data,
-            "2.2.0",
+            FateVersion(2, 2),
             9999,
             10000,
         ))
@@ -144,22 +146,31 @@ mod tests {
     }
 
     #[test]
-    fn secureboost_has_no_arbiter_and_its_own_output() {
-        let v = serde_json::to_value(v2::training(
-            &jobs().v2.jobs["sbt"],
-            &jobs().data,
-            "2.0.0",
-            9999,
-            10000,
-        ))
-        .unwrap();
-        let dag = &v["dag_schema"]["dag"];
-        assert_eq!(dag["parties"].as_array().unwrap().len(), 2);
-        assert_eq!(dag["tasks"]["sbt_0"]["component_ref"], "hetero_secureboost");
-        assert_eq!(
-            dag["tasks"]["evaluation_0"]["inputs"]["data"]["input_datas"]["task_output_artifact"]
-                [0]["output_artifact_key"],
-            "train_data_output"
-        );
+    fn secureboost_has_no_arbiter_and_the_names_of_the_fate_in_use() {
+        let dag = |fate| {
+            let v = serde_json::to_value(v2::training(
+                &jobs().v2,
+                "sbt",
+                &jobs().data,
+                fate,
+                9999,
+                10000,
+            ))
+            .unwrap();
+            v["dag_schema"]["dag"].clone()
+        };
+        // FATE@v2.0.0 and v2.2.0 python/fate/components/components/{hetero_secureboost,evaluation}.py
+        for (fate, input, output) in [
+            (FateVersion(2, 0), "input_data", "train_data_output"),
+            (FateVersion(2, 2), "input_datas", "train_output_data"),
+        ] {
+            let dag = dag(fate);
+            assert_eq!(dag["parties"].as_array().unwrap().len(), 2);
+            assert_eq!(dag["tasks"]["sbt_0"]["component_ref"], "hetero_secureboost");
+            let read =
+                &dag["tasks"]["evaluation_0"]["inputs"]["data"][input]["task_output_artifact"][0];
+            assert_eq!(read["output_artifact_key"], output, "FATE {fate}: {dag}");
+            assert_eq!(read["producer_task"], "sbt_0");
+        }
     }
 }

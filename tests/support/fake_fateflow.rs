@@ -3,7 +3,9 @@
 //! submit, query, task query, table upload and query, metrics, their envelopes, status strings,
 //! and the failure modes fatelab must explain. A job advances one status per query (waiting →
 //! running → success; a training job task by task), so tests need no clock. A training job
-//! fails, as the real one does, when the guest's table is not there.
+//! fails, as the real one does, when the guest's table is not there, and (v2) at the first task
+//! whose inputs its FATE release's components do not have: a task reading an output its
+//! producer does not make, or a component missing a required input (see [`components`]).
 
 #![allow(dead_code)]
 
@@ -47,6 +49,11 @@ struct State {
     auc: f64,
     most_at_once: usize,
     next: u64,
+    /// The FATE release the server runs (its `fate` provider).
+    fate: (u32, u32),
+    /// Whether that provider is registered (FATE Flow registers it at start and logs, not
+    /// fails, when it cannot).
+    fate_registered: bool,
 }
 
 #[derive(Clone)]
@@ -78,6 +85,9 @@ impl FakeFateFlow {
                 auc: 0.99236,
                 most_at_once: 0,
                 next: 0,
+                // KubeFATE v2.0.0's FATE Flow image runs FATE 2.0.0.
+                fate: (2, 0),
+                fate_registered: true,
             })),
             url: format!("http://{}", listener.local_addr().unwrap()),
         };
@@ -99,6 +109,16 @@ impl FakeFateFlow {
     /// The most jobs that were under way here at once (submitted, not yet seen to end).
     pub fn most_at_once(&self) -> usize {
         self.state.lock().unwrap().most_at_once
+    }
+
+    /// The FATE release this server runs jobs with, as its provider query reports it.
+    pub fn set_fate(&self, major: u32, minor: u32) {
+        self.state.lock().unwrap().fate = (major, minor);
+    }
+
+    /// Whether the `fate` provider is registered, so the provider query names it.
+    pub fn register_fate_provider(&self, registered: bool) {
+        self.state.lock().unwrap().fate_registered = registered;
     }
 
     /// The AUC the next training job's evaluation reports.
@@ -170,8 +190,15 @@ impl FakeFateFlow {
     }
 
     /// A training job of `model`, reading `table` for the guest: it runs task by task, or fails
-    /// at the reader when the table is not here, or as the behaviour says.
-    fn train(&self, model: &str, table: (String, String), behaviour: &Behaviour) -> String {
+    /// at the reader when the table is not here, at the task `wrong` names (its error), or as
+    /// the behaviour says.
+    fn train(
+        &self,
+        model: &str,
+        table: (String, String),
+        wrong: Option<(String, String)>,
+        behaviour: &Behaviour,
+    ) -> String {
         let present = self.state.lock().unwrap().tables.contains_key(&table);
         let error = match behaviour {
             Behaviour::Fail(e) => Some(("reader_0".to_string(), e.clone())),
@@ -179,13 +206,18 @@ impl FakeFateFlow {
                 "reader_0".to_string(),
                 format!("No found table: namespace[{}], name[{}]", table.0, table.1),
             )),
-            _ => None,
+            _ => wrong,
         };
-        let (statuses, tasks): (Vec<&str>, Vec<Option<&str>>) = if error.is_some() {
-            (
-                vec!["waiting", "running", "failed"],
-                vec![None, Some("reader_0"), None],
-            )
+        let order = ["reader_0", "psi_0", model, "evaluation_0"];
+        let (statuses, tasks): (Vec<&str>, Vec<Option<&str>>) = if let Some((task, _)) = &error {
+            let reached = order.iter().position(|t| t == task).unwrap_or(0) + 1;
+            let mut statuses = vec!["waiting"];
+            statuses.extend(std::iter::repeat_n("running", reached));
+            statuses.push("failed");
+            let mut tasks = vec![None];
+            tasks.extend(order[..reached].iter().map(|t| Some(*t)));
+            tasks.push(None);
+            (statuses, tasks)
         } else if *behaviour == Behaviour::NeverFinish {
             (vec!["waiting", "running"], vec![None, Some("reader_0")])
         } else {
@@ -212,10 +244,14 @@ impl FakeFateFlow {
         })
     }
 
-    fn add_job(&self, job: Job) -> String {
+    /// Adds a job under the next ID; `{job_id}` in its error becomes that ID.
+    fn add_job(&self, mut job: Job) -> String {
         let mut s = self.state.lock().unwrap();
         s.next += 1;
         let id = format!("2026112812000000000{:02}", s.next);
+        if let Some((_, e)) = &mut job.error {
+            *e = e.replace("{job_id}", &id);
+        }
         s.jobs.insert(id.clone(), job);
         id
     }
@@ -297,7 +333,7 @@ impl FakeFateFlow {
                                 t["name"].as_str().unwrap_or("").to_string(),
                             )
                         });
-                        self.train(&model, table, &behaviour)
+                        self.train(&model, table, None, &behaviour)
                     }
                     None => self.new_job(&behaviour),
                 };
@@ -415,7 +451,9 @@ impl FakeFateFlow {
                                 p["name"].as_str().unwrap_or("").to_string(),
                             )
                         });
-                        self.train(&model, table, &behaviour)
+                        let fate = self.state.lock().unwrap().fate;
+                        let wrong = first_wrong_input(fate, &body);
+                        self.train(&model, table, wrong, &behaviour)
                     }
                     None => self.new_job(&behaviour),
                 };
@@ -476,6 +514,25 @@ impl FakeFateFlow {
                     json!({"code": 0, "data": {"name": field("name"), "namespace": field("namespace")}, "job_id": id, "message": "success"}),
                 )
             }
+            (Method::GET, "/v2/provider/query") => {
+                // FATE-Flow@v2.2.0 apps/client/provider_app.py; the answer of a real FATE Flow
+                // 2.2.0 (pip): `?name=fate` gives the default provider, `fate:<FATE>@local`;
+                // no filter at all gives an empty list.
+                let ((major, minor), registered) = {
+                    let s = self.state.lock().unwrap();
+                    (s.fate, s.fate_registered)
+                };
+                let version = format!("{major}.{minor}.0");
+                let fate = json!({"create_time": 1796306787573u64, "device": "local",
+                    "metadata": {"path": "", "venv": "/data/projects/python/venv/bin/python"},
+                    "name": "fate", "provider_name": format!("fate:{version}@local"),
+                    "update_time": 1796306787573u64, "version": version});
+                let data: Vec<Value> = match query.get("name").map(String::as_str) {
+                    Some("fate") if registered => vec![fate],
+                    _ => vec![],
+                };
+                reply(json!({"code": 0, "message": "success", "data": data}))
+            }
             (Method::GET, "/v2/table/query") => {
                 let key = (q("namespace"), q("name"));
                 match self.state.lock().unwrap().tables.get(&key) {
@@ -514,6 +571,124 @@ impl FakeFateFlow {
             error: None,
         })
     }
+}
+
+/// What a component reads and writes: its data inputs (each with whether it is required) and
+/// its data outputs.
+struct Component {
+    inputs: Vec<(&'static str, bool)>,
+    outputs: Vec<&'static str>,
+}
+
+/// A component in a FATE release (FATE@v2.0.0, v2.1.0 and v2.2.0 python/fate/components/
+/// components/: FATE 2.1 renamed the evaluation's input and SecureBoost's output).
+fn components(fate: (u32, u32), name: &str) -> Option<Component> {
+    let since_2_1 = fate >= (2, 1);
+    let (inputs, outputs) = match name {
+        "reader" => (vec![], vec!["output_data"]),
+        "psi" => (vec![("input_data", true)], vec!["output_data"]),
+        "coordinated_lr" => (
+            vec![("train_data", false), ("validate_data", false)],
+            vec!["train_output_data"],
+        ),
+        "hetero_secureboost" => (
+            vec![("train_data", false), ("validate_data", false)],
+            vec![if since_2_1 {
+                "train_output_data"
+            } else {
+                "train_data_output"
+            }],
+        ),
+        "evaluation" => (
+            vec![(
+                if since_2_1 {
+                    "input_datas"
+                } else {
+                    "input_data"
+                },
+                true,
+            )],
+            vec![],
+        ),
+        _ => return None,
+    };
+    Some(Component { inputs, outputs })
+}
+
+/// The first task of a v2 DAG that its FATE release would fail, with FATE's words: an input
+/// read from an output its producer does not make (FATE Flow cannot find the artifact, the
+/// words of a real FATE Flow 2.2 asked for SecureBoost's `train_data_output`), or a component
+/// started without a required input (fate's ComponentExecutionIO._handle_input).
+fn first_wrong_input(fate: (u32, u32), body: &Value) -> Option<(String, String)> {
+    let tasks = body.pointer("/dag_schema/dag/tasks")?.as_object()?;
+    let guest = body
+        .pointer("/dag_schema/dag/parties")
+        .and_then(Value::as_array)
+        .and_then(|p| p.iter().find(|p| p["role"] == "guest"))
+        .and_then(|p| p["party_id"][0].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let component = |task: &str| tasks.get(task).and_then(|t| t["component_ref"].as_str());
+    // In the order they run: each after what it depends on.
+    let mut order: Vec<&String> = Vec::new();
+    while order.len() < tasks.len() {
+        let before = order.len();
+        for (name, t) in tasks {
+            let ready = t["dependent_tasks"]
+                .as_array()
+                .is_none_or(|d| d.iter().all(|d| order.iter().any(|o| d == o.as_str())));
+            if ready && !order.contains(&name) {
+                order.push(name);
+            }
+        }
+        if order.len() == before {
+            break;
+        }
+    }
+    for name in order {
+        let task = &tasks[name.as_str()];
+        let inputs = components(fate, component(name)?)?.inputs;
+        let given = task
+            .pointer("/inputs/data")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for read in given.values() {
+            let read = &read["task_output_artifact"];
+            let artifacts: Vec<&Value> = match read.as_array() {
+                Some(many) => many.iter().collect(),
+                None => vec![read],
+            };
+            for a in artifacts {
+                let producer = a["producer_task"].as_str().unwrap_or_default();
+                let key = a["output_artifact_key"].as_str().unwrap_or_default();
+                let made = component(producer)
+                    .and_then(|c| components(fate, c))
+                    .is_some_and(|c| c.outputs.contains(&key));
+                if !made {
+                    return Some((
+                        name.clone(),
+                        format!(
+                            "Get data artifacts failed: {{'job_id': '{{job_id}}', 'role': 'guest', 'party_id': '{guest}', \
+                             'task_name': '{producer}', 'output_key': '{key}'}}, response: {{\"code\":2005,\"message\":\"failed\"}}"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some((missing, _)) = inputs
+            .iter()
+            .find(|(input, required)| *required && !given.contains_key(*input))
+        {
+            return Some((
+                name.clone(),
+                format!(
+                    "load as input artifact({missing}) error: `{missing}` is not optional but None got"
+                ),
+            ));
+        }
+    }
+    None
 }
 
 /// The parts of a multipart body, split at the boundary its content type names.

@@ -929,7 +929,15 @@ impl FakeKube {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         fatelab::clients::transport::ensure_crypto_provider();
-        let resp = reqwest::Client::new()
+        // The API server's proxy does not follow redirects: it passes them back with their
+        // Location rewritten to go through the proxy again (apimachinery util/proxy
+        // transport.go, rewriteURL: a same-host absolute path gets the proxy's path in front;
+        // the incoming request's URL has no scheme or host, so none is added).
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client
             .request(method, &url)
             .headers(headers)
             .body(body.to_vec())
@@ -938,18 +946,25 @@ impl FakeKube {
         match resp {
             Ok(r) => {
                 let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
-                let ct = r
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
+                let mut answer = Response::builder().status(status);
+                for (k, v) in r.headers() {
+                    if k == reqwest::header::TRANSFER_ENCODING
+                        || k == reqwest::header::CONNECTION
+                        || k == reqwest::header::CONTENT_LENGTH
+                    {
+                        continue;
+                    }
+                    let value = v.to_str().unwrap_or_default();
+                    if k == reqwest::header::LOCATION && value.starts_with('/') {
+                        let through =
+                            format!("/api/v1/namespaces/{ns}/services/{name_port}/proxy{value}");
+                        answer = answer.header(k.as_str(), through);
+                    } else {
+                        answer = answer.header(k.as_str(), v.as_bytes());
+                    }
+                }
                 let bytes = r.bytes().await.unwrap_or_default();
-                Response::builder()
-                    .status(status)
-                    .header("content-type", ct)
-                    .body(Full::new(bytes).boxed())
-                    .unwrap()
+                answer.body(Full::new(bytes).boxed()).unwrap()
             }
             Err(e) => full(
                 json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": format!("error trying to reach service: {e}"), "reason": "ServiceUnavailable", "code": 503}),

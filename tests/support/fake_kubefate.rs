@@ -59,6 +59,11 @@ struct State {
     kubelet: Kubelet,
     next_id: u64,
     requests: Vec<String>,
+    /// Requests answered with gin's trailing-slash redirect, "METHOD path".
+    redirected: Vec<String>,
+    /// GET routes registered here in the other slash form than the reference's (a build whose
+    /// routes differ), so that calls in the reference's form are redirected.
+    moved: Vec<String>,
     logins: u32,
     /// Restart (void every token) once, after this many authenticated requests.
     restart_after: Option<u32>,
@@ -141,6 +146,8 @@ impl FakeKubeFate {
                 kubelet: Kubelet::RunEverything,
                 next_id: 1,
                 requests: Vec::new(),
+                redirected: Vec::new(),
+                moved: Vec::new(),
                 logins: 0,
                 restart_after: None,
                 authenticated: 0,
@@ -218,6 +225,17 @@ impl FakeKubeFate {
 
     pub fn set_kubelet(&self, k: Kubelet) {
         self.state.lock().unwrap().kubelet = k;
+    }
+
+    /// Requests answered with a redirect, "METHOD path".
+    pub fn redirected(&self) -> Vec<String> {
+        self.state.lock().unwrap().redirected.clone()
+    }
+
+    /// Registers the GET route `path` (e.g. `/v1/version/`) in its other slash form only, as a
+    /// KubeFATE build whose routes differ from the reference's would.
+    pub fn move_route(&self, path: &str) {
+        self.state.lock().unwrap().moved.push(path.to_string());
     }
 
     /// Requests as "METHOD path" with the token removed from the query.
@@ -367,12 +385,26 @@ impl FakeKubeFate {
             "/v1/cluster",
             "/v1/chart",
         ];
+        let moved = self.state.lock().unwrap().moved.clone();
         let other_form = if path.ends_with('/') {
             path.trim_end_matches('/').to_string()
         } else {
             format!("{path}/")
         };
         let known = |p: &str, m: &Method| -> bool {
+            let moved_to = |from: &String| {
+                if from.ends_with('/') {
+                    from.trim_end_matches('/').to_string()
+                } else {
+                    format!("{from}/")
+                }
+            };
+            if *m == Method::GET && moved.iter().any(|from| from == p) {
+                return false;
+            }
+            if *m == Method::GET && moved.iter().any(|from| moved_to(from) == p) {
+                return true;
+            }
             match (m, p) {
                 (&Method::GET, p) if registered_with_slash.contains(&p) || p == "/" => true,
                 (
@@ -389,8 +421,14 @@ impl FakeKubeFate {
         if !known(&path, &method)
             && known(&other_form, &method)
             && (registered_with_slash.contains(&other_form.as_str())
-                || registered_without.contains(&other_form.as_str()))
+                || registered_without.contains(&other_form.as_str())
+                || moved.contains(&path))
         {
+            self.state
+                .lock()
+                .unwrap()
+                .redirected
+                .push(format!("{method} {path}"));
             let status = if method == Method::GET {
                 StatusCode::MOVED_PERMANENTLY
             } else {

@@ -51,6 +51,17 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// Whether every planned fault has been shown as many times as planned.
+    pub fn all_shown(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, _, left, _)| *left == 0)
+    }
+}
+
 /// A response that makes [`super::serve`] drop the connection instead of answering.
 #[derive(Clone, Copy)]
 pub struct ResetConnection;

@@ -102,7 +102,8 @@ impl Host {
         cmd.arg("up")
             .arg("--hosts-file")
             .arg(self.hosts())
-            // Host facts this sandbox cannot control; each is tested on its own in doctor tests.
+            // Host facts this sandbox cannot control. Their thresholds are judged by the table
+            // tests of src/checks/host.rs (memory, cpus, disk, cgroups, privileges, ports).
             .args([
                 "--ignore-check",
                 "cgroups,disk,memory,cpus,privileges,ports",

@@ -1,13 +1,14 @@
 //! Real images without a registry: a tiny rootfs tarball made here, `docker import`ed, tagged
-//! and `docker save`d. Needs the Docker Engine; without it these helpers panic (tests fail).
+//! and `docker save`d, all in the tests' private Docker Engine ([`super::services`]); without it
+//! these helpers panic (tests fail).
 
 #![allow(dead_code)]
 
+use super::services;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
+    let out = services::docker()
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("the docker CLI is needed for this test: {e}"));
@@ -55,12 +56,12 @@ pub fn save(references: &[&str], out: &Path) {
 
 pub fn remove(references: &[&str]) {
     for r in references {
-        let _ = Command::new("docker").args(["rmi", "-f", r]).output();
+        let _ = services::docker().args(["rmi", "-f", r]).output();
     }
 }
 
 pub fn exists(reference: &str) -> bool {
-    Command::new("docker")
+    services::docker()
         .args(["image", "inspect", reference])
         .output()
         .map(|o| o.status.success())

@@ -20,6 +20,9 @@ pub fn fatelab(state: &Path) -> Command {
         cmd.env_remove(var);
     }
     cmd.env("FATELAB_STATE_DIR", state);
+    // The tests' private Docker Engine, or none: never the system's, whose images may be a lab's.
+    cmd.env("DOCKER_HOST", services::docker_host_or_none())
+        .env_remove("DOCKER_CONTEXT");
     // Labs are sized to the host; every test plans for the tutorial's machine, whatever runs it.
     cmd.env("FATELAB_HOST_SIZE", TUTORIAL_HOST);
     cmd
@@ -62,6 +65,7 @@ pub mod images;
 pub mod lab;
 pub mod registry;
 pub mod schema;
+pub mod services;
 
 /// Serves HTTP/1 on `listener`, one task per connection, handing each request to `handle`.
 /// Every in-process fake server of the tests runs on this.

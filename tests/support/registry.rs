@@ -1,6 +1,6 @@
 //! The real image registry the pull tests use (Debian's `docker-registry`, the distribution
-//! registry 2.8, which `.ci/run` starts on 127.0.0.1:5000), and a counting proxy in front of it
-//! that tells which manifests the Docker Engine fetched, how many at once.
+//! registry 2.8, which `scripts/test` starts on a free loopback port), and a counting proxy in
+//! front of it that tells which manifests the Docker Engine fetched, how many at once.
 
 #![allow(dead_code)]
 
@@ -16,14 +16,9 @@ use hyper::{Request, Response};
 
 use super::images as img;
 
-/// Where the registry listens (`FATELAB_TEST_REGISTRY` to use another).
-pub fn address() -> String {
-    std::env::var("FATELAB_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into())
-}
-
 /// The registry, checked to answer; a test that needs it fails (never skips) without it.
 pub async fn require() -> String {
-    let addr = address();
+    let addr = super::services::registry();
     fatelab::clients::transport::ensure_crypto_provider();
     let answer = reqwest::Client::new()
         .get(format!("http://{addr}/v2/"))
@@ -33,8 +28,8 @@ pub async fn require() -> String {
     match answer {
         Ok(r) if r.status().is_success() => addr,
         other => panic!(
-            "the image registry on {addr} does not answer ({other:?}); `.ci/run` starts it, or by hand: \
-             REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$(mktemp -d) docker-registry serve .ci/registry.yml"
+            "the tests' image registry on {addr} does not answer ({other:?}); `scripts/test` starts \
+             it (or `scripts/test start`, to keep it for plain `cargo test`)"
         ),
     }
 }
@@ -43,7 +38,7 @@ pub async fn require() -> String {
 /// test's own), so only the registry has it.
 pub fn push(dir: &std::path::Path, reference: &str) {
     img::make_image(dir, reference);
-    let out = std::process::Command::new("docker")
+    let out = super::services::docker()
         .args(["push", reference])
         .output()
         .expect("the docker CLI");

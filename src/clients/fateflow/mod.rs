@@ -325,6 +325,25 @@ impl FateFlow {
         }
     }
 
+    /// The FATE release this FATE Flow runs jobs with (FATE 2.x: the version of its `fate`
+    /// provider, the newest when several are registered); `None` when it does not say.
+    pub async fn fate_version(&self) -> Result<Option<jobs::FateVersion>> {
+        if self.api == Api::V1 {
+            return Ok(None);
+        }
+        let v = self
+            .call(Method::GET, "/v2/provider/query?name=fate", None)
+            .await?;
+        let v = self.accepted(v, "a query of its providers")?;
+        Ok(v["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == "fate")
+            .filter_map(|p| jobs::FateVersion::parse(p["version"].as_str()?))
+            .max())
+    }
+
     /// How many rows the table holds here; `None` when it does not exist.
     pub async fn table_rows(&self, namespace: &str, name: &str) -> Result<Option<u64>> {
         let v = match self.api {

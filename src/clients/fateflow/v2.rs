@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::jobs::{Data, Job, TableSpec};
+use super::jobs::{Data, FateVersion, TableSpec, V2Jobs};
 
 #[derive(Debug, Serialize)]
 pub struct Submit {
@@ -164,9 +164,17 @@ fn input(name: &str, artifacts: Artifacts) -> Option<Inputs> {
 /// The task the evaluation is named by, so its metrics can be asked for.
 pub const EVALUATION: &str = "evaluation_0";
 
-/// The training DAG of `job`: guest and host read `data`'s tables, PSI intersects them, the
-/// model trains, the guest evaluates it.
-pub fn training(job: &Job, data: &Data, schema_version: &str, guest: u32, host: u32) -> Submit {
+/// The training DAG of `kind`: guest and host read `data`'s tables, PSI intersects them, the
+/// model trains, the guest evaluates it; with the names of `fate`'s components.
+pub fn training(
+    jobs: &V2Jobs,
+    kind: &str,
+    data: &Data,
+    fate: FateVersion,
+    guest: u32,
+    host: u32,
+) -> Submit {
+    let job = &jobs.jobs[kind];
     let both = || vec![Parties::of("guest", guest), Parties::of("host", host)];
     let only_guest = || vec![Parties::of("guest", guest)];
     let mut parties = both();
@@ -228,10 +236,12 @@ pub fn training(job: &Job, data: &Data, schema_version: &str, guest: u32, host: 
                 })
                 .expect("a string serialises"),
                 inputs: input(
-                    "input_datas",
+                    jobs.evaluation_input.at(fate),
                     Artifacts::Many(vec![from(
                         &job.task,
-                        job.output.as_deref().unwrap_or("train_output_data"),
+                        job.output
+                            .as_ref()
+                            .map_or("train_output_data", |o| o.at(fate)),
                         only_guest(),
                     )]),
                 ),
@@ -268,7 +278,7 @@ pub fn training(job: &Job, data: &Data, schema_version: &str, guest: u32, host: 
                     reader("host", host, &data.host, &data.namespace),
                 ]),
             },
-            schema_version: schema_version.into(),
+            schema_version: jobs.schema_version.clone(),
         },
     }
 }

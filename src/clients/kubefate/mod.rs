@@ -9,7 +9,7 @@ mod jobs;
 
 pub use jobs::{Deleted, Job, JobDeadline, JobMethod, JobStatus};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use base64::Engine;
 use http::Method;
 use serde::Deserialize;
@@ -70,6 +70,18 @@ pub struct KubeFate {
     token: Mutex<Option<Secret>>,
 }
 
+/// gin's answer to a route called in the slash form it does not register. Asking again cannot
+/// help: the call itself is wrong for this service.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "KubeFATE redirected {call} to {to} (HTTP {status}): a route called without its registered trailing slash"
+)]
+pub struct Redirected {
+    pub call: String,
+    pub to: String,
+    pub status: u16,
+}
+
 impl KubeFate {
     pub fn new(kube: ::kube::Client, username: &str, password: Secret) -> Self {
         KubeFate {
@@ -104,11 +116,12 @@ impl KubeFate {
 
     fn check(method: &Method, path: &str, resp: ProxyResponse) -> Result<Value> {
         if (300..400).contains(&resp.status) {
-            bail!(
-                "KubeFATE redirected {method} {path} to {} (HTTP {}): a route called without its registered trailing slash",
-                crate::secret::redact_url(resp.location.as_deref().unwrap_or("?")),
-                resp.status
-            );
+            return Err(Redirected {
+                call: format!("{method} {path}"),
+                to: crate::secret::redact_url(resp.location.as_deref().unwrap_or("?")),
+                status: resp.status,
+            }
+            .into());
         }
         let json: Option<Value> = serde_json::from_slice(&resp.body).ok();
         if !(200..300).contains(&resp.status) {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::{Ctx, Diff, Outcome, Step, StepPlan};
 use crate::clients::kube::{self, Applied, Held};
-use crate::clients::kubefate::NAMESPACE;
+use crate::clients::kubefate::{NAMESPACE, Redirected};
 use crate::host::credentials;
 use crate::model::compare;
 use crate::model::credentials::Credentials;
@@ -285,6 +285,7 @@ async fn converge_in(
         let version = loop {
             match answers(ctx, &cluster).await {
                 Ok(v) => break v,
+                Err(e) if e.chain().any(|c| c.is::<Redirected>()) => return Err(e),
                 Err(e) if tokio::time::Instant::now() >= deadline => {
                     return Err(e.context(format!(
                         "the KubeFATE service did not answer within {}",

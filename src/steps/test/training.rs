@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::clients::fateflow::{Api, FateFlow, jobs::TableSpec, v1, v2};
+use crate::clients::fateflow::jobs::{FateVersion, TableSpec};
+use crate::clients::fateflow::{Api, FateFlow, v1, v2};
 use crate::model::jobs::{JobKind, JobResult, Metrics, Timings, seconds};
 use crate::model::training;
 use crate::steps::Ctx;
@@ -42,6 +43,16 @@ async fn ensure_table(
     )
     .await?;
     Ok(())
+}
+
+/// The FATE the guest's FATE Flow runs, whose components' names the job must use: as its FATE
+/// Flow says, else the release's (KubeFATE's FATE chart has FATE's version).
+async fn fate_version(ctx: &Ctx, flow: &FateFlow) -> FateVersion {
+    let release = FateVersion::parse(&ctx.spec.release.chart.version);
+    match flow.fate_version().await {
+        Ok(Some(v)) => v,
+        _ => release.unwrap_or(FateVersion(2, 0)),
+    }
 }
 
 /// The whole job for one guest–host pair; a failure is a result (with FATE's words), not an error.
@@ -102,8 +113,8 @@ async fn train(
             )
         }
         Api::V2 => {
-            let job = &catalog.v2.jobs[kind];
-            let body = v2::training(job, &catalog.data, &catalog.v2.schema_version, guest, host);
+            let fate = fate_version(ctx, &g).await;
+            let body = v2::training(&catalog.v2, kind, &catalog.data, fate, guest, host);
             (
                 g.submit(&body, &format!("the {kind} job")).await?,
                 v2::EVALUATION,
