@@ -7,6 +7,12 @@ use predicates::prelude::*;
 use predicates::str::contains;
 use support::images as img;
 
+/// fatelab with the tests' private Docker Engine, which every test here needs.
+fn fatelab(state: &std::path::Path) -> assert_cmd::Command {
+    support::services::docker_host();
+    support::fatelab(state)
+}
+
 fn unique(name: &str) -> String {
     format!("fatelab-test/{name}-{}:v1", std::process::id())
 }
@@ -22,7 +28,7 @@ fn load_streams_an_archive_then_skips_it() {
     img::remove(&[&reference]);
     assert!(!img::exists(&reference));
 
-    support::fatelab(&tmp.path().join("state"))
+    fatelab(&tmp.path().join("state"))
         .args(["images", "load"])
         .arg(&archive)
         .assert()
@@ -30,7 +36,7 @@ fn load_streams_an_archive_then_skips_it() {
         .stderr(contains(format!("Loaded {reference}")));
     assert_eq!(img::id_of(&reference), id);
 
-    support::fatelab(&tmp.path().join("state"))
+    fatelab(&tmp.path().join("state"))
         .args(["images", "load"])
         .arg(&archive)
         .assert()
@@ -50,7 +56,7 @@ fn a_corrupt_archive_is_refused_and_tags_nothing() {
 
     // A damaged layer: the daemon rejects it, and no tag appears.
     img::corrupt_a_layer(&archive);
-    support::fatelab(&tmp.path().join("state"))
+    fatelab(&tmp.path().join("state"))
         .args(["images", "load"])
         .arg(&archive)
         .assert()
@@ -65,7 +71,7 @@ fn a_corrupt_archive_is_refused_and_tags_nothing() {
     let bytes = std::fs::read(&archive).unwrap();
     let cut = tmp.path().join("cut.tar");
     std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
-    support::fatelab(&tmp.path().join("state"))
+    fatelab(&tmp.path().join("state"))
         .args(["images", "load"])
         .arg(&cut)
         .assert()
@@ -77,7 +83,7 @@ fn a_corrupt_archive_is_refused_and_tags_nothing() {
 #[test]
 fn an_unreachable_registry_fails_fast_naming_image_and_registry() {
     let tmp = tempfile::tempdir().unwrap();
-    support::fatelab(&tmp.path().join("state"))
+    fatelab(&tmp.path().join("state"))
         .args(["images", "pull", "--registry", "127.0.0.1:9/nowhere"])
         .assert()
         .code(1)
@@ -93,7 +99,7 @@ fn a_bundle_round_trips_every_image_of_a_release() {
     let tmp = tempfile::tempdir().unwrap();
     let registry = format!("127.0.0.1:9/fatelab-bundle-{}", std::process::id());
     let list = |extra: &[&str]| -> serde_json::Value {
-        let out = support::fatelab(&tmp.path().join("state"))
+        let out = fatelab(&tmp.path().join("state"))
             .args([
                 "images",
                 "list",
@@ -126,7 +132,7 @@ fn a_bundle_round_trips_every_image_of_a_release() {
         img::make_image(tmp.path(), r);
     }
     let bundle = tmp.path().join("bundle.tar");
-    support::fatelab(&tmp.path().join("state"))
+    fatelab(&tmp.path().join("state"))
         .args([
             "images",
             "save",
@@ -150,7 +156,7 @@ fn a_bundle_round_trips_every_image_of_a_release() {
             .all(|r| r["present"] == false)
     );
 
-    support::fatelab(&tmp.path().join("state"))
+    fatelab(&tmp.path().join("state"))
         .args(["images", "load"])
         .arg(&bundle)
         .assert()
@@ -171,7 +177,7 @@ fn a_bundle_round_trips_every_image_of_a_release() {
 fn save_refuses_when_an_image_is_missing() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("bundle.tar");
-    support::fatelab(&tmp.path().join("state"))
+    fatelab(&tmp.path().join("state"))
         .args([
             "images",
             "save",

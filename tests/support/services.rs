@@ -16,7 +16,8 @@ const LABEL: &str = "fatelab.test=private";
 
 /// Where fatelab is pointed when there is no private engine: nowhere, so a test that needed one
 /// fails instead of reaching the system's.
-pub const NO_ENGINE: &str = "unix:///nonexistent/fatelab-tests-have-no-private-docker-engine.sock";
+pub const NO_ENGINE: &str =
+    "unix:///nonexistent/no-private-docker-engine-for-the-tests--run-scripts-test.sock";
 
 const HOW: &str = "run the suite with `scripts/test` (it starts what the tests need), or \
     `scripts/test start` once and then `cargo test`";
