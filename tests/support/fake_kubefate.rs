@@ -95,6 +95,15 @@ fn reply(status: StatusCode, v: Value) -> Response<Full<Bytes>> {
         .unwrap()
 }
 
+/// The path with its trailing slash taken off, or one put on: the form gin redirects to.
+fn other_slash_form(path: &str) -> String {
+    if path.ends_with('/') {
+        path.trim_end_matches('/').to_string()
+    } else {
+        format!("{path}/")
+    }
+}
+
 fn redirect(status: StatusCode, to: &str) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
@@ -386,23 +395,12 @@ impl FakeKubeFate {
             "/v1/chart",
         ];
         let moved = self.state.lock().unwrap().moved.clone();
-        let other_form = if path.ends_with('/') {
-            path.trim_end_matches('/').to_string()
-        } else {
-            format!("{path}/")
-        };
+        let other_form = other_slash_form(&path);
         let known = |p: &str, m: &Method| -> bool {
-            let moved_to = |from: &String| {
-                if from.ends_with('/') {
-                    from.trim_end_matches('/').to_string()
-                } else {
-                    format!("{from}/")
-                }
-            };
             if *m == Method::GET && moved.iter().any(|from| from == p) {
                 return false;
             }
-            if *m == Method::GET && moved.iter().any(|from| moved_to(from) == p) {
+            if *m == Method::GET && moved.iter().any(|from| other_slash_form(from) == p) {
                 return true;
             }
             match (m, p) {
