@@ -50,6 +50,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "FATELAB_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
+    /// Where fatelab keeps what any lab may reuse: the local lab's Python environment (FATE 2.2
+    /// and torch, about 6 GB) [default: $XDG_CACHE_HOME/fatelab, else ~/.cache/fatelab]
+    #[arg(long, global = true, env = "FATELAB_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -139,6 +144,17 @@ pub struct LabArgs {
     /// [default: none, images come from Docker Hub]
     #[arg(long, value_name = "PREFIX", value_parser = parse_registry_arg)]
     pub registry: Option<String>,
+
+    /// Run the lab as processes on this host instead of Kubernetes: per party a FATE Flow 2.2
+    /// server (from PyPI) and a RabbitMQ node, one nginx between them, all on 127.0.0.1; no root,
+    /// no images (needs python3 with venv, rabbitmq-server and nginx)
+    #[arg(long, conflicts_with_all = ["ip", "kubeconfig", "context", "party", "peer", "release", "registry", "domain"])]
+    pub local: bool,
+
+    /// With --local: the first of the lab's ports (10 for the lab, then 10 per party: FATE Flow
+    /// HTTP and gRPC, the broker's AMQP, management and distribution ports)
+    #[arg(long, value_name = "PORT", default_value_t = crate::model::local::DEFAULT_PORT_BASE, requires = "local")]
+    pub port_base: u16,
 
     /// Domain for the ingress host names (KubeFATE service, notebooks, FATE Boards)
     /// [default: the release's: kubefate.net for v1.6.0, example.com for v2.0.0]
@@ -252,7 +268,8 @@ pub struct TestArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Also delete the minikube cluster (if fatelab started it) and fatelab's download cache
+    /// Also delete the minikube cluster (if fatelab started it), fatelab's download cache and
+    /// (a local lab) the shared Python environment in the cache dir
     #[arg(long)]
     pub purge: bool,
 
@@ -294,7 +311,8 @@ pub struct UpArgs {
     pub images_bundle: Option<PathBuf>,
 
     /// Stop after this step (preflight, minikube, ingress, hosts, artifacts, images, kubefate,
-    /// parties, test), e.g. `--until ingress` for just Kubernetes
+    /// parties, test; with --local: preflight, packages, brokers, proxy, parties, test), e.g.
+    /// `--until ingress` for just Kubernetes
     #[arg(long, value_name = "STEP", value_enum, hide_possible_values = true)]
     pub until: Option<StepName>,
 
@@ -342,6 +360,11 @@ pub struct UpArgs {
     #[arg(long, value_name = "URL", env = "FATELAB_CHART_REPO", default_value = DEFAULT_CHART_REPO,
           value_parser = parse_url_arg)]
     pub chart_repo: String,
+
+    /// With --local: the Python package index pip installs FATE from (a mirror, or a local
+    /// index for offline tests) [default: pip's own configuration, else PyPI]
+    #[arg(long, value_name = "URL", env = "FATELAB_PYPI_INDEX", value_parser = parse_url_arg)]
+    pub pypi_index: Option<String>,
 
     /// Hosts file that receives the lab's host names [default on minikube: /etc/hosts; on an
     /// existing cluster none is written unless this is given]

@@ -183,6 +183,11 @@ impl Ui {
         self.bar(bar, label, false)
     }
 
+    /// Whether [`Ui::confirm`] can get an answer: `--yes`, or a terminal to ask at.
+    pub fn can_ask(&self) -> bool {
+        self.yes || (std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
+    }
+
     /// Asks before a change the user may not expect; `--yes` answers for them. Without a terminal
     /// and without `--yes` fatelab refuses rather than guess.
     pub fn confirm(&self, question: &str) -> Result<bool> {

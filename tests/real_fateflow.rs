@@ -4,6 +4,7 @@
 //! training jobs (hetero LR and hetero SecureBoost) really run and must succeed with AUC ≥ 0.95.
 //! Light mode (no algorithms): every job fails, and fatelab must report FATE's own error text.
 //! The first run installs FATE Flow into a venv under ~/.cache (about 3 minutes); later runs reuse it.
+//! Full mode's venv is the local lab's shared environment (`support::fate_flow_venv`).
 
 mod support;
 
@@ -32,12 +33,12 @@ struct Server {
 
 impl Server {
     fn start(mode: &'static str, home: &std::path::Path) -> Server {
-        let out = Command::new("bash")
-            .arg(script())
-            .env("MODE", mode)
-            .env("FATE_HOME", home)
-            .output()
-            .expect("running real-fateflow.sh");
+        let mut cmd = Command::new("bash");
+        cmd.arg(script()).env("MODE", mode).env("FATE_HOME", home);
+        if let Some(venv) = support::fate_flow_venv(mode) {
+            cmd.env("FATEFLOW_VENV", venv);
+        }
+        let out = cmd.output().expect("running real-fateflow.sh");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -55,11 +56,12 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .env("MODE", self.mode)
-            .output();
+        let mut cmd = Command::new("bash");
+        cmd.arg(script()).arg("stop").env("MODE", self.mode);
+        if let Some(venv) = support::fate_flow_venv(self.mode) {
+            cmd.env("FATEFLOW_VENV", venv);
+        }
+        let _ = cmd.output();
     }
 }
 

@@ -18,6 +18,13 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> Result<i32> {
     opts.minikube_version = args.versions.minikube_version.clone();
     opts.kubernetes_version = args.versions.kubernetes_version.clone();
     let hosts = hosts_file(None, &spec);
+    // A local lab's own processes hold its ports: the record says which are fatelab's.
+    let record = match spec.local() {
+        Some(_) => crate::host::state::load(&state_dir(cli))?
+            .filter(|r| r.local.is_some())
+            .unwrap_or_default(),
+        None => LabRecord::default(),
+    };
     let ctx = Ctx::new(
         spec,
         default_urls(),
@@ -25,7 +32,7 @@ pub async fn run(cli: &Cli, args: &DoctorArgs) -> Result<i32> {
         hosts,
         opts,
         Ui::new(cli.yes, cli.verbose),
-        LabRecord::default(),
+        record,
     );
     // The checks `up` makes first: the host's, or each existing cluster's; the peers' for both.
     let report = preflight_report(&ctx).await;

@@ -16,6 +16,21 @@ use crate::ui::Ui;
 /// What the record says fatelab made, in words for the confirmation.
 fn inventory(record: &LabRecord, purge: bool) -> Vec<String> {
     let mut what = Vec::new();
+    if let Some(local) = &record.local {
+        if !local.processes.is_empty() {
+            let mut names: Vec<String> = local.processes.keys().cloned().collect();
+            names.sort();
+            what.push(format!(
+                "the local lab's processes ({}), each stopped only if it is still the one fatelab started",
+                names.join(", ")
+            ));
+        }
+        what.push("the local lab's homes, broker data and logs".into());
+        if purge && let Some(env) = &local.env {
+            what.push(format!("FATE's packages in {}", env.display()));
+        }
+        return what;
+    }
     if !record.clusters.is_empty() {
         what.push(format!(
             "{} FATE cluster(s) (through KubeFATE)",

@@ -10,6 +10,12 @@ use crate::render::hosts;
 
 pub fn run(cli: &Cli, args: &HostsArgs) -> Result<()> {
     let spec = lab_spec(&args.lab)?;
+    if spec.local().is_some() {
+        return Err(crate::exit::usage(
+            "a lab of local processes has no host names: each party's FATE Flow is at 127.0.0.1 \
+             (`fatelab status` lists the ports)",
+        ));
+    }
     if matches!(spec.ip_source, crate::model::spec::IpSource::Pending) {
         return Err(crate::exit::usage(
             "on an existing cluster the names resolve to a node's address: give it with --ip",

@@ -44,6 +44,7 @@ pub fn lab_spec(args: &LabArgs) -> Result<LabSpec> {
         domain: args.domain.clone(),
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
+        local: args.local.then_some(args.port_base),
     };
     let input = match &args.file {
         Some(path) => scenario::overlay(scenario::load(path)?, flags),
@@ -92,6 +93,11 @@ pub fn run_options(cli: &Cli) -> RunOptions {
         call_timeout: cli.call_timeout,
         budget_ends: None,
         purge: false,
+        cache_dir: cli
+            .cache_dir
+            .clone()
+            .unwrap_or_else(state::default_cache_dir),
+        pypi_index: None,
     }
 }
 
@@ -106,7 +112,9 @@ pub fn spec_from_record(record: &LabRecord, state_dir: &Path) -> Result<LabSpec>
             file.display()
         )
     };
-    crate::model::spec::parse_host_ip(&record.ip).map_err(|e| bad("ip", e))?;
+    if record.local.is_none() {
+        crate::model::spec::parse_host_ip(&record.ip).map_err(|e| bad("ip", e))?;
+    }
     if crate::model::catalog::find(&record.release).is_none() {
         return Err(bad(
             "release",
@@ -144,7 +152,18 @@ pub fn spec_from_record(record: &LabRecord, state_dir: &Path) -> Result<LabSpec>
         domain: (!record.domain.is_empty()).then(|| record.domain.clone()),
         kubeconfig: target.as_ref().and_then(|t| t.kubeconfig.clone()),
         context: None,
+        local: record.local.as_ref().map(|l| l.port_base),
     };
+    if record.local.is_some() {
+        let local = SpecInput {
+            parties: input.parties,
+            local: input.local,
+            ..SpecInput::default()
+        };
+        return local
+            .validate()
+            .map_err(|e| bad("parties/local", format!("{e:#}")));
+    }
     let mut spec = input
         .validate()
         .map_err(|e| bad("parties/ports/registry/domain", format!("{e:#}")))?;

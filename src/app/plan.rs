@@ -119,6 +119,14 @@ pub async fn checks_now(ctx: &Ctx) -> String {
 
 /// "minikube on this host", or each party's context and address.
 pub fn where_it_runs(spec: &LabSpec) -> String {
+    if let Some(ports) = spec.local() {
+        return format!(
+            "processes on this host (--local): FATE {} from PyPI, one FATE Flow and one RabbitMQ node per party, \
+             one nginx, all on 127.0.0.1 from port {}",
+            crate::model::local::FATE_VERSION,
+            ports.base
+        );
+    }
     if spec.on_minikube() && spec.ours().count() == spec.parties.len() {
         return "minikube on this host (the tutorial's way; --context or --kubeconfig for an existing cluster)".into();
     }
@@ -168,17 +176,25 @@ impl Plan {
             spec.ip
         );
         let _ = writeln!(s, "Where: {}", where_it_runs(spec));
-        let _ = writeln!(
-            s,
-            "Release: KubeFATE {} — service {}, chart {} {}, images {}, {}",
-            r.release,
-            r.kubefate_service,
-            r.chart.name,
-            r.chart.version,
-            r.image_tag,
-            r.kubernetes.describe()
-        );
-        let _ = writeln!(s, "Registry: {registry}; domain: {}", spec.domain);
+        if spec.local().is_some() {
+            let _ = writeln!(
+                s,
+                "Release: FATE {} from PyPI (no KubeFATE release deploys it); no images, no Kubernetes",
+                crate::model::local::FATE_VERSION
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "Release: KubeFATE {} — service {}, chart {} {}, images {}, {}",
+                r.release,
+                r.kubefate_service,
+                r.chart.name,
+                r.chart.version,
+                r.image_tag,
+                r.kubernetes.describe()
+            );
+            let _ = writeln!(s, "Registry: {registry}; domain: {}", spec.domain);
+        }
         for (n, step) in self.steps.iter().enumerate() {
             let _ = writeln!(s, "\n{:>2}. [{}] {}", n + 1, step.name, step.title);
             for a in &step.actions {

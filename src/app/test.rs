@@ -11,7 +11,7 @@ use crate::cli::{Cli, Output, TestArgs};
 use crate::exit::usage;
 use crate::host::lock::StateLock;
 use crate::model::jobs::JobKind;
-use crate::steps::{party_health, test};
+use crate::steps::{local_party_problems, party_health, test};
 
 pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     let mut opts = run_options(cli);
@@ -41,6 +41,13 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     let mut sick = Vec::new();
     for id in ours {
         let party = spec.party(id).expect("pairs are parties");
+        if spec.local().is_some() {
+            let problems = local_party_problems(&ctx, party).await;
+            if !problems.is_empty() {
+                sick.push(format!("party {id}: {}", problems.join("; ")));
+            }
+            continue;
+        }
         let health = party_health(&ctx, party).await?;
         if !health.is_healthy() {
             sick.push(format!("party {id}: {}", health.describe()));

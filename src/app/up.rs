@@ -171,6 +171,21 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
 }
 
 fn same_place(spec: &LabSpec, previous: &LabRecord) -> Result<()> {
+    let kind = |local: bool| {
+        if local {
+            "processes on this host (--local)"
+        } else {
+            "Kubernetes"
+        }
+    };
+    if previous.local.is_some() != spec.local().is_some() {
+        return Err(usage(format!(
+            "the lab on record runs on {}, and this one on {}; nothing was changed: remove the old lab first \
+             (`fatelab down`), or keep this one apart with --state-dir DIR",
+            kind(previous.local.is_some()),
+            kind(spec.local().is_some())
+        )));
+    }
     let was_minikube = previous.target.is_none();
     for (&id, _) in previous.clusters.iter() {
         let Some(party) = spec.party(id) else {
@@ -203,6 +218,11 @@ fn placement(spec: &LabSpec, record: &mut LabRecord) {
     use crate::model::record::{Placement, TargetRecord};
     record.target = match &spec.target {
         crate::model::spec::Target::Minikube => None,
+        crate::model::spec::Target::Local { ports } => {
+            let local = record.local.get_or_insert_with(Default::default);
+            local.port_base = ports.base;
+            None
+        }
         crate::model::spec::Target::Existing {
             kubeconfig,
             servers,

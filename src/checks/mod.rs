@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod host;
+pub mod local;
 
 use serde::Serialize;
 

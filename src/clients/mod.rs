@@ -7,5 +7,6 @@ pub mod fateflow;
 pub mod kube;
 pub mod kubefate;
 pub mod minikube;
+pub mod rabbitmq;
 pub mod tcp;
 pub mod transport;

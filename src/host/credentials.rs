@@ -22,7 +22,8 @@ struct Stored {
     mariadb_password: Secret,
 }
 
-fn random_secret() -> Result<Secret> {
+/// 128 random bits as 32 hex digits.
+pub fn random_secret() -> Result<Secret> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)
         .map_err(|e| anyhow::anyhow!("the system's random source failed: {e}"))?;
@@ -71,19 +72,26 @@ pub fn load_or_create(state_dir: &Path) -> Result<Credentials> {
         mariadb_username: "kubefate".into(),
         mariadb_password: random_secret()?,
     };
-    std::fs::create_dir_all(state_dir)
-        .with_context(|| format!("creating {}", state_dir.display()))?;
+    write_new_private(&path, &serde_json::to_vec_pretty(&stored)?)?;
+    // Under sudo they are the invoking user's, still 0600: their later runs reuse them.
+    crate::host::invoker::Invoker::current().hand_over(&path);
+    load_or_create(state_dir)
+}
+
+/// Creates `path` (and its dir) readable by its owner only; an error if it exists already.
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(&serde_json::to_vec_pretty(&stored)?)?;
+    f.write_all(bytes)?;
     f.sync_all()?;
-    // Under sudo they are the invoking user's, still 0600: their later runs reuse them.
-    crate::host::invoker::Invoker::current().hand_over(&path);
-    load_or_create(state_dir)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -145,7 +145,8 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-async fn passwordless_sudo() -> bool {
+/// `sudo -n true` succeeds: sudo without a password.
+pub async fn passwordless_sudo() -> bool {
     tokio::process::Command::new("sudo")
         .args(["-n", "true"])
         .stdin(std::process::Stdio::null())

@@ -14,18 +14,27 @@ const RECORD_FILE: &str = "lab.json";
 /// Under sudo it is the invoking user's `~/.local/state/fatelab` (root's environment, and so its
 /// XDG_STATE_HOME, says nothing about that user's).
 pub fn default_dir() -> PathBuf {
+    xdg_dir("XDG_STATE_HOME", ".local/state").unwrap_or_else(|| PathBuf::from(".fatelab"))
+}
+
+/// `$XDG_CACHE_HOME/fatelab`, else `~/.cache/fatelab` (under sudo, the invoking user's), else
+/// the state dir's `cache`: what any lab may reuse, kept by `down` unless `--purge`.
+pub fn default_cache_dir() -> PathBuf {
+    xdg_dir("XDG_CACHE_HOME", ".cache").unwrap_or_else(|| default_dir().join("cache"))
+}
+
+/// fatelab's dir under the XDG variable `var` (an absolute path, and not root's under sudo),
+/// else under `home_default` in the invoking user's home.
+fn xdg_dir(var: &str, home_default: &str) -> Option<PathBuf> {
     let who = Invoker::current();
-    let xdg = std::env::var_os("XDG_STATE_HOME")
+    let xdg = std::env::var_os(var)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .filter(|p| p.is_absolute());
     if let Some(xdg) = xdg.filter(|_| !who.under_sudo()) {
-        return xdg.join("fatelab");
+        return Some(xdg.join("fatelab"));
     }
-    match who.home {
-        Some(home) => home.join(".local/state/fatelab"),
-        None => PathBuf::from(".fatelab"),
-    }
+    who.home.map(|home| home.join(home_default).join("fatelab"))
 }
 
 /// Downloads of one release live apart from another's, so switching releases never mixes files.

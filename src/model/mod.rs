@@ -8,6 +8,7 @@ pub mod compat;
 pub mod credentials;
 pub mod health;
 pub mod jobs;
+pub mod local;
 pub mod record;
 pub mod scenario;
 pub mod sizing;

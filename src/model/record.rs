@@ -37,6 +37,9 @@ pub struct LabRecord {
     /// Where the parties run when not on minikube: the kubeconfig given and each context's server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetRecord>,
+    /// A lab of local processes (`up --local`): its ports and every process fatelab started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<crate::model::local::LocalRecord>,
     /// Each party's place when it is not simply on minikube at the lab's `ip`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub placement: BTreeMap<u32, Placement>,

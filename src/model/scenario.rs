@@ -97,6 +97,7 @@ pub fn parse(text: &str, origin: &str) -> Result<SpecInput> {
         domain: file.domain,
         kubeconfig: file.kubeconfig,
         context: file.context,
+        local: None,
     })
 }
 
@@ -131,6 +132,7 @@ pub fn overlay(file: SpecInput, flags: SpecInput) -> SpecInput {
         domain: flags.domain.or(file.domain),
         kubeconfig: flags.kubeconfig.or(file.kubeconfig),
         context: flags.context.or(file.context),
+        local: flags.local.or(file.local),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct SpecInput {
     pub kubeconfig: Option<std::path::PathBuf>,
     /// `--context`: the existing cluster for parties that name none (else the current context).
     pub context: Option<String>,
+    /// `--local`: the parties are processes on this host, their ports from this base.
+    pub local: Option<u16>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -101,6 +103,10 @@ pub enum Target {
         kubeconfig: crate::model::target::KubeconfigSource,
         servers: BTreeMap<String, String>,
     },
+    /// Processes on this host (`--local`): FATE 2.2 from PyPI, a broker per party, one proxy.
+    Local {
+        ports: crate::model::local::PortScheme,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,6 +167,21 @@ impl LabSpec {
 
     pub fn on_minikube(&self) -> bool {
         matches!(self.target, Target::Minikube)
+    }
+
+    /// The port scheme of a lab of local processes; `None` on Kubernetes.
+    pub fn local(&self) -> Option<crate::model::local::PortScheme> {
+        match self.target {
+            Target::Local { ports } => Some(ports),
+            _ => None,
+        }
+    }
+
+    /// Party `id`'s ports as a local process, by its place in the lab.
+    pub fn local_ports(&self, id: u32) -> Option<crate::model::local::LocalPorts> {
+        let scheme = self.local()?;
+        let index = self.parties.iter().position(|p| p.id == id)?;
+        Some(scheme.party(index))
     }
 
     /// Where the other parties reach `party`'s rollsite/osx NodePort.
@@ -322,6 +343,9 @@ impl SpecInput {
         self,
         detect_ip: impl FnOnce() -> Result<(Ipv4Addr, String)>,
     ) -> Result<LabSpec> {
+        if let Some(base) = self.local {
+            return self.validate_local(base);
+        }
         let release_name = self.release.as_deref().unwrap_or(catalog::DEFAULT_RELEASE);
         let release = catalog::find(release_name).ok_or_else(|| {
             usage(format!(
@@ -330,15 +354,7 @@ impl SpecInput {
             ))
         })?;
 
-        let parties_in = self.parties.unwrap_or_else(|| {
-            DEFAULT_PARTIES
-                .iter()
-                .map(|&id| PartyInput {
-                    id: id.into(),
-                    ..PartyInput::default()
-                })
-                .collect()
-        });
+        let parties_in = self.parties.unwrap_or_else(default_parties);
         let (target, default_context) = validate_target(
             self.kubeconfig.as_ref(),
             self.context.as_deref(),
@@ -390,6 +406,96 @@ impl SpecInput {
         })
     }
 }
+
+impl SpecInput {
+    /// A lab of local processes: its parties and their ports from `base`; nothing of Kubernetes
+    /// (an address, a cluster, a registry, a domain) applies.
+    fn validate_local(self, base: u16) -> Result<LabSpec> {
+        let given = [
+            ("--ip", self.ip.is_some()),
+            ("--release", self.release.is_some()),
+            ("--registry", self.registry.is_some()),
+            ("--domain", self.domain.is_some()),
+            ("--kubeconfig", self.kubeconfig.is_some()),
+            ("--context", self.context.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+            return Err(usage(format!(
+                "{flag} does not apply to a lab of local processes (--local): its parties run FATE {} \
+                 on this host, reached at 127.0.0.1",
+                crate::model::local::FATE_VERSION
+            )));
+        }
+        let input = self.parties.unwrap_or_else(default_parties);
+        if let Some(p) = input.iter().find(|p| p.peer || p.context.is_some()) {
+            return Err(usage(format!(
+                "party {} is placed elsewhere, and a lab of local processes (--local) runs every party on this host",
+                p.id
+            )));
+        }
+        // The same rules for IDs as any lab: at least two, distinct, in range. (The ports are
+        // the local scheme's, whatever a record or a scenario says.)
+        let ids: Vec<PartyInput> = input
+            .iter()
+            .map(|p| PartyInput {
+                id: p.id,
+                ..PartyInput::default()
+            })
+            .collect();
+        validate_parties(&ids, &Target::Minikube, None)?;
+        let scheme = crate::model::local::PortScheme { base };
+        if base < 1024 || scheme.last(input.len()).is_none() {
+            return Err(usage(format!(
+                "--port-base {base}: a local lab of {} parties takes {} ports from its base, which must be \
+                 at least 1024 and leave them all below 65536",
+                input.len(),
+                10 * (input.len() + 1)
+            )));
+        }
+        let parties = input
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let ports = scheme.party(i);
+                Party {
+                    id: p.id as u32,
+                    ports: PartyPorts {
+                        rollsite: ports.amqp,
+                        grpc: ports.grpc,
+                        http: ports.http,
+                    },
+                    cluster: Cluster::Local,
+                    address: None,
+                }
+            })
+            .collect();
+        let release = catalog::find(LOCAL_API_RELEASE).expect("the catalog has v2.0.0");
+        Ok(LabSpec {
+            release,
+            target: Target::Local { ports: scheme },
+            ip: Ipv4Addr::LOCALHOST,
+            ip_source: IpSource::Given,
+            registry: None,
+            domain: release.domain.clone(),
+            parties,
+            sizing: None,
+        })
+    }
+}
+
+/// The tutorial's two parties, 9999 and 10000.
+fn default_parties() -> Vec<PartyInput> {
+    DEFAULT_PARTIES
+        .iter()
+        .map(|&id| PartyInput {
+            id: id.into(),
+            ..PartyInput::default()
+        })
+        .collect()
+}
+
+/// The catalog release whose FATE Flow API (v2) and jobs a local lab's FATE 2.2 speaks.
+pub const LOCAL_API_RELEASE: &str = "v2.0.0";
 
 /// Minikube, unless a kubeconfig, a context or a party's context is given; then every context
 /// named must be in the kubeconfig.
@@ -505,6 +611,7 @@ fn validate_parties(
                         .or_else(|| context.map(str::to_string))
                         .unwrap_or_default(),
                 ),
+                Target::Local { .. } => Cluster::Local,
             }
         };
         let address = match &p.ip {

@@ -36,6 +36,7 @@ impl StatusReport {
         let healthy = lab.minikube.healthy
             && lab.ingress.healthy
             && lab.kubefate.healthy
+            && lab.local.as_ref().is_none_or(|l| l.healthy)
             && lab.parties.iter().all(|p| p.healthy || p.peer);
         StatusReport {
             lab: true,
@@ -61,6 +62,35 @@ pub struct LabStatus {
     pub last_test: Option<TestRecord>,
     /// the last test of each kind
     pub tests: BTreeMap<JobKind, TestRecord>,
+    /// a lab of local processes (`up --local`): each process fatelab started
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalStatus>,
+}
+
+/// A lab of local processes: minikube, ingress and KubeFATE are not part of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LocalStatus {
+    /// every process runs and answers
+    pub healthy: bool,
+    /// FATE's version, e.g. 2.2.0
+    pub fate: String,
+    pub processes: Vec<ProcessStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProcessStatus {
+    /// epmd, broker, proxy or fateflow
+    pub role: String,
+    /// the party it serves; none for the lab's own epmd and proxy
+    pub party: Option<u32>,
+    /// the pid fatelab started (null when none is on record)
+    pub pid: Option<u32>,
+    pub ports: Vec<u16>,
+    /// still the process fatelab started (same pid and start time), and running
+    pub running: bool,
+    /// it answers: the broker's management API, FATE Flow's server query, a TCP accept
+    pub healthy: bool,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -71,6 +101,8 @@ pub enum MinikubeState {
     Unknown,
     /// the lab is on existing clusters; the detail says whether each context answers
     Existing,
+    /// the lab is processes on this host (`up --local`): no Kubernetes
+    Local,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -18,6 +18,8 @@ pub enum Cluster {
     Context(String),
     /// Another organisation's: fatelab only knows its address (`--peer`).
     Elsewhere,
+    /// Processes on this host (`up --local`): no cluster at all.
+    Local,
 }
 
 impl Cluster {
@@ -43,6 +45,7 @@ impl Cluster {
             Cluster::Minikube => "minikube".into(),
             Cluster::Context(c) => format!("context {c}"),
             Cluster::Elsewhere => "another organisation's cluster".into(),
+            Cluster::Local => "processes on this host".into(),
         }
     }
 }

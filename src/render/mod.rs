@@ -3,6 +3,7 @@
 
 pub mod cluster_yaml;
 pub mod hosts;
+pub mod local;
 pub mod manifests;
 
 use anyhow::{Context, Result};

@@ -49,6 +49,10 @@ pub struct RunOptions {
     pub budget_ends: Option<tokio::time::Instant>,
     /// `down --purge`: the minikube cluster fatelab started and the download cache go too.
     pub purge: bool,
+    /// What any lab may reuse (the local lab's Python environment).
+    pub cache_dir: PathBuf,
+    /// The package index pip installs FATE from (`--pypi-index`); `None`: pip's own.
+    pub pypi_index: Option<String>,
 }
 
 /// The minikube this lab runs on, once the minikube step has found or installed it.
@@ -241,6 +245,9 @@ impl Ctx {
                 Cluster::Elsewhere => {
                     anyhow::bail!("another organisation's cluster cannot be reached from here")
                 }
+                Cluster::Local => {
+                    anyhow::bail!("a lab of local processes has no Kubernetes cluster")
+                }
             }
         })
         .await
@@ -257,6 +264,14 @@ impl Ctx {
             .spec
             .party(id)
             .ok_or_else(|| anyhow::anyhow!("party {id} is not in this lab"))?;
+        if party.cluster == Cluster::Local {
+            let url = format!("http://127.0.0.1:{}", party.ports.http);
+            return Ok(FateFlow::at(
+                crate::clients::transport::Direct::new(&url, self.opts.call_timeout)?,
+                &format!("of party {id} ({url})"),
+                self.spec.release.fate_flow_api,
+            ));
+        }
         Ok(FateFlow::new(
             self.kube_for(party).await?.clone(),
             &party.namespace(),

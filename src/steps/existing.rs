@@ -129,7 +129,7 @@ impl Step for ClusterVersions {
                     .and_then(|name| servers.get(name))
                     .cloned()
                     .unwrap_or_default(),
-                Target::Minikube => String::new(),
+                Target::Minikube | Target::Local { .. } => String::new(),
             };
             seen.push(format!(
                 "{} ({server}) runs Kubernetes v{version}",

@@ -73,8 +73,13 @@ pub fn converge_checks(ctx: &Ctx, line: &StepLine, diff: Diff<Report>, what: &st
         )));
     }
     if !diff.blockers.is_empty() {
+        let doctor = if ctx.spec.local().is_some() {
+            "fatelab doctor --local"
+        } else {
+            "fatelab doctor"
+        };
         bail!(
-            "{what} not ready; nothing was changed:\n  {}\n(run `fatelab doctor` for the full report; \
+            "{what} not ready; nothing was changed:\n  {}\n(run `{doctor}` for the full report; \
              --ignore-check NAME turns a failure into a warning)",
             diff.blockers.join("\n  ")
         );

@@ -21,12 +21,15 @@ mod hosts;
 mod images;
 mod ingress;
 mod kubefate;
+mod local;
 mod minikube;
 mod parties;
 mod preflight;
 pub mod test;
 
 pub use ctx::{ActiveMinikube, Ctx, RunOptions};
+pub use local::party_problems as local_party_problems;
+pub use local::processes as local_processes;
 pub use parties::party_health;
 
 use std::future::Future;
@@ -216,6 +219,7 @@ pub async fn preflight_report(ctx: &Ctx) -> crate::checks::Report {
     match ctx.spec.target {
         Target::Minikube => preflight::report(ctx).await,
         Target::Existing { .. } => existing::report(ctx).await,
+        Target::Local { .. } => local::report(ctx).await,
     }
 }
 
@@ -248,6 +252,14 @@ pub fn for_target(spec: &LabSpec) -> Vec<Box<dyn AnyStep>> {
             Box::new(existing::NodesPull),
             Box::new(kubefate::KubefateService::ON_EXISTING),
             Box::new(parties::Parties),
+            Box::new(test::TestJob),
+        ],
+        Target::Local { .. } => vec![
+            Box::new(local::LocalChecks),
+            Box::new(local::Packages),
+            Box::new(local::Brokers),
+            Box::new(local::Proxy),
+            Box::new(local::Servers),
             Box::new(test::TestJob),
         ],
     }

@@ -7,16 +7,20 @@ use std::path::Path;
 use assert_cmd::Command;
 use serde_json::Value;
 
+/// The developer's settings no test may inherit.
+const UNSET: [&str; 6] = [
+    "FATELAB_YES",
+    "FATELAB_GITHUB_MIRROR",
+    "FATELAB_CHART_REPO",
+    "FATELAB_CACHE_DIR",
+    "XDG_STATE_HOME",
+    "KUBECONFIG",
+];
+
 /// The fatelab binary with an environment that cannot leak the developer's settings into a test.
 pub fn fatelab(state: &Path) -> Command {
     let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("fatelab");
-    for var in [
-        "FATELAB_YES",
-        "FATELAB_GITHUB_MIRROR",
-        "FATELAB_CHART_REPO",
-        "XDG_STATE_HOME",
-        "KUBECONFIG",
-    ] {
+    for var in UNSET {
         cmd.env_remove(var);
     }
     cmd.env("FATELAB_STATE_DIR", state);
@@ -28,8 +32,36 @@ pub fn fatelab(state: &Path) -> Command {
     cmd
 }
 
+/// The same, as a plain `std::process::Command` (for a run that is watched while it goes, or
+/// killed).
+pub fn fatelab_process(state: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fatelab"));
+    for var in UNSET.iter().chain(&["DOCKER_CONTEXT"]) {
+        cmd.env_remove(var);
+    }
+    cmd.env("FATELAB_STATE_DIR", state)
+        .env("DOCKER_HOST", services::docker_host_or_none())
+        .env("FATELAB_HOST_SIZE", TUTORIAL_HOST);
+    cmd
+}
+
 /// The tutorial's machine: 8 CPUs, 16 GiB (`FATELAB_HOST_SIZE`).
 pub const TUTORIAL_HOST: &str = "8,16Gi";
+
+/// fatelab's cache for the tests, kept between runs: FATE's packages for the local lab (about
+/// 6 GB), whose venv is also the real FATE Flow test's (`scripts/test` exports it).
+pub fn fate_cache() -> std::path::PathBuf {
+    match std::env::var_os("FATELAB_TEST_CACHE") {
+        Some(dir) => dir.into(),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+            .join(".cache/fatelab-test/fatelab"),
+    }
+}
+
+/// The venv shared/tools/real-fateflow.sh runs FATE Flow from in `mode` (full: the local lab's).
+pub fn fate_flow_venv(mode: &str) -> Option<std::path::PathBuf> {
+    (mode == "full").then(|| fate_cache().join("fate-2.2.0/env"))
+}
 
 pub fn read_yaml(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

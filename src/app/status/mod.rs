@@ -2,6 +2,7 @@
 //! report kept on screen). JSON output follows docs/status.schema.json, generated from
 //! [`StatusReport`].
 
+mod local;
 mod report;
 mod text;
 mod watch;

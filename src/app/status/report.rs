@@ -239,6 +239,9 @@ async fn drift(ctx: &Ctx) -> Vec<String> {
 /// One round of questions about the lab on record.
 pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> StatusReport {
     let spec = &ctx.spec;
+    if spec.local().is_some() {
+        return super::local::report(ctx, record, drift(ctx).await).await;
+    }
     let (mk, ing, (kf, listed)) = tokio::join!(
         async {
             if spec.on_minikube() {
@@ -339,5 +342,6 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
         parties,
         last_test: record.last_test.clone(),
         tests,
+        local: None,
     })
 }

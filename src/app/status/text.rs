@@ -13,6 +13,38 @@ pub fn text(report: &StatusReport) -> String {
         return String::new();
     };
     let mut s = String::new();
+    if let Some(local) = &lab.local {
+        let _ = writeln!(
+            s,
+            "Local FATE {} lab (processes on this host): {}",
+            local.fate,
+            if report.healthy {
+                "healthy"
+            } else {
+                "NOT healthy"
+            }
+        );
+        for p in &local.processes {
+            let who = match p.party {
+                Some(id) => format!("{} {id}", p.role),
+                None => p.role.clone(),
+            };
+            let pid = p.pid.map_or("-".to_string(), |p| p.to_string());
+            let ports: Vec<String> = p.ports.iter().map(u16::to_string).collect();
+            let _ = writeln!(
+                s,
+                "{} {:<16} pid {:<8} ports {:<18} {}",
+                mark(p.healthy),
+                who,
+                pid,
+                ports.join(","),
+                p.detail
+            );
+        }
+        declared(&mut s, lab);
+        tests(&mut s, lab);
+        return s;
+    }
     let _ = writeln!(
         s,
         "KubeFATE {} lab: {}",
@@ -49,6 +81,12 @@ pub fn text(report: &StatusReport) -> String {
         let _ = writeln!(s, "     credentials {} / {}", c.username, c.password);
     }
     parties(&mut s, lab);
+    declared(&mut s, lab);
+    tests(&mut s, lab);
+    s
+}
+
+fn declared(s: &mut String, lab: &LabStatus) {
     if lab.changes.is_empty() {
         s.push_str("     as declared: `fatelab up` would change nothing\n");
     } else {
@@ -57,8 +95,6 @@ pub fn text(report: &StatusReport) -> String {
             let _ = writeln!(s, "       {c}");
         }
     }
-    tests(&mut s, lab);
-    s
 }
 
 fn parties(s: &mut String, lab: &LabStatus) {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use jobs::TableSpec;
 
-use super::transport::{Call, Repeat, Service, proxy};
+use super::transport::{Call, Direct, Repeat, Service, direct, proxy};
 
 /// Which FATE Flow API a party's server speaks: FATE 1.x's or FATE 2.x's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
@@ -35,9 +35,21 @@ pub const PORT: u16 = 9380;
 pub const POLL: Duration = Duration::from_secs(1);
 
 pub struct FateFlow {
-    kube: ::kube::Client,
-    namespace: String,
+    way: Way,
+    /// How messages name this server: "in fate-9999", "of party 9999".
+    named: String,
     api: Api,
+}
+
+/// How calls reach the server.
+enum Way {
+    /// Through the API server's service proxy, to the party's Service in its namespace.
+    Proxy {
+        kube: ::kube::Client,
+        namespace: String,
+    },
+    /// At its own address (a local lab's server).
+    Direct(Direct),
 }
 
 /// What the evaluation of a binary model says.
@@ -67,8 +79,20 @@ impl JobRow {
 impl FateFlow {
     pub fn new(kube: ::kube::Client, namespace: &str, api: Api) -> Self {
         FateFlow {
-            kube,
-            namespace: namespace.into(),
+            way: Way::Proxy {
+                kube,
+                namespace: namespace.into(),
+            },
+            named: format!("in {namespace}"),
+            api,
+        }
+    }
+
+    /// A server reached at its own address; `named` is how messages name it ("of party 9999").
+    pub fn at(to: Direct, named: &str, api: Api) -> Self {
+        FateFlow {
+            way: Way::Direct(to),
+            named: named.into(),
             api,
         }
     }
@@ -95,15 +119,18 @@ impl FateFlow {
         if let Some((content_type, bytes)) = body {
             call = call.body(&content_type, bytes);
         }
-        let service = Service::new(&self.namespace, SERVICE, PORT);
-        let resp = proxy(&self.kube, &service, call)
-            .await
-            .with_context(|| format!("FATE Flow in {}", self.namespace))?;
+        let resp = match &self.way {
+            Way::Proxy { kube, namespace } => {
+                proxy(kube, &Service::new(namespace, SERVICE, PORT), call).await
+            }
+            Way::Direct(to) => direct(to, call).await,
+        }
+        .with_context(|| format!("FATE Flow {}", self.named))?;
         let shown = path.split('?').next().unwrap_or(path);
         if !(200..300).contains(&resp.status) {
             bail!(
-                "FATE Flow in {} answered {method} {shown} with HTTP {}: {}",
-                self.namespace,
+                "FATE Flow {} answered {method} {shown} with HTTP {}: {}",
+                self.named,
                 resp.status,
                 String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)])
             );
@@ -131,8 +158,8 @@ impl FateFlow {
         let (code, msg) = self.envelope(&v);
         if code != 0 {
             bail!(
-                "FATE Flow in {} refused {what} (code {code}): {msg}",
-                self.namespace
+                "FATE Flow {} refused {what} (code {code}): {msg}",
+                self.named
             );
         }
         Ok(v)
@@ -327,6 +354,24 @@ impl FateFlow {
 
     /// The FATE release this FATE Flow runs jobs with (FATE 2.x: the version of its `fate`
     /// provider, the newest when several are registered); `None` when it does not say.
+    /// FATE Flow 2.x answers its own server query with code 0: it is up and its database works.
+    pub async fn server_answers(&self) -> Result<()> {
+        let v = self.call(Method::GET, "/v2/server/fateflow", None).await?;
+        self.accepted(v, "a query of its server").map(|_| ())
+    }
+
+    /// The party a FATE Flow 2.x serves, as it says (`/v2/site/info/query`); a standalone
+    /// server (one that plays every party) refuses with code 3000.
+    pub async fn site_party(&self) -> Result<String> {
+        let v = self.call(Method::GET, "/v2/site/info/query", None).await?;
+        let v = self.accepted(v, "a query of its site")?;
+        match v.pointer("/data/party_id") {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            _ => bail!("FATE Flow {} named no party in its site info", self.named),
+        }
+    }
+
     pub async fn fate_version(&self) -> Result<Option<jobs::FateVersion>> {
         if self.api == Api::V1 {
             return Ok(None);

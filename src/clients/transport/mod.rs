@@ -11,9 +11,11 @@
 //! Everything else — an install, a job submit, a proxied DELETE that starts a job — is sent
 //! once; its client looks whether it happened before sending it again.
 
+mod direct;
 pub mod multipart;
 mod proxy;
 
+pub use direct::{Direct, direct};
 pub use proxy::{Call, ProxyResponse, Repeat, Service, proxy};
 
 use std::collections::BTreeMap;

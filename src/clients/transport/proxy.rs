@@ -38,11 +38,11 @@ pub enum Repeat {
 /// One request to a Service: method, path and query, and optionally a body and a cookie.
 #[derive(Debug, Clone)]
 pub struct Call {
-    method: Method,
-    path_and_query: String,
-    body: Option<(String, Vec<u8>)>,
-    cookie: Option<Secret>,
-    repeat: Repeat,
+    pub(super) method: Method,
+    pub(super) path_and_query: String,
+    pub(super) body: Option<(String, Vec<u8>)>,
+    pub(super) cookie: Option<Secret>,
+    pub(super) repeat: Repeat,
 }
 
 impl Call {

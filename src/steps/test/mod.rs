@@ -172,6 +172,8 @@ pub fn describe(ctx: &Ctx, r: &JobResult) -> String {
         })
         .unwrap_or_default();
     match &r.error {
+        // A local lab has no FATE Board: its jobs are in each party's FATE Flow.
+        None if ctx.spec.local().is_some() => format!("{head}{timings}{metrics}"),
         None => format!("{head}{timings}{metrics}; FATE Board: {board}"),
         Some(e) => format!("{head}{timings}{metrics}: {e}"),
     }
@@ -309,8 +311,13 @@ impl Step for TestJob {
             .filter(|p| p.id != guest.id)
             .map(|host| {
                 format!(
-                    "{} job, guest {} with host {}: {submit} to party {}'s FATE Flow (through the API server; NodePort {}), then {query}",
-                    kind.name(), guest.id, host.id, guest.id, guest.ports.http
+                    "{} job, guest {} with host {}: {submit} to party {}'s FATE Flow ({}), then {query}",
+                    kind.name(), guest.id, host.id, guest.id,
+                    if spec.local().is_some() {
+                        format!("at 127.0.0.1:{}", guest.ports.http)
+                    } else {
+                        format!("through the API server; NodePort {}", guest.ports.http)
+                    }
                 )
             })
             .collect();
