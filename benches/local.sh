@@ -106,7 +106,7 @@ import json, sys
 dag = json.load(sys.stdin)["data"][0]["dag"]
 for k in ("model_id", "model_version"):
     dag["dag"]["conf"].pop(k, None)
-print(json.dumps(dag))' >"$state/dag.json"
+print(json.dumps({"dag_schema": dag}))' >"$state/dag.json"
     t0=$(now)
     again=$(curl -fsS -H 'Content-Type: application/json' -d @"$state/dag.json" "$guest/v2/job/submit" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')

@@ -120,15 +120,24 @@ pub fn judge(f: &LocalFacts) -> Vec<Check> {
     checks.push(if f.busy.is_empty() {
         Check::pass("ports", "the lab's ports on 127.0.0.1 are free")
     } else {
-        let said: Vec<String> = f
-            .busy
+        // One entry per program: "29712, 29713 by beam.smp (pid 42)".
+        let mut by_holder: Vec<(String, Vec<u16>)> = Vec::new();
+        for (port, who) in &f.busy {
+            let holder = if who.is_empty() {
+                "a program this user cannot see".to_string()
+            } else {
+                who.join(", ")
+            };
+            match by_holder.iter_mut().find(|(h, _)| *h == holder) {
+                Some((_, ports)) => ports.push(*port),
+                None => by_holder.push((holder, vec![*port])),
+            }
+        }
+        let said: Vec<String> = by_holder
             .iter()
-            .map(|(port, who)| {
-                if who.is_empty() {
-                    format!("{port} (by a program this user cannot see)")
-                } else {
-                    format!("{port} by {}", who.join(", "))
-                }
+            .map(|(holder, ports)| {
+                let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+                format!("{} by {holder}", ports.join(", "))
             })
             .collect();
         Check::fail(

@@ -2,6 +2,7 @@
 //! stop reaches their children), known again by pid *and* start time (a pid alone may have been
 //! reused), stopped only while they are still the process fatelab started. Never by name.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -63,6 +64,33 @@ pub fn left_of(p: &ProcessRecord) -> Vec<u32> {
         return Vec::new();
     }
     group_members(p.pid)
+}
+
+/// The processes left of each of `records`' groups (see [`left_of`]), from one look at /proc.
+pub fn left_of_all(records: &[ProcessRecord]) -> Vec<u32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let living: Vec<(u32, u32)> = procs
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let f = stat_fields(pid)?;
+            let dead = matches!(f.first().map(String::as_str), Some("Z" | "X"));
+            (!dead).then_some((pid, f.get(2)?.parse().ok()?))
+        })
+        .collect();
+    records
+        .iter()
+        .filter(|p| !stat(p.pid).is_some_and(|(state, at)| at != p.started && state != 'Z'))
+        .flat_map(|p| {
+            living
+                .iter()
+                .filter(|(_, group)| *group == p.pid)
+                .map(|(pid, _)| *pid)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The process group of `pid`.
@@ -194,11 +222,11 @@ async fn ended_within(p: &ProcessRecord, limit: Duration) -> bool {
     !alive(p)
 }
 
-/// The processes listening on TCP `port` (any address), found through the socket inodes of
-/// /proc/net/tcp{,6} and each process's open files; empty when none, or when they are not this
-/// user's to see.
-pub fn listening_pids(port: u16) -> Vec<u32> {
-    let mut inodes = Vec::new();
+/// The processes listening on each of `ports` (any address), found through the socket inodes
+/// of /proc/net/tcp{,6} and each process's open files (read once for all ports); a port is
+/// missing when nothing listens on it, or when its listener is not this user's to see.
+pub fn listeners(ports: &[u16]) -> BTreeMap<u16, Vec<u32>> {
+    let mut inodes: BTreeMap<String, u16> = BTreeMap::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(table) else {
             continue;
@@ -208,34 +236,46 @@ pub fn listening_pids(port: u16) -> Vec<u32> {
             let (Some(local), Some(state), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else {
                 continue;
             };
-            let on_port = local
+            let port = local
                 .rsplit(':')
                 .next()
-                .and_then(|p| u16::from_str_radix(p, 16).ok())
-                == Some(port);
-            if *state == "0A" && on_port {
-                inodes.push(format!("socket:[{inode}]"));
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if let Some(port) = port.filter(|p| *state == "0A" && ports.contains(p)) {
+                inodes.insert(format!("socket:[{inode}]"), port);
             }
         }
     }
+    let mut found: BTreeMap<u16, Vec<u32>> = BTreeMap::new();
     if inodes.is_empty() {
-        return Vec::new();
+        return found;
     }
     let Ok(procs) = std::fs::read_dir("/proc") else {
-        return Vec::new();
+        return found;
     };
-    procs
-        .flatten()
-        .filter_map(|entry| {
-            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            let fds = std::fs::read_dir(entry.path().join("fd")).ok()?;
-            let holds = fds.flatten().any(|fd| {
-                std::fs::read_link(fd.path())
-                    .is_ok_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
-            });
-            holds.then_some(pid)
-        })
-        .collect()
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(link) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            if let Some(&port) = link.to_str().and_then(|l| inodes.get(l)) {
+                let pids = found.entry(port).or_default();
+                if !pids.contains(&pid) {
+                    pids.push(pid);
+                }
+            }
+        }
+    }
+    found
 }
 
 /// A process as messages name it: "nginx (pid 123)".
@@ -292,7 +332,7 @@ mod tests {
     fn a_listener_is_named() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let pids = listening_pids(port);
+        let pids = listeners(&[port]).remove(&port).unwrap_or_default();
         assert_eq!(pids, [std::process::id()]);
         assert!(describe(pids[0]).ends_with(&format!("(pid {})", pids[0])));
         assert!(group_members(group_of(pids[0]).unwrap()).contains(&pids[0]));

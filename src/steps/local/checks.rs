@@ -30,14 +30,13 @@ fn ports(ctx: &Ctx) -> Vec<u16> {
 pub async fn gather(ctx: &Ctx) -> LocalFacts {
     // A port a process of the lab's own holds is not in the way: one it started (a recorded
     // process whose group is still there), which `up` stops or keeps.
-    let ours: Vec<u32> = recorded_all(ctx, |_| true)
-        .iter()
-        .flat_map(process::left_of)
-        .collect();
-    let busy = facts::busy_ports(&ports(ctx))
+    let ours = process::left_of_all(&recorded_all(ctx, |_| true));
+    let busy = facts::busy_ports(&ports(ctx));
+    let mut holders = process::listeners(&busy);
+    let busy = busy
         .into_iter()
         .filter_map(|port| {
-            let pids = process::listening_pids(port);
+            let pids = holders.remove(&port).unwrap_or_default();
             let held_by_us = !pids.is_empty() && pids.iter().all(|pid| ours.contains(pid));
             (!held_by_us).then(|| (port, pids.into_iter().map(process::describe).collect()))
         })

@@ -282,6 +282,32 @@ impl Step for Servers {
         Ok(())
     }
 
+    /// Where each party is, once this step changed something.
+    async fn epilogue(&self, ctx: &Ctx) -> Vec<String> {
+        let d = dirs(ctx);
+        let mut lines: Vec<String> = ctx
+            .spec
+            .parties
+            .iter()
+            .map(|p| {
+                let ports = ctx.spec.local_ports(p.id).expect("a local party");
+                format!(
+                    "party {}: FATE Flow http://127.0.0.1:{} (jobs' logs in {}), RabbitMQ AMQP :{}, management :{}",
+                    p.id,
+                    ports.http,
+                    d.party_home(p.id).join("logs").display(),
+                    ports.amqp,
+                    ports.management
+                )
+            })
+            .collect();
+        lines.push(
+            "`fatelab test --job lr` trains between the first two; `fatelab status` shows every process; `fatelab down` stops them"
+                .into(),
+        );
+        lines
+    }
+
     async fn undo(&self, ctx: &Ctx, _line: &StepLine) -> Result<Outcome> {
         let servers = recorded_all(ctx, |r| matches!(r, Role::FateFlow(_)));
         if servers.is_empty() {
