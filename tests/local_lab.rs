@@ -152,6 +152,36 @@ fn bad_input_changes_nothing(state: &Path) {
     );
     assert!(!state.join("local").exists(), "nothing may be made");
 
+    // The package index is the one given: a cache without FATE's packages, an index on a port
+    // where nothing listens, and pip's error comes back naming the way out (nothing leaves
+    // loopback).
+    let cache = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let index = format!("http://{}/simple", closed.local_addr().unwrap());
+    drop(closed);
+    let mut cmd = fatelab(state);
+    cmd.args([
+        "up",
+        "--local",
+        "--port-base",
+        &BASE.to_string(),
+        "--until",
+        "packages",
+    ])
+    .args(["--pypi-index", &index])
+    .env("FATELAB_CACHE_DIR", cache.path())
+    .env("PIP_RETRIES", "0")
+    .env("PIP_TIMEOUT", "2");
+    let r = run(cmd);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pip could not install") && r.stderr.contains("--pypi-index"),
+        "{}",
+        r.stderr
+    );
+    let _ = std::fs::remove_dir_all(state.join("local"));
+    let _ = std::fs::remove_file(state.join("lab.json"));
+
     // A port in use by another program: named, nothing started.
     let squatter = std::net::TcpListener::bind(("127.0.0.1", BASE + 10)).unwrap();
     let mut cmd = fatelab(state);

@@ -49,6 +49,7 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     opts.wait_timeout = args.timeout;
     opts.artifacts_dir = args.artifacts_dir.clone();
     opts.images_bundle = args.images_bundle.clone();
+    opts.pypi_index = args.pypi_index.clone();
     opts.test = if args.no_test { None } else { args.test.job() };
     opts.min_auc = args.min_auc;
     opts.settle = args.settle;

@@ -126,7 +126,10 @@ impl SharedEnv {
             )
             .await?;
         }
-        let mut state = PipProgress::new("FATE's packages");
+        let mut state = PipProgress::new(&match index {
+            Some(i) => format!("FATE's packages from {i}"),
+            None => "FATE's packages".to_string(),
+        });
         let mut args: Vec<String> = vec!["-m".into(), "pip".into(), "install".into()];
         args.extend(["--progress-bar".into(), "off".into()]);
         args.extend(["--disable-pip-version-check".into()]);
