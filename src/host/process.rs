@@ -93,11 +93,6 @@ pub fn left_of_all(records: &[ProcessRecord]) -> Vec<u32> {
         .collect()
 }
 
-/// The process group of `pid`.
-pub fn group_of(pid: u32) -> Option<u32> {
-    stat_fields(pid)?.get(2)?.parse().ok()
-}
-
 /// True while `pid` is the process started at `started` and has not ended (a zombie has).
 pub fn is_same(pid: u32, started: u64) -> bool {
     matches!(stat(pid), Some((state, at)) if at == started && state != 'Z' && state != 'X')
@@ -326,6 +321,10 @@ mod tests {
             Stopped::Stopped
         );
         assert!(!alive(&rec));
+    }
+
+    fn group_of(pid: u32) -> Option<u32> {
+        stat_fields(pid)?.get(2)?.parse().ok()
     }
 
     #[test]

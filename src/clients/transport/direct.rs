@@ -69,19 +69,11 @@ pub async fn direct(to: &Direct, call: Call) -> Result<ProxyResponse> {
         }
         let resp = result.with_context(|| format!("{} {url}", call.method))?;
         let status = resp.status().as_u16();
-        let location = resp
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from);
+        let headers = resp.headers().clone();
         let body = resp
             .bytes()
             .await
             .with_context(|| format!("reading the answer to {} {url}", call.method))?;
-        return Ok(ProxyResponse {
-            status,
-            body: body.to_vec(),
-            location,
-        });
+        return Ok(ProxyResponse::new(status, &headers, body.to_vec()));
     }
 }

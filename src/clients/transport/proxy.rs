@@ -88,6 +88,19 @@ pub struct ProxyResponse {
 }
 
 impl ProxyResponse {
+    /// What an answer's status, headers and body make, whichever way it came.
+    pub(super) fn new(status: u16, headers: &http::HeaderMap, body: Vec<u8>) -> ProxyResponse {
+        let location = headers
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        ProxyResponse {
+            status,
+            body,
+            location,
+        }
+    }
+
     pub fn json(&self) -> Result<serde_json::Value> {
         serde_json::from_slice(&self.body).with_context(|| {
             format!(
@@ -133,19 +146,11 @@ pub async fn proxy(client: &Client, to: &Service, call: Call) -> Result<ProxyRes
         .await
         .with_context(|| format!("{method} {shown} through the API server"))?;
     let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get(http::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(String::from);
+    let headers = resp.headers().clone();
     let body = resp
         .into_body()
         .collect_bytes()
         .await
         .with_context(|| format!("reading the answer to {method} {shown}"))?;
-    Ok(ProxyResponse {
-        status,
-        body: body.to_vec(),
-        location,
-    })
+    Ok(ProxyResponse::new(status, &headers, body.to_vec()))
 }

@@ -33,22 +33,30 @@ pub struct Observed {
     acts: Vec<(Role, Act)>,
 }
 
-async fn answer(ctx: &Ctx, port: u16) -> Result<Overview> {
+/// The management API of party `id`'s node, as FATE's admin user.
+pub(super) fn management(ctx: &Ctx, id: u32) -> Result<Management> {
     let password = dirs(ctx).existing_password()?;
-    Management::new(port, BROKER_USER, password, Duration::from_secs(5))?
-        .overview()
-        .await
+    Management::new(
+        ports_of(ctx, id).management,
+        BROKER_USER,
+        password,
+        Duration::from_secs(5),
+    )
 }
 
-/// Party `id`'s node answers on `port` under its own name.
-async fn answers_as(ctx: &Ctx, id: u32, port: u16) -> Result<()> {
-    let o = answer(ctx, port).await?;
+fn node_name(id: u32) -> String {
+    format!("rabbit{id}@localhost")
+}
+
+/// Party `id`'s node answers on its port under its own name.
+pub(super) async fn answers_as(m: &Management, id: u32) -> Result<Overview> {
+    let o = m.overview().await?;
     anyhow::ensure!(
-        o.node == format!("rabbit{id}@localhost"),
-        "another node ({}) answers on :{port}",
+        o.node == node_name(id),
+        "another node ({}) answers on party {id}'s port",
         o.node
     );
-    Ok(())
+    Ok(o)
 }
 
 /// (Re)starts party `id`'s node with its conf and plugins written first; recorded at once.
@@ -145,8 +153,12 @@ impl Step for Brokers {
                 ));
                 continue;
             }
-            match answer(ctx, ports.management).await {
-                Ok(o) if o.node == format!("rabbit{}@localhost", party.id) => {}
+            let answer = match management(ctx, party.id) {
+                Ok(m) => m.overview().await,
+                Err(e) => Err(e),
+            };
+            match answer {
+                Ok(o) if o.node == node_name(party.id) => {}
                 Ok(o) => {
                     acts.push((role, Act::Restart));
                     changes.push(format!(
@@ -214,9 +226,10 @@ impl Step for Brokers {
             }
         }
         for (id, p, may_restart) in waits {
-            let port = ports_of(ctx, id).management;
-            let waited =
-                wait_ready(ctx, &p, || async move { answers_as(ctx, id, port).await }).await;
+            // One client for the whole wait, not one per poll.
+            let m = &management(ctx, id)?;
+            let ready = || async move { answers_as(m, id).await.map(|_| ()) };
+            let waited = wait_ready(ctx, &p, ready).await;
             match waited {
                 Ok(()) => line.note(format!(
                     "party {id}'s RabbitMQ node answers (pid {}, AMQP :{})",
@@ -226,7 +239,7 @@ impl Step for Brokers {
                 Err(e) if may_restart => {
                     line.say(format!("party {id}'s RabbitMQ node: {e:#}; restarting it"));
                     let p = start_broker(ctx, &server, id).await?;
-                    wait_ready(ctx, &p, || async move { answers_as(ctx, id, port).await }).await?;
+                    wait_ready(ctx, &p, ready).await?;
                 }
                 Err(e) => return Err(e),
             }

@@ -2,12 +2,11 @@
 //! answering (the broker's management API, FATE Flow's server query and site, a TCP accept).
 
 use super::super::Ctx;
-use super::{dirs, recorded, scheme};
-use crate::clients::rabbitmq::Management;
+use super::{brokers, recorded, scheme, servers};
 use crate::host::process;
 use crate::model::local::Role;
+use crate::model::spec::Party;
 use crate::model::status::ProcessStatus;
-use crate::render::local::BROKER_USER;
 
 async fn answers(ctx: &Ctx, role: Role) -> anyhow::Result<String> {
     let s = scheme(ctx);
@@ -22,26 +21,12 @@ async fn answers(ctx: &Ctx, role: Role) -> anyhow::Result<String> {
             Ok(format!("accepts on 127.0.0.1:{port}"))
         }
         Role::Broker(id) => {
-            let port = ctx
-                .spec
-                .local_ports(id)
-                .map(|p| p.management)
-                .unwrap_or_default();
-            let m = Management::new(
-                port,
-                BROKER_USER,
-                dirs(ctx).existing_password()?,
-                std::time::Duration::from_secs(5),
-            )?;
-            let o = m.overview().await?;
+            let o = brokers::answers_as(&brokers::management(ctx, id)?, id).await?;
             Ok(format!("RabbitMQ {} node {}", o.rabbitmq_version, o.node))
         }
         Role::FateFlow(id) => {
-            let flow = ctx.fate_flow(id).await?;
-            flow.server_answers().await?;
-            let party = flow.site_party().await?;
-            anyhow::ensure!(party == id.to_string(), "it says it is party {party}");
-            Ok(format!("FATE Flow answers as party {party}"))
+            servers::answers(ctx, id).await?;
+            Ok(format!("FATE Flow answers as party {id}"))
         }
     }
 }
@@ -52,6 +37,21 @@ pub async fn processes(ctx: &Ctx) -> Vec<ProcessStatus> {
     roles.extend(ctx.spec.parties.iter().map(|p| Role::Broker(p.id)));
     roles.push(Role::Proxy);
     roles.extend(ctx.spec.parties.iter().map(|p| Role::FateFlow(p.id)));
+    of_roles(ctx, &roles).await
+}
+
+/// What keeps a party of a local lab from working, in words; empty when it is healthy: its FATE
+/// Flow and its broker run and answer.
+pub async fn party_problems(ctx: &Ctx, party: &Party) -> Vec<String> {
+    of_roles(ctx, &[Role::FateFlow(party.id), Role::Broker(party.id)])
+        .await
+        .into_iter()
+        .filter(|p| !p.healthy)
+        .map(|p| p.detail)
+        .collect()
+}
+
+async fn of_roles(ctx: &Ctx, roles: &[Role]) -> Vec<ProcessStatus> {
     let asked = roles.iter().map(|&role| async move {
         let rec = recorded(ctx, role);
         let running = rec.as_ref().is_some_and(process::alive);

@@ -12,10 +12,10 @@ mod servers;
 
 pub use brokers::Brokers;
 pub use checks::{LocalChecks, report};
-pub use health::processes;
+pub use health::{party_problems, processes};
 pub use packages::Packages;
 pub use proxy::Proxy;
-pub use servers::{Servers, party_problems};
+pub use servers::Servers;
 
 use std::time::Duration;
 

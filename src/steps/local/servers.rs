@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use super::super::{Ctx, Diff, Outcome, Step, StepPlan};
 use super::{dirs, recorded, recorded_all, remember, running, scheme, stop, wait_ready};
 use crate::host::local_lab::{self, write_private};
-use crate::host::process;
 use crate::host::python::{PartyEnv, SharedEnv};
 use crate::model::local::Role;
 use crate::model::spec::Party;
@@ -75,7 +74,7 @@ fn wanted_conf(ctx: &Ctx, id: u32, now: &str) -> Result<String> {
 }
 
 /// Party `id`'s FATE Flow answers, and as party `id`.
-async fn answers(ctx: &Ctx, id: u32) -> Result<()> {
+pub(super) async fn answers(ctx: &Ctx, id: u32) -> Result<()> {
     let flow = ctx.fate_flow(id).await?;
     flow.server_answers().await?;
     let party = flow.site_party().await?;
@@ -133,35 +132,6 @@ async fn act_for(ctx: &Ctx, party: &Party) -> Option<(Act, String)> {
         ));
     }
     None
-}
-
-/// What keeps a party of a local lab from working, in words; empty when it is healthy: its FATE
-/// Flow and its broker run and answer.
-pub async fn party_problems(ctx: &Ctx, party: &Party) -> Vec<String> {
-    let mut out = Vec::new();
-    for role in [Role::FateFlow(party.id), Role::Broker(party.id)] {
-        match recorded(ctx, role) {
-            None => out.push(format!(
-                "{} is not running (none on record)",
-                role.describe()
-            )),
-            Some(p) if !process::alive(&p) => out.push(format!(
-                "{} (pid {}) is not running; `fatelab up --local` starts it again",
-                role.describe(),
-                p.pid
-            )),
-            Some(_) => {}
-        }
-    }
-    if out.is_empty()
-        && let Err(e) = answers(ctx, party.id).await
-    {
-        out.push(format!(
-            "party {}'s FATE Flow does not answer: {e:#}",
-            party.id
-        ));
-    }
-    out
 }
 
 /// Writes the party's conf (from what is on disk) and its route table.
