@@ -81,6 +81,10 @@ pub enum Command {
     Hosts(HostsArgs),
     /// Run a federated job (the toy job, or training with --job lr|sbt) between the parties of the lab on record (exit 1 if it fails)
     Test(TestArgs),
+    /// Check the federation hop by hop for every ordered pair of parties, from inside each
+    /// party's rollsite/osx pod (its loaded route table, the other pod's readiness, a TCP dial):
+    /// a matrix with the first failing hop and its fix (exit 0 all pass, 1 not)
+    Probe,
     /// List, pull, save or load the images a release needs (offline bundles for air-gapped hosts)
     Images(ImagesArgs),
     /// Print a shell completion script for fatelab's commands and flags (see the README for

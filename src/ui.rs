@@ -88,6 +88,11 @@ impl Ui {
 
     /// Always reaches the user: above the bars on a terminal, a plain stderr line otherwise.
     pub fn println(&self, msg: impl AsRef<str>) {
+        kept(msg.as_ref());
+        self.show(msg.as_ref());
+    }
+
+    fn show(&self, msg: impl AsRef<str>) {
         if self.multi.is_hidden() {
             eprintln!("{}", msg.as_ref());
         } else {
@@ -97,6 +102,7 @@ impl Ui {
 
     /// A line for logs only: what a bar shows on a terminal, said once when it is done.
     pub fn plain(&self, msg: impl AsRef<str>) {
+        kept(msg.as_ref());
         if !self.interactive {
             eprintln!("{}", msg.as_ref());
         }
@@ -110,6 +116,7 @@ impl Ui {
                 .expect("valid template"),
         );
         bar.set_prefix(title.clone());
+        kept(&format!("{title} ..."));
         if self.interactive {
             bar.enable_steady_tick(Duration::from_millis(120));
             // A step that ends within the first tick is still seen running.
@@ -328,15 +335,16 @@ impl SubLine {
     /// On a terminal the line is updated in place; otherwise each new message is printed once.
     pub fn set(&self, msg: impl AsRef<str>) {
         let msg = msg.as_ref();
-        if self.ui.interactive {
-            self.bar.set_message(msg.to_string());
-            return;
-        }
         let mut last = self.last.lock().expect("sub line lock");
         if *last != msg {
-            eprintln!("    {}: {msg}", self.label);
-            *last = msg.to_string();
+            kept(&format!("    {}: {msg}", self.label));
         }
+        if self.ui.interactive {
+            self.bar.set_message(msg.to_string());
+        } else if *last != msg {
+            eprintln!("    {}: {msg}", self.label);
+        }
+        *last = msg.to_string();
     }
 
     /// Takes the line away; what it followed is said elsewhere.
@@ -355,6 +363,7 @@ impl StepLine {
     /// Shows what the step is doing now (a spinner message, or a plain line with -v off a terminal).
     pub fn note(&self, msg: impl AsRef<str>) {
         let msg = msg.as_ref();
+        kept(&format!("    {msg}"));
         if self.ui.interactive {
             self.bar.set_message(msg.to_string());
         } else if self.ui.verbose > 0 {
@@ -370,10 +379,11 @@ impl StepLine {
     /// The step's last line: its mark, its title, how long it took, and why when it did nothing.
     fn finish(self, mark: &str, colour: &str, tail: String) {
         let took = self.started.elapsed().as_secs_f64();
+        kept(&format!("{mark} {} ({took:.1}s){tail}", self.title));
         let mark = paint(&self.ui, colour, mark);
         let line = format!("{mark} {} ({took:.1}s){tail}", self.title);
         self.bar.finish_and_clear();
-        self.ui.println(line);
+        self.ui.show(line);
     }
 
     pub fn done(self) {
@@ -392,4 +402,12 @@ impl StepLine {
     pub fn failed(self) {
         self.finish("✗", "31", String::new());
     }
+}
+
+/// Where what the user is shown goes to be kept in the run's log (never to the terminal twice).
+pub const KEPT: &str = "fatelab_run";
+
+/// A line the user is shown, for the run's log (see `app::run_log`).
+fn kept(line: &str) {
+    tracing::info!(target: KEPT, "{line}");
 }

@@ -298,10 +298,23 @@ async fn a_container_that_crashes_after_turning_ready_fails_up_and_status_names_
     let lab = Lab::start("crash").await;
     lab.kubefate
         .set_kubelet(Kubelet::CrashAfterReady("mysql".into()));
-    run(lab.up(&["--no-test"])).await.code(1).stderr(
+    let out = run(lab.up(&["--no-test"])).await.code(1).stderr(
         contains("keeps crashing (container mysql:")
             .and(contains("No data dictionary version number found"))
             .and(contains("The lab is up.").not()),
+    );
+    // The failure says where the run's full log is, and the log ends with the run's exit.
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let log = stderr
+        .split("(this run's full log: ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or_else(|| panic!("no run log named in:\n{stderr}"));
+    assert!(log.starts_with(lab.state().join("runs").to_str().unwrap()));
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        text.starts_with("fatelab ") && text.ends_with("exit code 1\n"),
+        "{text}"
     );
     run(status(&lab)).await.code(1).stdout(
         contains("FAIL party")

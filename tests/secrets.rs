@@ -1,5 +1,6 @@
 //! No secret in a URL or a log: `up -vv` against the fakes prints neither the generated
-//! password nor any token KubeFATE issued, and no request carries the token in its URL.
+//! password nor any token KubeFATE issued, nor does the run's own log in the state dir, and no
+//! request carries the token in its URL.
 
 mod support;
 
@@ -12,11 +13,20 @@ async fn up_at_high_verbosity_prints_no_secret() {
     for verbosity in ["-vv", "-vvv"] {
         let out = run(lab.up(&["--no-test", verbosity])).await.success();
         let output = out.get_output();
-        let printed = format!(
+        // What the terminal showed, and every run's own log in the state dir.
+        let mut printed = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
+        let runs: Vec<_> = std::fs::read_dir(lab.state().join("runs"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert!(!runs.is_empty(), "each up leaves its log");
+        for log in runs {
+            printed += &std::fs::read_to_string(log.path()).unwrap();
+        }
         let creds: serde_json::Value =
             serde_json::from_slice(&std::fs::read(lab.state().join("credentials.json")).unwrap())
                 .unwrap();

@@ -6,6 +6,8 @@ mod hosts;
 mod images;
 mod open;
 mod plan;
+mod probe;
+mod run_log;
 mod status;
 mod test;
 mod up;
@@ -18,7 +20,8 @@ use crate::cli::{Cli, Command};
 use crate::exit;
 
 pub fn main(cli: Cli) -> i32 {
-    init_logging(cli.verbose);
+    let run_log = run_log::RunLog::for_command(&cli);
+    init_logging(cli.verbose, run_log.as_ref());
     crate::clients::transport::ensure_crypto_provider();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -28,20 +31,27 @@ pub fn main(cli: Cli) -> i32 {
         }
     };
     let outcome = runtime.block_on(run(&cli));
+    let code = match &outcome {
+        Ok(code) => *code,
+        Err(err) => {
+            tracing::debug!("the run failed: {err:#}");
+            exit::code_for(err)
+        }
+    };
+    let saved = run_log.and_then(|l| l.save(&open::state_dir(&cli), code));
     // Under sudo, whatever root made in the lab's state dir is the invoking user's.
     crate::host::invoker::Invoker::current().hand_over_tree(&open::state_dir(&cli));
-    match outcome {
-        Ok(code) => code,
-        Err(err) => {
-            let code = exit::code_for(&err);
-            let label = match code {
-                exit::USAGE => "invalid input",
-                _ => "failed",
-            };
-            eprintln!("fatelab: {label}: {}", readable(&err));
-            code
-        }
+    if let Err(err) = outcome {
+        let label = match code {
+            exit::USAGE => "invalid input",
+            _ => "failed",
+        };
+        let log = saved
+            .map(|p| format!("\n(this run's full log: {})", p.display()))
+            .unwrap_or_default();
+        eprintln!("fatelab: {label}: {}{log}", readable(&err));
     }
+    code
 }
 
 /// The error chain on one line, each cause in words: an API error as its HTTP status, reason and
@@ -79,8 +89,8 @@ fn readable(err: &anyhow::Error) -> String {
 
 /// fatelab's own logs at warn (`-v` info, `-vv` debug); the libraries' (kube, hyper, reqwest)
 /// not at all by default, at warn from `-v`, at debug from `-vvv`. Colour only on a terminal
-/// and without `NO_COLOR`.
-fn init_logging(verbose: u8) {
+/// and without `NO_COLOR`. Beside it, the run's own log at `-vv`'s level (see [`run_log`]).
+fn init_logging(verbose: u8, run_log: Option<&run_log::RunLog>) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
     let (own, libraries) = match verbose {
@@ -91,14 +101,24 @@ fn init_logging(verbose: u8) {
     };
     let filter = Targets::new()
         .with_target("fatelab", own)
+        // What the user is shown anyway, kept for the run's log only.
+        .with_target(crate::ui::KEPT, LevelFilter::OFF)
         .with_default(libraries);
     let ansi = crate::ui::Mode::detect() == crate::ui::Mode::Live;
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(ansi);
+        .with_ansi(ansi)
+        .with_filter(filter);
+    let kept = run_log.map(|log| {
+        let log = log.clone();
+        tracing_subscriber::fmt::layer()
+            .with_writer(move || log.sink())
+            .with_ansi(false)
+            .with_filter(run_log::RunLog::filter())
+    });
     let _ = tracing_subscriber::registry()
         .with(layer)
-        .with(filter)
+        .with(kept)
         .try_init();
 }
 
@@ -111,6 +131,7 @@ async fn run(cli: &Cli) -> Result<i32> {
         Command::Down(args) => down::run(cli, args).await.map(|()| 0),
         Command::Status(args) => status::run(cli, args).await,
         Command::Test(args) => test::run(cli, args).await,
+        Command::Probe => probe::run(cli).await,
         Command::Images(args) => images::run(cli, args).await.map(|()| 0),
         Command::Completions(args) => completions(args).map(|()| 0),
     }

@@ -11,7 +11,8 @@ use crate::cli::{Cli, Output, TestArgs};
 use crate::exit::usage;
 use crate::host::lock::StateLock;
 use crate::model::jobs::JobKind;
-use crate::steps::{local_party_problems, party_health, test};
+use crate::model::probe::ProbeReport;
+use crate::steps::{advice, local_party_problems, party_health, probe, test};
 
 pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     let mut opts = run_options(cli);
@@ -62,18 +63,61 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     }
     let results = test::run_jobs(&ctx, args.job, &pairs).await?;
     let ok = results.iter().all(|r| r.success());
+    // A job that could not cross between parties: find the hop before the user has to.
+    let crossing_failed = results.iter().any(|r| {
+        r.error
+            .as_deref()
+            .is_some_and(|e| advice::fate_error(e).is_some())
+    });
+    let probed = if crossing_failed {
+        Some(probe::probe(&ctx).await)
+    } else {
+        None
+    };
     if ok {
         line.done()
     } else {
         line.failed()
     }
     let out = match cli.output {
-        Output::Json => serde_json::to_string_pretty(&json!({"ok": ok, "jobs": results}))? + "\n",
-        Output::Text => results
-            .iter()
-            .map(|r| test::describe(&ctx, r) + "\n")
-            .collect(),
+        Output::Json => {
+            serde_json::to_string_pretty(&json!({"ok": ok, "jobs": results, "probe": probed}))?
+                + "\n"
+        }
+        Output::Text => {
+            let mut text: String = results
+                .iter()
+                .map(|r| test::describe(&ctx, r) + "\n")
+                .collect();
+            if let Some(p) = &probed {
+                text += &format!(
+                    "\nThe job did not cross between parties; {}",
+                    probe_words(p)
+                );
+            }
+            text
+        }
     };
     print_stdout(&out)?;
     Ok(if ok { 0 } else { 1 })
+}
+
+/// What the probe found, for a failed job: the failing hops, or that it found none.
+fn probe_words(p: &ProbeReport) -> String {
+    if p.ok {
+        return "`fatelab probe` finds every hop working now (routes as declared, pods ready, \
+                addresses accepting): the failure is past the federation's front door, in FATE's own logs\n"
+            .into();
+    }
+    let mut out = "`fatelab probe` finds where:\n".to_string();
+    for c in p.crossings.iter().filter(|c| !c.ok) {
+        out += &format!(
+            "  {} → {}: {}\n    fix: {}\n",
+            c.from,
+            c.to,
+            c.problem.as_deref().unwrap_or_default(),
+            c.fix.as_deref().unwrap_or_default()
+        );
+    }
+    out
 }

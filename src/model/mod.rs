@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod health;
 pub mod jobs;
 pub mod local;
+pub mod probe;
 pub mod record;
 pub mod scenario;
 pub mod sizing;

@@ -155,6 +155,10 @@ pub struct PartyStatus {
     pub detail: Option<String>,
     /// what keeps the party from being healthy, naming pod and container
     pub problems: Vec<String>,
+    /// where the route table its rollsite/osx pod has loaded differs from the lab (read inside
+    /// the pod, as `fatelab probe` does first); a stale route makes the party unhealthy
+    #[serde(default)]
+    pub stale_routes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
     #[serde(default)]

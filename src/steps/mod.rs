@@ -25,6 +25,7 @@ mod local;
 mod minikube;
 mod parties;
 mod preflight;
+pub mod probe;
 pub mod test;
 
 pub use ctx::{ActiveMinikube, Ctx, RunOptions};

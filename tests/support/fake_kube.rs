@@ -64,6 +64,8 @@ struct Store {
     /// Objects a client's request created (a create, or an apply that created), as long as
     /// they exist: what fatelab made, as opposed to the test's controllers and kubelet.
     made_by_requests: std::collections::BTreeSet<Key>,
+    /// (address, port) a pod may dial → the loopback port that answers for it.
+    dials: BTreeMap<(String, u16), u16>,
 }
 
 #[derive(Clone)]
@@ -77,7 +79,7 @@ pub struct FakeKube {
     watch_started: Arc<tokio::sync::Notify>,
 }
 
-type Body = BoxBody<Bytes, Infallible>;
+pub type Body = BoxBody<Bytes, Infallible>;
 
 fn full(v: Value, status: StatusCode) -> Response<Body> {
     Response::builder()
@@ -137,7 +139,7 @@ fn query(uri: &hyper::Uri) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -332,6 +334,16 @@ impl FakeKube {
         self.store.lock().unwrap().objects.get(&key).cloned()
     }
 
+    /// From inside any pod, `ip:port` reaches whatever listens on 127.0.0.1:`local` (a test's
+    /// listener, or a closed port that refuses).
+    pub fn dial_to(&self, ip: &str, port: u16, local: u16) {
+        self.store
+            .lock()
+            .unwrap()
+            .dials
+            .insert((ip.to_string(), port), local);
+    }
+
     /// Every change from now on, as the real service's informers would see it.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.tx.subscribe()
@@ -459,6 +471,29 @@ impl FakeKube {
             return self
                 .proxy(req, &ns, name.as_deref().unwrap_or(""), &rest)
                 .await;
+        }
+        if gv == "v1" && plural == "pods" && sub.first().map(String::as_str) == Some("exec") {
+            let name = name.unwrap_or_default();
+            let Some(pod) = self.get("v1", "Pod", &ns, &name) else {
+                return not_found("pods", &name);
+            };
+            let (config_maps, dials) = {
+                let s = self.store.lock().unwrap();
+                let cms: BTreeMap<String, Value> = s
+                    .objects
+                    .iter()
+                    .filter(|((gv, n, plural, _), _)| {
+                        gv == "v1" && *n == ns && plural == "configmaps"
+                    })
+                    .map(|((_, _, _, name), o)| (name.clone(), o.clone()))
+                    .collect();
+                (cms, s.dials.clone())
+            };
+            let minor = self.version.1.trim_end_matches('+').parse().unwrap_or(99);
+            let inside = pod.clone();
+            return super::pod_exec::serve(req, &pod, minor, move |container, argv| {
+                super::pod_exec::run(&inside, container, argv, &config_maps, &dials)
+            });
         }
         let Some(resource) = self.resource(&gv, &plural) else {
             return not_found(

@@ -126,7 +126,8 @@ fn k8s_now() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
-/// The pods chart fate v1.6.0 runs for one eggroll party (reference §3.2), by module.
+/// The pods chart fate v1.6.0 runs for one eggroll party (reference §3.2), by module; a v2
+/// chart's party runs osx in rollsite's place.
 const PARTY_PODS: [(&str, &[&str]); 6] = [
     ("clustermanager", &["clustermanager"]),
     ("mysql", &["mysql"]),
@@ -889,7 +890,11 @@ impl FakeKubeFate {
     /// helm install / upgrade: the chart's pods, created, then moved by the fake kubelet.
     fn helm_render(&self, cluster: &str, name: &str, ns: &str, kubelet: &Kubelet) {
         self.render_route_table(cluster, ns);
-        for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(cluster)) {
+        for ((module, containers), pod_name) in self
+            .modules(cluster)
+            .into_iter()
+            .zip(self.pod_names(cluster))
+        {
             self.kube.put(party_pod(
                 ns,
                 &pod_name,
@@ -923,7 +928,11 @@ impl FakeKubeFate {
     }
 
     fn run_pods(&self, cluster: &str, name: &str, ns: &str, kubelet: &Kubelet) {
-        for ((module, containers), pod_name) in PARTY_PODS.iter().zip(self.pod_names(cluster)) {
+        for ((module, containers), pod_name) in self
+            .modules(cluster)
+            .into_iter()
+            .zip(self.pod_names(cluster))
+        {
             let state = match kubelet {
                 Kubelet::ImagePullFails(m) if m == module => PodState::ImagePullBackOff,
                 Kubelet::Unschedulable(m, _) if m == module => PodState::Creating,
@@ -972,8 +981,9 @@ impl FakeKubeFate {
         let Kubelet::CrashAfterReady(module) = kubelet else {
             return;
         };
-        let Some(((_, containers), pod_name)) = PARTY_PODS
-            .iter()
+        let Some(((module, containers), pod_name)) = self
+            .modules(cluster)
+            .into_iter()
             .zip(self.pod_names(cluster))
             .find(|((m, _), _)| m == module)
         else {
@@ -997,9 +1007,27 @@ impl FakeKubeFate {
     }
 
     fn pod_names(&self, cluster: &str) -> Vec<String> {
-        PARTY_PODS
+        self.modules(cluster)
             .iter()
             .map(|(m, _)| format!("{m}-{}", &cluster[..6]))
+            .collect()
+    }
+
+    /// The modules a cluster's chart runs: osx for rollsite when its spec has an osx section.
+    fn modules(&self, cluster: &str) -> Vec<(&'static str, &'static [&'static str])> {
+        let osx = {
+            let s = self.state.lock().unwrap();
+            s.clusters
+                .iter()
+                .find(|c| c["uuid"] == cluster)
+                .is_some_and(|c| c.pointer("/Spec/osx").is_some())
+        };
+        PARTY_PODS
+            .iter()
+            .map(|&(m, c)| match (m, osx) {
+                ("rollsite", true) => ("osx", &["osx"][..]),
+                _ => (m, c),
+            })
             .collect()
     }
 
@@ -1098,8 +1126,9 @@ impl FakeKubeFate {
             c["revision"] = json!(1);
             c["helm_revision"] = json!(1);
         });
-        let subs: BTreeMap<String, Value> = PARTY_PODS
-            .iter()
+        let subs: BTreeMap<String, Value> = self
+            .modules(&cluster)
+            .into_iter()
             .zip(self.pod_names(&cluster))
             .map(|((m, _), p)| (p, json!({"ModuleName": m, "Status": "Success", "ModulesPodStatus": "Running", "StartTime": now(), "EndTime": now()})))
             .collect();
@@ -1291,10 +1320,29 @@ pub fn party_pod(
             json!({"name": c, "ready": ready, "restartCount": 0, "image": format!("federatedai/{module}:1.6.0-release"), "imageID": "", "state": st})
         })
         .collect();
+    // The federation module mounts its route table ConfigMap as a directory (KF@v1.6.0
+    // rollsite-module.yaml, KF@v2.0.0 core/osx/deployment.yaml).
+    let mount = match module {
+        "rollsite" => Some("/data/projects/fate/eggroll/conf/route_table/"),
+        "osx" => Some("/data/projects/fate/osx/conf/broker/"),
+        _ => None,
+    };
+    let spec_containers: Vec<Value> = containers
+        .iter()
+        .map(|c| match mount {
+            Some(path) if *c == module => json!({"name": c, "image": "i",
+                "volumeMounts": [{"name": format!("{module}-confs"), "mountPath": path}]}),
+            _ => json!({"name": c, "image": "i"}),
+        })
+        .collect();
+    let volumes: Vec<Value> = mount
+        .map(|_| json!({"name": format!("{module}-confs"), "configMap": {"name": format!("{module}-config")}}))
+        .into_iter()
+        .collect();
     json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": pod, "namespace": ns, "labels": {"name": cluster, "fateMoudle": module}},
-        "spec": {"containers": containers.iter().map(|c| json!({"name": c, "image": "i"})).collect::<Vec<_>>()},
+        "spec": {"containers": spec_containers, "volumes": volumes},
         "status": {"phase": if state == PodState::Running { "Running" } else { "Pending" }, "containerStatuses": statuses}
     })
 }

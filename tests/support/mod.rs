@@ -95,6 +95,7 @@ pub mod faults;
 pub mod host;
 pub mod images;
 pub mod lab;
+pub mod pod_exec;
 pub mod registry;
 pub mod schema;
 pub mod services;
@@ -137,6 +138,7 @@ where
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .with_upgrades()
                     .await;
             });
         }

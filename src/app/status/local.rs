@@ -7,7 +7,7 @@ use crate::model::status::{
     KubefateStatus, LabStatus, LocalStatus, MinikubeState, MinikubeStatus, Part, PartyStatus,
     StatusReport, Urls,
 };
-use crate::steps::{Ctx, local_processes};
+use crate::steps::{Ctx, local_processes, probe};
 
 pub async fn report(ctx: &Ctx, record: &LabRecord, changes: Vec<String>) -> StatusReport {
     let processes = local_processes(ctx).await;
@@ -17,11 +17,18 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, changes: Vec<String>) -> Stat
         .iter()
         .map(|p| {
             let own: Vec<_> = processes.iter().filter(|s| s.party == Some(p.id)).collect();
-            let problems: Vec<String> = own
+            let mut problems: Vec<String> = own
                 .iter()
                 .filter(|s| !s.healthy)
                 .map(|s| s.detail.clone())
                 .collect();
+            // A party whose FATE Flow has no home yet has no table to judge.
+            let stale_routes = if problems.is_empty() {
+                probe::local_stale_routes(ctx, p.id)
+            } else {
+                Vec::new()
+            };
+            problems.extend(stale_routes.iter().map(|r| format!("stale route: {r}")));
             let running = own.iter().filter(|s| s.running).count();
             PartyStatus {
                 id: p.id,
@@ -31,6 +38,7 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, changes: Vec<String>) -> Stat
                 address: "127.0.0.1".into(),
                 detail: None,
                 problems,
+                stale_routes,
                 cluster: None,
                 cluster_id: None,
                 cluster_status: if running == own.len() {

@@ -23,7 +23,7 @@ use crate::model::status::{
     StatusReport, Urls,
 };
 use crate::model::target::Cluster;
-use crate::steps::{Ctx, for_target, party_health};
+use crate::steps::{Ctx, for_target, party_health, probe};
 
 /// No single question may hold `status` up for longer than this.
 const EACH: Duration = Duration::from_secs(10);
@@ -253,16 +253,24 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
         ingress(ctx, record),
         kubefate(ctx, show_credentials)
     );
-    let healths = futures::future::join_all(
-        spec.ours()
-            .map(|p| async move { bounded(party_health(ctx, p)).await }),
-    )
+    let healths = futures::future::join_all(spec.ours().map(|p| async move {
+        let health = bounded(party_health(ctx, p)).await;
+        // The cheap part of the probe, where a pod can be looked into at all.
+        let stale = match &health {
+            Ok(h) if h.is_healthy() => match bounded(probe::stale_routes(ctx, p)).await {
+                Ok(stale) => stale,
+                Err(e) => vec![format!("its route table could not be read: {e:#}")],
+            },
+            _ => Vec::new(),
+        };
+        (health, stale)
+    }))
     .await;
     let none = Vec::new();
     let mut parties: Vec<PartyStatus> = spec
         .ours()
         .zip(healths)
-        .map(|(p, health)| {
+        .map(|(p, (health, stale_routes))| {
             let clusters = listed.get(&p.cluster).unwrap_or(&none);
             let cluster = clusters.iter().find(|c| c.name == p.name());
             let status = match cluster {
@@ -271,7 +279,7 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
                 None => "Unknown".into(),
             };
             let (ready, total) = health.as_ref().map(Health::counts).unwrap_or((0, 0));
-            let problems: Vec<String> = match &health {
+            let mut problems: Vec<String> = match &health {
                 Ok(Health::Unhealthy { problems, .. }) => {
                     problems.iter().map(|p| p.to_string()).collect()
                 }
@@ -279,15 +287,21 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
                 Ok(Health::Healthy { .. }) => vec![],
                 Err(e) => vec![format!("{e:#}")],
             };
+            problems.extend(stale_routes.iter().map(|r| {
+                format!("stale route: {r} (`fatelab up` writes the routes again; `fatelab probe` checks every hop)")
+            }));
             let (notebook, fateboard) = spec.hostnames(p);
             PartyStatus {
                 id: p.id,
-                healthy: status == "Running" && health.as_ref().is_ok_and(Health::is_healthy),
+                healthy: status == "Running"
+                    && health.as_ref().is_ok_and(Health::is_healthy)
+                    && stale_routes.is_empty(),
                 peer: false,
                 context: p.cluster.context().map(String::from),
                 address: spec.address(p).to_string(),
                 detail: None,
                 problems,
+                stale_routes,
                 cluster: Some(p.name()),
                 cluster_id: cluster.map(|c| c.uuid.clone()),
                 cluster_status: status,
@@ -312,6 +326,7 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
             address: spec.address(p).to_string(),
             detail: Some(check.detail.clone()),
             problems: if answers { vec![] } else { vec![check.detail] },
+            stale_routes: vec![],
             cluster: None,
             cluster_id: None,
             cluster_status: "Elsewhere".into(),

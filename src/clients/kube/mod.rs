@@ -3,11 +3,13 @@
 //! namespaces. Every call goes through [`super::transport`]'s deadlines and retries.
 
 mod apply;
+mod exec;
 mod namespace;
 mod pods;
 mod wait;
 
 pub use apply::{Applied, FIELD_MANAGER, Held, apply_all, delete_object, get_objects, namespaced};
+pub use exec::{Ran, exec};
 pub use namespace::{delete_namespace, ensure_namespace};
 pub use pods::{
     ContainerState, ContainerView, Exit, PodView, Stuck, Unschedulable, list_pods, not_ready_pods,

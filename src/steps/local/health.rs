@@ -51,7 +51,7 @@ pub async fn party_problems(ctx: &Ctx, party: &Party) -> Vec<String> {
         .collect()
 }
 
-async fn of_roles(ctx: &Ctx, roles: &[Role]) -> Vec<ProcessStatus> {
+pub(super) async fn of_roles(ctx: &Ctx, roles: &[Role]) -> Vec<ProcessStatus> {
     let asked = roles.iter().map(|&role| async move {
         let rec = recorded(ctx, role);
         let running = rec.as_ref().is_some_and(process::alive);

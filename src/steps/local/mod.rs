@@ -7,6 +7,7 @@ mod brokers;
 mod checks;
 mod health;
 mod packages;
+pub(super) mod probe;
 mod proxy;
 mod servers;
 

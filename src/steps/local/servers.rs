@@ -43,7 +43,7 @@ fn conf_file(ctx: &Ctx, id: u32) -> std::path::PathBuf {
     dirs(ctx).party_home(id).join("conf/service_conf.yaml")
 }
 
-fn routes_file(ctx: &Ctx, id: u32) -> std::path::PathBuf {
+pub(super) fn routes_file(ctx: &Ctx, id: u32) -> std::path::PathBuf {
     dirs(ctx)
         .party_home(id)
         .join("conf/rabbitmq_route_table.yaml")
