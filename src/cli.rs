@@ -85,6 +85,10 @@ pub enum Command {
     /// party's rollsite/osx pod (its loaded route table, the other pod's readiness, a TCP dial):
     /// a matrix with the first failing hop and its fix (exit 0 all pass, 1 not)
     Probe,
+    /// Write one .tar.gz for a bug report: pods, container logs (and previous runs'), events,
+    /// KubeFATE's clusters and jobs, FATE Flow's records and logs of the last test jobs,
+    /// minikube's logs, fatelab's own run logs, status and doctor; no secret in it
+    Logs(LogsArgs),
     /// List, pull, save or load the images a release needs (offline bundles for air-gapped hosts)
     Images(ImagesArgs),
     /// Print a shell completion script for fatelab's commands and flags (see the README for
@@ -226,6 +230,13 @@ pub enum ImagesAction {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Where to write the archive [default: ./fatelab-logs-<time>.tar.gz]
+    #[arg(short = 'o', long = "output-file", value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -77,3 +77,29 @@ mod tests {
         assert_eq!(redact_url("http://h/p"), "http://h/p");
     }
 }
+
+/// `text` with every occurrence of each secret replaced by `***` (values too short to be a
+/// secret are left: they would match by chance).
+pub fn scrub(text: &str, secrets: &[Secret]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        if s.expose().len() >= 6 {
+            out = out.replace(s.expose(), "***");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::*;
+
+    #[test]
+    fn every_secret_is_scrubbed() {
+        let s = [Secret::new("hunter22secret"), Secret::new("abc")];
+        assert_eq!(
+            scrub("pw=hunter22secret, again hunter22secret; abc stays", &s),
+            "pw=***, again ***; abc stays"
+        );
+    }
+}

@@ -244,8 +244,34 @@ async fn parties_follow_the_parties_and_ip_flags() {
         .success()
         .stderr(
             contains("updating fate-9999: partyList gains 10001; rollsite NodePort unchanged")
-                .and(contains("party 10001: installed, healthy")),
+                .and(contains("party 10001: installed, healthy"))
+                // The running pods keep the table they started with (the fake kubelet has not
+                // synced their mounts): up restarts them, and says so.
+                .and(contains(
+                    "party 9999: restarting its rollsite pod so it loads the new route table",
+                ))
+                .and(contains(
+                    "party 10000: restarting its rollsite pod so it loads the new route table",
+                )),
         );
+    // Every party's rollsite now routes to every other, as the probe sees from inside.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    for c in lab.kubefate.live_clusters() {
+        for (_, to) in routes(&c) {
+            let (ip, port) = to.rsplit_once(':').unwrap();
+            lab.kube.dial_to(
+                ip,
+                port.parse().unwrap(),
+                listener.local_addr().unwrap().port(),
+            );
+        }
+    }
+    let mut probe = lab.host.fatelab(None);
+    probe.arg("probe");
+    run(probe)
+        .await
+        .success()
+        .stdout(contains("Every crossing works"));
     let clusters = lab.kubefate.live_clusters();
     assert_eq!(clusters.len(), 3);
     for c in &clusters {

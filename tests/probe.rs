@@ -85,6 +85,8 @@ async fn the_probe_passes_a_healthy_lab_and_names_each_broken_hop() {
     doc["route_table"].as_object_mut().unwrap().remove("10001");
     cm["data"]["route_table.json"] = json!(doc.to_string());
     lab.kube.put(cm);
+    // The kubelet syncs the mounted file; rollsite re-reads it within a minute.
+    lab.kube.sync_mounts();
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -103,19 +105,10 @@ async fn the_probe_passes_a_healthy_lab_and_names_each_broken_hop() {
         })
         .unwrap();
     lab.kube.dial_to(&ten_thousand.0, ten_thousand.1, closed);
-    let rollsite_10001 = lab
-        .kube
-        .objects()
-        .into_iter()
-        .find(|o| {
-            o.pointer("/metadata/namespace") == Some(&json!("fate-10001"))
-                && o.pointer("/metadata/labels/fateMoudle") == Some(&json!("rollsite"))
-        })
-        .unwrap();
-    let name = rollsite_10001["metadata"]["name"].as_str().unwrap();
+    let name = lab.kube.module_pod("fate-10001", "rollsite");
     let mut crashed = party_pod(
         "fate-10001",
-        name,
+        &name,
         "fate-10001",
         "rollsite",
         &["rollsite"],

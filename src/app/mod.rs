@@ -4,6 +4,7 @@ mod doctor;
 mod down;
 mod hosts;
 mod images;
+mod logs;
 mod open;
 mod plan;
 mod probe;
@@ -132,6 +133,7 @@ async fn run(cli: &Cli) -> Result<i32> {
         Command::Status(args) => status::run(cli, args).await,
         Command::Test(args) => test::run(cli, args).await,
         Command::Probe => probe::run(cli).await,
+        Command::Logs(args) => logs::run(cli, args).await,
         Command::Images(args) => images::run(cli, args).await.map(|()| 0),
         Command::Completions(args) => completions(args).map(|()| 0),
     }

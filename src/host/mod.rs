@@ -2,6 +2,7 @@
 //! fatelab keeps or edits on it (the state dir and its record, the credentials, the cache's
 //! packages and charts, the hosts file).
 
+pub mod bundle;
 pub mod chart;
 pub mod credentials;
 pub mod facts;

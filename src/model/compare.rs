@@ -183,6 +183,11 @@ fn same(a: &Value, b: &Value) -> bool {
     undeclared(a, b).is_empty() && undeclared(b, a).is_empty()
 }
 
+/// Whether a party's route table (its partyList) differs between two cluster specs.
+pub fn routes_change(old: &Value, new: &Value, module: &str) -> bool {
+    routes(old, module) != routes(new, module)
+}
+
 /// How a party's cluster spec changes from `old` (what KubeFATE holds) to `new` (what the lab
 /// declares), in words: the route table by peer, every other key by its path. Empty: the same.
 pub fn spec_changes(old: &Value, new: &Value, module: &str) -> Vec<String> {

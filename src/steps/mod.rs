@@ -14,6 +14,7 @@
 
 pub mod advice;
 mod artifacts;
+pub mod collect;
 mod ctx;
 mod existing;
 mod gate;

@@ -44,7 +44,7 @@ fn via(ctx: &Ctx) -> String {
 }
 
 /// Party `party`'s federation pod, as listed now (the chart labels it `fateMoudle=<module>`).
-async fn federation_pod(ctx: &Ctx, party: &Party) -> Result<PodView> {
+pub async fn federation_pod(ctx: &Ctx, party: &Party) -> Result<PodView> {
     let via = via(ctx);
     let selector = format!("name={},fateMoudle={via}", party.name());
     let pods = kube::list_pods(ctx.kube_for(party).await?, &party.namespace(), &selector).await?;
@@ -166,8 +166,8 @@ fn fix_inside(ctx: &Ctx, party: &Party) -> String {
 
 fn fix_route(ctx: &Ctx, from: &Party) -> String {
     format!(
-        "`fatelab up` with this lab's parties writes every partyList again; if the pod keeps the old table, `kubectl -n {} rollout restart deployment/{}` makes it load the new one",
-        from.namespace(),
+        "`fatelab up` with this lab's parties writes every partyList again and restarts {}'s {} pod when it keeps an old table",
+        from.id,
         via(ctx)
     )
 }

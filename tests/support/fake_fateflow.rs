@@ -101,6 +101,11 @@ impl FakeFateFlow {
         self.state.lock().unwrap().submitted.clone()
     }
 
+    /// The IDs of the jobs submitted here.
+    pub fn submitted_ids(&self) -> Vec<String> {
+        self.state.lock().unwrap().jobs.keys().cloned().collect()
+    }
+
     /// Tables uploaded, (namespace, name), in order.
     pub fn uploads(&self) -> Vec<(String, String)> {
         self.state.lock().unwrap().uploads.clone()
@@ -274,6 +279,19 @@ impl FakeFateFlow {
             .and_then(|j| j.error.clone())
     }
 
+    /// A submitted job's log directory, packed as FATE Flow packs it.
+    fn log_archive(&self, id: &str) -> Option<Vec<u8>> {
+        if !self.state.lock().unwrap().jobs.contains_key(id) {
+            return None;
+        }
+        let text = format!("[INFO] job {id} scheduled on this party\n");
+        Some(super::lab::tgz(&[(
+            "fate_flow_schedule.log",
+            text.as_bytes(),
+            0o644,
+        )]))
+    }
+
     async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
         let method = req.method().clone();
         let path = req.uri().path().to_string();
@@ -360,6 +378,15 @@ impl FakeFateFlow {
                     .into_iter()
                     .collect();
                 reply(json!({"retcode": 0, "retmsg": "success", "data": tasks}))
+            }
+            // FATE@v1.6.0 job_app.py `job_log`: the job's log directory as a .tar.gz, or 210.
+            (Method::GET, "/v1/job/log") => {
+                let id = body["job_id"].as_str().unwrap_or_default().to_string();
+                match self.log_archive(&id) {
+                    Some(bytes) => gzip_reply(bytes),
+                    None => reply(json!({"retcode": 210, "retmsg": format!(
+                        "Log file path: /data/projects/fate/logs/{id} not found. Please check if the job id is valid.")})),
+                }
             }
             (Method::POST, "/v1/data/upload") => {
                 if !content_type.starts_with("multipart/form-data") {
@@ -491,6 +518,14 @@ impl FakeFateFlow {
                 reply(
                     json!({"code": 0, "data": [{"task_name": task, "status": "failed", "error_report": report}], "message": "success"}),
                 )
+            }
+            // FATE-Flow@v2.2.0 job_app.py `download_job_logs`: a .tar.gz, or FileNoFound (8001).
+            (Method::POST, "/v2/job/log/download") => {
+                let id = body["job_id"].as_str().unwrap_or_default().to_string();
+                match self.log_archive(&id) {
+                    Some(bytes) => gzip_reply(bytes),
+                    None => reply(json!({"code": 8001, "message": "No found file or dir"})),
+                }
             }
             (Method::POST, "/v2/data/component/upload/file") => {
                 let fields = form_fields(&content_type, &raw);
@@ -741,4 +776,12 @@ fn file_part(content_type: &str, raw: &[u8]) -> String {
                 .map(|(_, v)| v.trim_end_matches("\r\n").to_string())
         })
         .unwrap_or_default()
+}
+
+fn gzip_reply(bytes: Vec<u8>) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/gzip")
+        .body(Full::new(Bytes::from(bytes)))
+        .unwrap()
 }

@@ -66,6 +66,9 @@ struct Store {
     made_by_requests: std::collections::BTreeSet<Key>,
     /// (address, port) a pod may dial → the loopback port that answers for it.
     dials: BTreeMap<(String, u16), u16>,
+    /// (namespace, pod) → the ConfigMaps its volumes mount, as the kubelet last synced them
+    /// (at the pod's start, and at each `sync_mounts`).
+    mounted: BTreeMap<(String, String), BTreeMap<String, Value>>,
 }
 
 #[derive(Clone)]
@@ -273,6 +276,10 @@ impl FakeKube {
             } else {
                 "ADDED"
             };
+            if kind == "ADDED" && key.2 == "pods" {
+                let mounts = Self::config_maps_of(&s.objects, &obj);
+                s.mounted.insert((key.1.clone(), key.3.clone()), mounts);
+            }
             s.objects.insert(key.clone(), obj.clone());
             let e = Event {
                 rv,
@@ -332,6 +339,84 @@ impl FakeKube {
             name.to_string(),
         );
         self.store.lock().unwrap().objects.get(&key).cloned()
+    }
+
+    /// The ConfigMaps a pod's volumes name, as they are now.
+    fn config_maps_of(objects: &BTreeMap<Key, Value>, pod: &Value) -> BTreeMap<String, Value> {
+        let ns = pod
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        pod.pointer("/spec/volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.pointer("/configMap/name").and_then(Value::as_str))
+            .filter_map(|name| {
+                let key = (
+                    "v1".into(),
+                    ns.to_string(),
+                    "configmaps".into(),
+                    name.to_string(),
+                );
+                objects.get(&key).map(|cm| (name.to_string(), cm.clone()))
+            })
+            .collect()
+    }
+
+    /// A chart module's pod that a client deleted comes back, as its Deployment's ReplicaSet
+    /// makes it again: a new uid, the ConfigMaps mounted afresh, every container started anew
+    /// and ready (the fake keeps the name so the fake KubeFATE's pod list stays true).
+    fn replace_pod(&self, old: &Value) {
+        if old.pointer("/metadata/labels/fateMoudle").is_none() {
+            return;
+        }
+        let mut pod = old.clone();
+        let meta = pod["metadata"].as_object_mut().unwrap();
+        for k in ["uid", "resourceVersion", "deletionTimestamp"] {
+            meta.remove(k);
+        }
+        for c in pod
+            .pointer_mut("/status/containerStatuses")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            c["ready"] = json!(true);
+            c["restartCount"] = json!(0);
+            c["state"] = json!({"running": {"startedAt": "2026-12-03T00:00:00Z"}});
+            c.as_object_mut().unwrap().remove("lastState");
+        }
+        pod["status"]["phase"] = json!("Running");
+        self.put(pod);
+    }
+
+    /// The kubelet's periodic sync: every pod's ConfigMap volumes show the ConfigMaps as they
+    /// are now (until then a pod sees them as they were when it started).
+    pub fn sync_mounts(&self) {
+        let mut s = self.store.lock().unwrap();
+        let pods: Vec<(Key, Value)> = s
+            .objects
+            .iter()
+            .filter(|(k, _)| k.2 == "pods")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, pod) in pods {
+            let mounts = Self::config_maps_of(&s.objects, &pod);
+            s.mounted.insert((k.1, k.3), mounts);
+        }
+    }
+
+    /// The name of the pod of chart module `module` (its `fateMoudle` label) in `ns`.
+    pub fn module_pod(&self, ns: &str, module: &str) -> String {
+        self.objects()
+            .into_iter()
+            .find(|o| {
+                o.pointer("/metadata/namespace") == Some(&json!(ns))
+                    && o.pointer("/metadata/labels/fateMoudle") == Some(&json!(module))
+            })
+            .and_then(|o| o.pointer("/metadata/name")?.as_str().map(String::from))
+            .unwrap_or_else(|| panic!("no {module} pod in {ns}"))
     }
 
     /// From inside any pod, `ip:port` reaches whatever listens on 127.0.0.1:`local` (a test's
@@ -641,9 +726,25 @@ impl FakeKube {
                         StatusCode::OK,
                     );
                 }
+                let wanted_uid = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|b| b.pointer("/preconditions/uid").cloned());
+                if let Some(uid) = wanted_uid
+                    && obj.pointer("/metadata/uid") != Some(&uid)
+                {
+                    return full(
+                        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                               "message": format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", obj["metadata"]["uid"]),
+                               "reason": "Conflict", "details": {"name": name, "kind": plural}, "code": 409}),
+                        StatusCode::CONFLICT,
+                    );
+                }
                 self.delete(&gv, resource.kind, &ns, &name);
                 if resource.kind == "Namespace" {
                     self.delete_contents(&name);
+                }
+                if resource.kind == "Pod" {
+                    self.replace_pod(&obj);
                 }
                 full(obj, StatusCode::OK)
             }
@@ -1144,6 +1245,7 @@ const RESOURCES: &[Resource] = &[
     res("", "v1", "ServiceAccount", "serviceaccounts", true),
     res("", "v1", "Secret", "secrets", true),
     res("", "v1", "ConfigMap", "configmaps", true),
+    res("", "v1", "Event", "events", true),
     res(
         "",
         "v1",

@@ -36,6 +36,14 @@ pub async fn run(cli: &Cli, args: &StatusArgs) -> Result<i32> {
     Ok(code(&report))
 }
 
+/// The `status --output json` document of the lab on record (for `fatelab logs`).
+pub async fn document(
+    ctx: &crate::steps::Ctx,
+    record: &crate::model::record::LabRecord,
+) -> StatusReport {
+    report::report(ctx, record, false).await
+}
+
 /// 0 when the lab is healthy, 1 when not.
 fn code(report: &StatusReport) -> i32 {
     if report.healthy { 0 } else { 1 }

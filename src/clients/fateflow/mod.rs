@@ -6,6 +6,7 @@
 //! fateflow-real.md.
 
 pub mod jobs;
+mod records;
 pub mod v1;
 pub mod v2;
 
@@ -111,6 +112,16 @@ impl FateFlow {
         path: &str,
         body: Option<(String, Vec<u8>)>,
     ) -> Result<Value> {
+        self.send(method, path, body).await?.json()
+    }
+
+    /// Sends one call; any 2xx answer is returned as it came, anything else is an error.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Result<super::transport::ProxyResponse> {
         // A submit or an upload starts a job: sent once. Everything else is a query, even
         // when FATE Flow 1.x wants it as POST.
         let once = path.ends_with("/submit") || path.contains("/upload");
@@ -135,7 +146,7 @@ impl FateFlow {
                 String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)])
             );
         }
-        resp.json()
+        Ok(resp)
     }
 
     /// Code and message of an answer, in either API's envelope.

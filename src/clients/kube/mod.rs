@@ -4,16 +4,18 @@
 
 mod apply;
 mod exec;
+mod inspect;
 mod namespace;
 mod pods;
 mod wait;
 
 pub use apply::{Applied, FIELD_MANAGER, Held, apply_all, delete_object, get_objects, namespaced};
 pub use exec::{Ran, exec};
+pub use inspect::{container_log, events_in, pods_in};
 pub use namespace::{delete_namespace, ensure_namespace};
 pub use pods::{
-    ContainerState, ContainerView, Exit, PodView, Stuck, Unschedulable, list_pods, not_ready_pods,
-    registry_of,
+    ContainerState, ContainerView, Exit, PodView, Stuck, Unschedulable, delete_pod, list_pods,
+    not_ready_pods, registry_of,
 };
 pub use wait::{
     PodWait, StuckPod, deployment_available, wait_deployment_available, wait_deployments_available,

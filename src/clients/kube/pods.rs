@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{ListParams, LogParams};
+use kube::api::{DeleteParams, ListParams, LogParams, Preconditions};
 use kube::{Api, Client};
 
 /// Container waiting reasons that will not fix themselves while anyone waits.
@@ -14,6 +14,8 @@ const PULL_FAILURES: [&str; 3] = ["ImagePullBackOff", "ErrImagePull", "InvalidIm
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodView {
     pub name: String,
+    /// Tells a pod from its replacement of the same name.
+    pub uid: String,
     /// The pod's phase; `Pending` when the server has not said.
     pub phase: String,
     pub init_containers: Vec<ContainerView>,
@@ -188,6 +190,7 @@ impl PodView {
             });
         PodView {
             name: pod.metadata.name.clone().unwrap_or_default(),
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
             phase: status
                 .and_then(|s| s.phase.clone())
                 .unwrap_or_else(|| "Pending".into()),
@@ -315,6 +318,24 @@ pub async fn not_ready_pods(client: &Client, ns: &str) -> Result<Vec<String>> {
         .iter()
         .filter_map(|p| PodView::of(p).not_ready())
         .collect())
+}
+
+/// Deletes pod `name` if it is still the one with `uid` (its controller makes a new one);
+/// false when it was already gone or replaced.
+pub async fn delete_pod(client: &Client, ns: &str, name: &str, uid: &str) -> Result<bool> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: Some(uid.to_string()),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match api.delete(name, &params).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("deleting pod {ns}/{name}")),
+    }
 }
 
 /// The last `lines` lines of a container's previous run.

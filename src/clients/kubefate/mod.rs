@@ -262,6 +262,11 @@ impl KubeFate {
         serde_json::from_value(v["data"].clone()).context("KubeFATE's job answer has no job")
     }
 
+    /// `GET path`'s `data` as the service answers it (for a bug report: every field kept).
+    pub async fn data(&self, path: &str) -> Result<Value> {
+        Ok(self.call(Method::GET, path, None).await?["data"].take())
+    }
+
     pub async fn jobs(&self) -> Result<Vec<Job>> {
         let v = self.call(Method::GET, "/v1/job/", None).await?;
         Ok(serde_json::from_value(v["data"].clone()).unwrap_or_default())

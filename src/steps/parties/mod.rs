@@ -8,6 +8,7 @@ mod follow;
 mod install;
 mod observe;
 mod plan;
+mod routes;
 mod summary;
 mod undo;
 
@@ -152,6 +153,7 @@ async fn converge_party(ctx: &Ctx, plan: PartyPlan) -> Result<()> {
                 cluster,
                 changes,
                 upgrade,
+                routes_change,
             } => {
                 ctx.ui.println(format!(
                     "    party {}: {} {}: {}",
@@ -165,11 +167,22 @@ async fn converge_party(ctx: &Ctx, plan: PartyPlan) -> Result<()> {
                     changes.join("; ")
                 ));
                 install::update(ctx, party, &line, upgrade.is_some()).await?;
+                if routes_change {
+                    let how = routes::take_effect(ctx, party, &line).await?;
+                    line.set(how);
+                }
                 Ok(if upgrade.is_some() {
                     "upgraded, healthy"
                 } else {
                     "updated, healthy"
                 })
+            }
+            Action::Reload { uuid, .. } => {
+                ctx.update_record(|r| {
+                    r.clusters.insert(party.id, uuid);
+                })?;
+                routes::take_effect(ctx, party, &line).await?;
+                Ok("its federation pod restarted, routing as declared")
             }
             Action::Settle(why) => {
                 follow::settled(ctx, party, &line, &format!("not healthy yet ({why})"))

@@ -16,7 +16,7 @@ use crate::model::health::Health;
 use crate::model::spec::Party;
 use crate::model::target::Cluster;
 use crate::render::cluster_yaml;
-use crate::steps::Ctx;
+use crate::steps::{Ctx, probe};
 
 #[derive(Debug)]
 pub enum Action {
@@ -34,6 +34,13 @@ pub enum Action {
         cluster: KubefateCluster,
         changes: Vec<String>,
         upgrade: Option<(String, String)>,
+        /// Its partyList changes: the pod must then route with the new table.
+        routes_change: bool,
+    },
+    /// As declared and healthy, but its federation pod routes with an old table.
+    Reload {
+        uuid: String,
+        stale: Vec<String>,
     },
     /// As declared, but not healthy yet: wait for it to settle (or fail naming why).
     Settle(String),
@@ -92,6 +99,10 @@ impl PartyPlan {
                 None => format!("party {id}: update cluster {name}: {}", changes.join("; ")),
             },
             Action::Settle(why) => format!("party {id}: wait until it is healthy ({why})"),
+            Action::Reload { stale, .. } => format!(
+                "party {id}: restart its federation pod, which routes with an old table ({})",
+                stale.join("; ")
+            ),
         })
     }
 }
@@ -146,13 +157,21 @@ async fn observe_party(ctx: &Ctx, party: &Party, known: &[KubefateCluster]) -> R
                 .collect();
             if !changes.is_empty() || upgrade.is_some() {
                 Action::Update {
+                    routes_change: compare::routes_change(&held, &want, module),
                     cluster: c,
                     changes,
                     upgrade,
                 }
             } else {
                 match party_health(ctx, party).await? {
-                    Health::Healthy { .. } => Action::Nothing(c.uuid.clone()),
+                    Health::Healthy { .. } => match probe::stale_routes(ctx, party).await {
+                        Ok(stale) if !stale.is_empty() => Action::Reload {
+                            uuid: c.uuid.clone(),
+                            stale,
+                        },
+                        // A table that cannot be read is `status`'s and `probe`'s to report.
+                        _ => Action::Nothing(c.uuid.clone()),
+                    },
                     Health::NoPods => Action::Reinstall {
                         why: "is listed as Running by KubeFATE, but has no pods".into(),
                         cluster: c,
