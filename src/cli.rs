@@ -85,6 +85,9 @@ pub enum Command {
     /// party's rollsite/osx pod (its loaded route table, the other pod's readiness, a TCP dial):
     /// a matrix with the first failing hop and its fix (exit 0 all pass, 1 not)
     Probe,
+    /// Open a party's FATE Board or notebook: its ingress URL on minikube, else a local port
+    /// forwarded through the API server (kept until Ctrl-C)
+    Open(OpenArgs),
     /// Write one .tar.gz for a bug report: pods, container logs (and previous runs'), events,
     /// KubeFATE's clusters and jobs, FATE Flow's records and logs of the last test jobs,
     /// minikube's logs, fatelab's own run logs, status and doctor; no secret in it
@@ -230,6 +233,38 @@ pub enum ImagesAction {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+}
+
+/// Which dashboard `open` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dashboard {
+    /// FATE Board (the jobs, their DAG and metrics)
+    Board,
+    /// the party's Jupyter notebook (FATE's client)
+    Notebook,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// What to open
+    #[arg(value_enum, value_name = "WHAT")]
+    pub what: Dashboard,
+
+    /// The party whose dashboard it is
+    #[arg(value_name = "PARTY")]
+    pub party: u32,
+
+    /// Forward a local port through the API server even where the ingress URL would do
+    #[arg(long)]
+    pub forward: bool,
+
+    /// The local port to forward from (0: any free one)
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    pub port: u16,
+
+    /// Only print the URL; do not start a browser
+    #[arg(long)]
+    pub no_browser: bool,
 }
 
 #[derive(Debug, Args)]

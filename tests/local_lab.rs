@@ -268,6 +268,45 @@ fn a_local_lab_federates_for_real_and_leaves_nothing() {
     assert_eq!(job_rows(guest_port, job, "guest", 9999)["code"], 0);
     assert_ne!(job_rows(host_port, job, "guest", 9999)["code"], 0);
 
+    // The probe from the host: every route as declared, every broker answering and accepting.
+    let mut cmd = fatelab(state);
+    cmd.arg("probe");
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("Every crossing works"), "{}", r.stdout);
+
+    // The bundle: each process's output and the confs, without the broker password in them.
+    let bundle = state.join("report.tar.gz");
+    let mut cmd = fatelab(state);
+    cmd.args(["logs", "-o"]).arg(&bundle);
+    assert_eq!(run(cmd).code, 0);
+    let password = std::fs::read_to_string(state.join("local/broker-password")).unwrap();
+    let mut names = Vec::new();
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(&bundle).unwrap());
+    for entry in tar::Archive::new(gz).entries().unwrap() {
+        let mut e = entry.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut e, &mut text);
+        assert!(
+            !text.contains(password.trim()),
+            "{name} holds the broker password"
+        );
+        names.push(name);
+    }
+    for part in [
+        "/local/broker-10000.log",
+        "/local/fateflow-9999.log",
+        "/local/conf/broker-9999/rabbitmq.conf",
+        "/local/conf/fateflow-10000/service_conf.yaml",
+        "/INDEX.md",
+    ] {
+        assert!(
+            names.iter().any(|n| n.ends_with(part)),
+            "{part} not in {names:?}"
+        );
+    }
+
     // A second `up` changes nothing, the toy job included (proven already).
     let r = up(state, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -286,6 +325,16 @@ fn a_local_lab_federates_for_real_and_leaves_nothing() {
     let text = v.to_string();
     assert!(text.contains("party 10000's RabbitMQ node (pid"), "{v}");
     assert!(text.contains("party 9999's FATE Flow (pid"), "{v}");
+    let mut cmd = fatelab(state);
+    cmd.arg("probe");
+    let r = run(cmd);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("9999 → 10000: party 10000's RabbitMQ node (pid"),
+        "{}",
+        r.stdout
+    );
     let r = up(state, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(

@@ -1,5 +1,6 @@
 //! One module per subcommand; `main` maps their errors to exit codes.
 
+mod dashboard;
 mod doctor;
 mod down;
 mod hosts;
@@ -134,6 +135,7 @@ async fn run(cli: &Cli) -> Result<i32> {
         Command::Test(args) => test::run(cli, args).await,
         Command::Probe => probe::run(cli).await,
         Command::Logs(args) => logs::run(cli, args).await,
+        Command::Open(args) => dashboard::run(cli, args).await,
         Command::Images(args) => images::run(cli, args).await.map(|()| 0),
         Command::Completions(args) => completions(args).map(|()| 0),
     }

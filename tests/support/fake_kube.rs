@@ -66,6 +66,8 @@ struct Store {
     made_by_requests: std::collections::BTreeSet<Key>,
     /// (address, port) a pod may dial → the loopback port that answers for it.
     dials: BTreeMap<(String, u16), u16>,
+    /// (namespace, pod, port) → the loopback port that answers for it in port forwards.
+    forwards: BTreeMap<(String, String, u16), u16>,
     /// (namespace, pod) → the ConfigMaps its volumes mount, as the kubelet last synced them
     /// (at the pod's start, and at each `sync_mounts`).
     mounted: BTreeMap<(String, String), BTreeMap<String, Value>>,
@@ -407,6 +409,15 @@ impl FakeKube {
         }
     }
 
+    /// Port forwards to `pod:port` in `ns` reach 127.0.0.1:`local` (a test's server).
+    pub fn forward_to(&self, ns: &str, pod: &str, port: u16, local: u16) {
+        self.store
+            .lock()
+            .unwrap()
+            .forwards
+            .insert((ns.to_string(), pod.to_string(), port), local);
+    }
+
     /// The name of the pod of chart module `module` (its `fateMoudle` label) in `ns`.
     pub fn module_pod(&self, ns: &str, module: &str) -> String {
         self.objects()
@@ -556,6 +567,17 @@ impl FakeKube {
             return self
                 .proxy(req, &ns, name.as_deref().unwrap_or(""), &rest)
                 .await;
+        }
+        if gv == "v1" && plural == "pods" && sub.first().map(String::as_str) == Some("portforward")
+        {
+            let name = name.unwrap_or_default();
+            let Some(pod) = self.get("v1", "Pod", &ns, &name) else {
+                return not_found("pods", &name);
+            };
+            let forwards = self.store.lock().unwrap().forwards.clone();
+            return super::pod_exec::serve_portforward(req, &pod, move |port| {
+                forwards.get(&(ns.clone(), name.clone(), port)).copied()
+            });
         }
         if gv == "v1" && plural == "pods" && sub.first().map(String::as_str) == Some("exec") {
             let name = name.unwrap_or_default();

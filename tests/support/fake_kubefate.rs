@@ -890,6 +890,13 @@ impl FakeKubeFate {
     /// helm install / upgrade: the chart's pods, created, then moved by the fake kubelet.
     fn helm_render(&self, cluster: &str, name: &str, ns: &str, kubelet: &Kubelet) {
         self.render_route_table(cluster, ns);
+        // The python pod's dashboards (reference §3.2: Services fateboard 8080, notebook 20000).
+        for (service, port) in [("fateboard", 8080), ("notebook", 20000)] {
+            self.kube.put(json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": service, "namespace": ns},
+                "spec": {"selector": {"name": name, "fateMoudle": "python"},
+                         "ports": [{"name": format!("tcp-{service}"), "port": port, "targetPort": port, "protocol": "TCP"}]}}));
+        }
         for ((module, containers), pod_name) in self
             .modules(cluster)
             .into_iter()

@@ -83,17 +83,26 @@ impl Host {
     }
 
     pub fn fatelab(&self, kube: Option<&FakeKube>) -> assert_cmd::Command {
-        let mut cmd = super::fatelab(&self.state());
+        let mut cmd = self.fatelab_process();
+        if let Some(k) = kube {
+            cmd.env("FAKE_MINIKUBE_APISERVER", k.url());
+        }
+        assert_cmd::Command::from_std(cmd)
+    }
+
+    /// The same as [`Host::fatelab`], as a process to start and stop (a command that runs
+    /// until Ctrl-C); no desktop to open a browser on.
+    pub fn fatelab_process(&self) -> std::process::Command {
+        let mut cmd = super::fatelab_process(&self.state());
         cmd.current_dir(self.tmp.path())
             .env("PATH", &self.bin)
             .env("FATELAB_TOOL_PATH", &self.bin)
             .env("HOME", self.path("home"))
             .env_remove("SUDO_USER")
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
             .env("FAKE_MINIKUBE_LOG", self.path("minikube.log"))
             .env("FAKE_MINIKUBE_STATE", self.path("minikube-state"));
-        if let Some(k) = kube {
-            cmd.env("FAKE_MINIKUBE_APISERVER", k.url());
-        }
         cmd
     }
 

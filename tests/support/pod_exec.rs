@@ -45,6 +45,52 @@ fn status(code: u16, reason: &str, message: String) -> Response<Body> {
         .unwrap()
 }
 
+/// The subprotocols a websocket request offers, in its order.
+fn offered(req: &Request<hyper::body::Incoming>) -> Vec<String> {
+    req.headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|p| p.trim().to_string()))
+        .collect()
+}
+
+/// A binary message on `channel`.
+fn frame(channel: u8, data: &[u8]) -> Message {
+    let mut b = vec![channel];
+    b.extend_from_slice(data);
+    Message::Binary(b.into())
+}
+
+type Socket = WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+
+/// The handshake's accept key, and the websocket the connection becomes once the 101 is sent;
+/// a request without a key is refused.
+#[allow(clippy::result_large_err)]
+fn upgrade(
+    req: &mut Request<hyper::body::Incoming>,
+) -> Result<(String, impl Future<Output = Option<Socket>> + use<>), Response<Body>> {
+    let Some(key) = req
+        .headers()
+        .get("sec-websocket-key")
+        .map(|k| derive_accept_key(k.as_bytes()))
+    else {
+        return Err(status(400, "BadRequest", "Upgrade request required".into()));
+    };
+    let on = hyper::upgrade::on(req);
+    Ok((key, async move {
+        let upgraded = on.await.ok()?;
+        Some(
+            WebSocketStream::from_raw_socket(
+                hyper_util::rt::TokioIo::new(upgraded),
+                Role::Server,
+                None,
+            )
+            .await,
+        )
+    }))
+}
+
 /// The query's `command` values in order, and its `container`.
 pub fn command_of(query: &str) -> (Vec<String>, Option<String>) {
     let mut argv = Vec::new();
@@ -124,13 +170,7 @@ pub fn serve(
             )
             .unwrap();
     }
-    let offered: Vec<String> = req
-        .headers()
-        .get_all("sec-websocket-protocol")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|p| p.trim().to_string()))
-        .collect();
+    let offered = offered(&req);
     let supported: &[&str] = if minor >= 30 {
         &["v5.channel.k8s.io", "v4.channel.k8s.io"]
     } else {
@@ -147,30 +187,15 @@ pub fn serve(
             format!("requested protocol(s) are not supported: {offered:?}; supports {supported:?}"),
         );
     };
-    let Some(key) = req
-        .headers()
-        .get("sec-websocket-key")
-        .map(|k| derive_accept_key(k.as_bytes()))
-    else {
-        return status(400, "BadRequest", "Upgrade request required".into());
+    let (key, upgraded) = match upgrade(&mut req) {
+        Ok(u) => u,
+        Err(refused) => return refused,
     };
-    let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        let Ok(upgraded) = upgrade.await else { return };
-        let mut ws = WebSocketStream::from_raw_socket(
-            hyper_util::rt::TokioIo::new(upgraded),
-            Role::Server,
-            None,
-        )
-        .await;
+        let Some(mut ws) = upgraded.await else { return };
         let ran = tokio::task::spawn_blocking(move || run(&container, &argv))
             .await
             .unwrap();
-        let frame = |channel: u8, data: &[u8]| {
-            let mut b = vec![channel];
-            b.extend_from_slice(data);
-            Message::Binary(b.into())
-        };
         if !ran.stdout.is_empty() {
             let _ = ws.send(frame(1, ran.stdout.as_bytes())).await;
         }
@@ -291,4 +316,125 @@ pub fn run(
         ),
         [] => fail(String::new(), 1),
     }
+}
+
+/// `pods/portforward` on the websocket channel protocol, as the kubelet serves it (kubelet
+/// `cri/streaming/portforward/websocket.go`): `ports` from the query (comma-separated or
+/// repeated), two channels per port (data 2i, error 2i+1), each opened by the port number as two
+/// little-endian bytes; then the data channel carries the connection's bytes both ways. `target`
+/// says which loopback port stands for the pod's port; none: the error channel says so.
+pub fn serve_portforward(
+    mut req: Request<hyper::body::Incoming>,
+    pod: &Value,
+    target: impl Fn(u16) -> Option<u16> + Send + 'static,
+) -> Response<Body> {
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let ports: Vec<u16> = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| *k == "ports")
+        .flat_map(|(_, v)| {
+            super::fake_kube::percent_decode(v)
+                .split(',')
+                .filter_map(|p| p.trim().parse().ok())
+                .collect::<Vec<u16>>()
+        })
+        .collect();
+    if ports.is_empty() {
+        return status(
+            400,
+            "BadRequest",
+            "query parameter \"port\" is required".into(),
+        );
+    }
+    let offered = offered(&req);
+    // The kubelet also takes no subprotocol at all ("") as binary channels.
+    let protocol = offered.iter().find(|p| *p == "v4.channel.k8s.io").cloned();
+    if protocol.is_none() && !offered.is_empty() {
+        return status(
+            400,
+            "BadRequest",
+            format!(
+                "requested protocol(s) are not supported: {offered:?}; supports [\"\", \"v4.channel.k8s.io\"]"
+            ),
+        );
+    }
+    let (key, upgraded) = match upgrade(&mut req) {
+        Ok(u) => u,
+        Err(refused) => return refused,
+    };
+    tokio::spawn(async move {
+        let Some(ws) = upgraded.await else { return };
+        let (mut tx, mut rx) = ws.split();
+        for (i, p) in ports.iter().enumerate() {
+            let le = p.to_le_bytes();
+            let _ = tx.send(frame(2 * i as u8, &le)).await;
+            let _ = tx.send(frame(2 * i as u8 + 1, &le)).await;
+        }
+        // This fake forwards the first port only: fatelab asks for one per connection.
+        let port = ports[0];
+        let Some(local) = target(port) else {
+            let msg = format!(
+                "error forwarding port {port} to pod {name}: failed to connect to localhost:{port} inside namespace: connection refused"
+            );
+            let _ = tx.send(frame(1, msg.as_bytes())).await;
+            let _ = tx.close().await;
+            return;
+        };
+        let Ok(upstream) = tokio::net::TcpStream::connect(("127.0.0.1", local)).await else {
+            let _ = tx.send(frame(1, b"connection refused")).await;
+            let _ = tx.close().await;
+            return;
+        };
+        let (mut up_r, mut up_w) = upstream.into_split();
+        let to_pod = async {
+            use tokio::io::AsyncWriteExt;
+            while let Some(Ok(m)) = rx.next().await {
+                match m {
+                    Message::Binary(b)
+                        if b.first() == Some(&0)
+                            && b.len() > 1
+                            && up_w.write_all(&b[1..]).await.is_err() =>
+                    {
+                        break;
+                    }
+                    Message::Close(_) => break,
+                    _ => {}
+                }
+            }
+            let _ = up_w.shutdown().await;
+        };
+        let from_pod = async {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match up_r.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(frame(0, &buf[..n])).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = tx.close().await;
+        };
+        tokio::join!(to_pod, from_pod);
+    });
+    let mut resp = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-accept", key);
+    if let Some(p) = protocol {
+        resp = resp.header("sec-websocket-protocol", p);
+    }
+    resp.body(Full::new(Bytes::new()).boxed()).unwrap()
 }

@@ -4,6 +4,7 @@
 
 mod apply;
 mod exec;
+mod forward;
 mod inspect;
 mod namespace;
 mod pods;
@@ -11,6 +12,7 @@ mod wait;
 
 pub use apply::{Applied, FIELD_MANAGER, Held, apply_all, delete_object, get_objects, namespaced};
 pub use exec::{Ran, exec};
+pub use forward::{forward, service_backend};
 pub use inspect::{container_log, events_in, pods_in};
 pub use namespace::{delete_namespace, ensure_namespace};
 pub use pods::{

@@ -174,7 +174,10 @@ pub fn describe(ctx: &Ctx, r: &JobResult) -> String {
     match &r.error {
         // A local lab has no FATE Board: its jobs are in each party's FATE Flow.
         None if ctx.spec.local().is_some() => format!("{head}{timings}{metrics}"),
-        None => format!("{head}{timings}{metrics}; FATE Board: {board}"),
+        None => format!(
+            "{head}{timings}{metrics}; FATE Board: {board} (`fatelab open board {}` opens it)",
+            r.guest
+        ),
         Some(e) => format!("{head}{timings}{metrics}: {e}"),
     }
 }
