@@ -150,7 +150,8 @@ pub struct PartyStatus {
     pub context: Option<String>,
     /// where the other parties reach its rollsite/osx NodePort
     pub address: String,
-    /// for a peer: what the TCP check found
+    /// for a peer: what the TCP check found; for a party of ours: why its loaded route table
+    /// could not be read, when it could not
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// what keeps the party from being healthy, naming pod and container

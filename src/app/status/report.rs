@@ -255,22 +255,26 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
     );
     let healths = futures::future::join_all(spec.ours().map(|p| async move {
         let health = bounded(party_health(ctx, p)).await;
-        // The cheap part of the probe, where a pod can be looked into at all.
-        let stale = match &health {
+        // The cheap part of the probe, where a pod can be looked into at all. A table that
+        // cannot be read (no `pods/exec` permission, say) is said, not held against the party.
+        let (stale, unread) = match &health {
             Ok(h) if h.is_healthy() => match bounded(probe::stale_routes(ctx, p)).await {
-                Ok(stale) => stale,
-                Err(e) => vec![format!("its route table could not be read: {e:#}")],
+                Ok(stale) => (stale, None),
+                Err(e) => (
+                    Vec::new(),
+                    Some(format!("its loaded route table could not be read: {e:#}")),
+                ),
             },
-            _ => Vec::new(),
+            _ => (Vec::new(), None),
         };
-        (health, stale)
+        (health, stale, unread)
     }))
     .await;
     let none = Vec::new();
     let mut parties: Vec<PartyStatus> = spec
         .ours()
         .zip(healths)
-        .map(|(p, (health, stale_routes))| {
+        .map(|(p, (health, stale_routes, unread))| {
             let clusters = listed.get(&p.cluster).unwrap_or(&none);
             let cluster = clusters.iter().find(|c| c.name == p.name());
             let status = match cluster {
@@ -299,7 +303,7 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
                 peer: false,
                 context: p.cluster.context().map(String::from),
                 address: spec.address(p).to_string(),
-                detail: None,
+                detail: unread,
                 problems,
                 stale_routes,
                 cluster: Some(p.name()),

@@ -125,6 +125,9 @@ fn parties(s: &mut String, lab: &LabStatus) {
         for problem in &p.problems {
             let _ = writeln!(s, "       {problem}");
         }
+        if let Some(d) = &p.detail {
+            let _ = writeln!(s, "       note: {d}");
+        }
     }
 }
 
