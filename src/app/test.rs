@@ -106,7 +106,8 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
 fn probe_words(p: &ProbeReport) -> String {
     if p.ok {
         return "`fatelab probe` finds every hop working now (routes as declared, pods ready, \
-                addresses accepting): the failure is past the federation's front door, in FATE's own logs\n"
+                addresses accepting): the failure is past the federation's front door, in FATE's own logs \
+                (`fatelab logs` collects them)\n"
             .into();
     }
     let mut out = "`fatelab probe` finds where:\n".to_string();

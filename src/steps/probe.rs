@@ -157,7 +157,7 @@ async fn dial(ctx: &Ctx, party: &Party, pod: &PodView, to: &Route) -> Dial {
 
 fn fix_inside(ctx: &Ctx, party: &Party) -> String {
     format!(
-        "`fatelab status` says what is wrong with party {id}; `kubectl -n {ns} describe pod -l fateMoudle={via}` and `kubectl -n {ns} logs -l fateMoudle={via} --previous` show more",
+        "`fatelab status` says what is wrong with party {id}; `fatelab logs` collects its pods' logs (a restarted container's previous run too) and events, `kubectl -n {ns} describe pod -l fateMoudle={via}` shows the pod",
         id = party.id,
         ns = party.namespace(),
         via = via(ctx)
