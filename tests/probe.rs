@@ -15,11 +15,20 @@ use support::lab::Lab;
 
 /// Every (address, port) a party's route table sends another party's traffic to.
 fn declared(lab: &Lab, parties: &[u32]) -> BTreeSet<(String, u16)> {
+    declared_by(lab, parties, "rollsite")
+}
+
+fn declared_by(lab: &Lab, parties: &[u32], module: &str) -> BTreeSet<(String, u16)> {
     let mut out = BTreeSet::new();
     for id in parties {
         let cm = lab
             .kube
-            .get("v1", "ConfigMap", &format!("fate-{id}"), "rollsite-config")
+            .get(
+                "v1",
+                "ConfigMap",
+                &format!("fate-{id}"),
+                &format!("{module}-config"),
+            )
             .expect("the chart's route table");
         let doc: Value =
             serde_json::from_str(cm["data"]["route_table.json"].as_str().unwrap()).unwrap();
@@ -180,4 +189,42 @@ async fn probe_without_a_lab_says_so() {
         .assert()
         .code(2)
         .stderr(contains("there is no lab on record"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_osx_table_is_read_where_the_v2_chart_mounts_it_and_a_configmap_kubefate_left_old_is_named()
+ {
+    let lab = Lab::start_release("probev2", "v2.0.0").await;
+    run(lab.up(&["--no-test"])).await.success();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    for (ip, port) in declared_by(&lab, &[9999, 10000], "osx") {
+        lab.kube
+            .dial_to(&ip, port, listener.local_addr().unwrap().port());
+    }
+    run(probe(&lab, false))
+        .await
+        .success()
+        .stdout(contains("through osx").and(contains("Every crossing works")));
+
+    // The ConfigMap loses 10000 behind KubeFATE's back, and the kubelet syncs it into the pod.
+    let mut cm = lab
+        .kube
+        .get("v1", "ConfigMap", "fate-9999", "osx-config")
+        .unwrap();
+    let mut doc: Value =
+        serde_json::from_str(cm["data"]["route_table.json"].as_str().unwrap()).unwrap();
+    doc["route_table"].as_object_mut().unwrap().remove("10000");
+    cm["data"]["route_table.json"] = json!(doc.to_string());
+    lab.kube.put(cm);
+    lab.kube.sync_mounts();
+    run(probe(&lab, false))
+        .await
+        .code(1)
+        .stdout(contains("9999 → 10000: 9999's osx has no route to 10000"));
+    // `up` restarts the pod; the new one mounts the same old ConfigMap, and up says whose it is.
+    run(lab.up(&["--no-test"])).await.code(1).stderr(
+        contains("party 9999: restarting its osx pod so it loads the new route table").and(
+            contains("the ConfigMap osx-config in fate-9999 was not updated by KubeFATE"),
+        ),
+    );
 }
