@@ -77,6 +77,16 @@ async fn the_v2_api_reports_the_task_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_fate_flow_database_is_asked_again() {
+    let (host, _kube, flow) = recorded("v2.0.0", Behaviour::Succeed).await;
+    flow.busy_queries(2);
+    run(test_cmd(&host, &["--output", "json"]))
+        .await
+        .success()
+        .stdout(contains("\"ok\": true"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guest_and_host_can_be_chosen_and_are_checked() {
     let (host, _kube, flow) = recorded("v2.0.0", Behaviour::Succeed).await;
     run(test_cmd(

@@ -42,6 +42,8 @@ struct Job {
 struct State {
     behaviour: Behaviour,
     jobs: BTreeMap<String, Job>,
+    /// The next job queries refused as a busy SQLite database refuses them.
+    busy_queries: u32,
     submitted: Vec<Value>,
     /// (namespace, name) → rows, for tables uploaded here.
     tables: BTreeMap<(String, String), u64>,
@@ -78,6 +80,7 @@ impl FakeFateFlow {
             state: Arc::new(Mutex::new(State {
                 behaviour,
                 jobs: BTreeMap::new(),
+                busy_queries: 0,
                 submitted: Vec::new(),
                 tables: BTreeMap::new(),
                 uploads: Vec::new(),
@@ -99,6 +102,12 @@ impl FakeFateFlow {
 
     pub fn submitted(&self) -> Vec<Value> {
         self.state.lock().unwrap().submitted.clone()
+    }
+
+    /// The next `n` job queries answer as FATE Flow 2.2 does when its SQLite database is
+    /// locked by a writer (code 6000, `BusyError('database is locked')`).
+    pub fn busy_queries(&self, n: u32) {
+        self.state.lock().unwrap().busy_queries = n;
     }
 
     /// The IDs of the jobs submitted here.
@@ -277,6 +286,13 @@ impl FakeFateFlow {
             .jobs
             .get(id)
             .and_then(|j| j.error.clone())
+    }
+
+    fn take_busy(&self) -> bool {
+        let mut s = self.state.lock().unwrap();
+        let busy = s.busy_queries > 0;
+        s.busy_queries = s.busy_queries.saturating_sub(1);
+        busy
     }
 
     /// A submitted job's log directory, packed as FATE Flow packs it.
@@ -487,6 +503,9 @@ impl FakeFateFlow {
                 reply(
                     json!({"code": 0, "data": {"model_id": id, "model_version": "0"}, "job_id": id, "message": "success"}),
                 )
+            }
+            (Method::GET, "/v2/job/query") if self.take_busy() => {
+                reply(json!({"code": 6000, "message": "BusyError('database is locked')"}))
             }
             (Method::GET, "/v2/job/query") => {
                 let id = q("job_id");

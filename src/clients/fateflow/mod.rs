@@ -34,6 +34,11 @@ pub const SERVICE: &str = "fateflow-client";
 pub const PORT: u16 = 9380;
 /// FATE Flow jobs are polled at this pace (its CLI polls every second too).
 pub const POLL: Duration = Duration::from_secs(1);
+/// A standalone FATE Flow keeps its records in SQLite: a query that meets a writer is refused
+/// with `BusyError('database is locked')` (code 6000, seen on the real FATE Flow 2.2 under load)
+/// and answers when asked again a moment later.
+const DATABASE_BUSY: &str = "database is locked";
+const BUSY_RETRIES: u32 = 10;
 
 pub struct FateFlow {
     way: Way,
@@ -206,25 +211,35 @@ impl FateFlow {
 
     /// The job's row for one party (`None`: the first row, e.g. an upload's `local` one).
     pub async fn job(&self, job_id: &str, party: Option<(&str, u32)>) -> Result<JobRow> {
-        let v = match self.api {
-            Api::V1 => {
-                let mut body = json!({ "job_id": job_id });
-                if let Some((role, id)) = party {
-                    body["role"] = json!(role);
-                    body["party_id"] = json!(id);
+        let mut busy = 0;
+        let v = loop {
+            let v = match self.api {
+                Api::V1 => {
+                    let mut body = json!({ "job_id": job_id });
+                    if let Some((role, id)) = party {
+                        body["role"] = json!(role);
+                        body["party_id"] = json!(id);
+                    }
+                    self.call(Method::POST, "/v1/job/query", Some(&body))
+                        .await?
                 }
-                self.call(Method::POST, "/v1/job/query", Some(&body))
-                    .await?
-            }
-            Api::V2 => {
-                let mut path = format!("/v2/job/query?job_id={job_id}");
-                if let Some((role, id)) = party {
-                    path.push_str(&format!("&role={role}&party_id={id}"));
+                Api::V2 => {
+                    let mut path = format!("/v2/job/query?job_id={job_id}");
+                    if let Some((role, id)) = party {
+                        path.push_str(&format!("&role={role}&party_id={id}"));
+                    }
+                    self.call(Method::GET, &path, None).await?
                 }
-                self.call(Method::GET, &path, None).await?
+            };
+            let (code, msg) = self.envelope(&v);
+            if code != 0 && msg.contains(DATABASE_BUSY) && busy < BUSY_RETRIES {
+                busy += 1;
+                tracing::info!("FATE Flow {}: {msg}; asking again", self.named);
+                tokio::time::sleep(POLL).await;
+                continue;
             }
+            break self.accepted(v, &format!("a query of job {job_id}"))?;
         };
-        let v = self.accepted(v, &format!("a query of job {job_id}"))?;
         let row = v
             .pointer("/data/0")
             .context("FATE Flow reported no row for the job")?;
