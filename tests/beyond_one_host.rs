@@ -406,6 +406,8 @@ async fn missing_permissions_are_named_before_anything_changes() {
         .put(support::fake_kube::ingress_class("nginx", true));
     lab.kube.deny("create", "namespaces");
     lab.kube.deny("get", "services/proxy");
+    // `up` reads the federation pods' route tables, and restarts one that keeps an old table.
+    lab.kube.deny("create", "pods/exec");
     let kubeconfig = lab.host.path("team.kubeconfig");
     write_kubeconfig_contexts(&kubeconfig, &[("org-a", &lab.kube)]);
     run(lab.up_existing(
@@ -422,6 +424,7 @@ async fn missing_permissions_are_named_before_anything_changes() {
     .stderr(
         contains("may not create namespaces (cluster-wide)")
             .and(contains("get services/proxy in kube-fate"))
+            .and(contains("create pods/exec in fate-9999"))
             .and(contains("nothing was changed")),
     );
     assert!(

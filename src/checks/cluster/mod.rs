@@ -126,8 +126,9 @@ fn plural(api_version: &str, kind: &str) -> String {
 
 /// Every verb on every resource fatelab uses in a cluster that holds parties: the KubeFATE
 /// manifests' objects (server-side apply, delete), the parties' namespaces, the pods and
-/// deployments it watches, the service proxy it talks to KubeFATE and FATE Flow through, and
-/// what the preflight itself reads.
+/// deployments it watches, the service proxy it talks to KubeFATE and FATE Flow through, the
+/// federation pods it looks into and restarts, and what the preflight itself reads. (`open`'s
+/// `pods/portforward` is not asked: `up` does not need it.)
 pub fn needed_permissions(spec: &LabSpec, cluster: &Cluster) -> Result<Vec<Permission>> {
     let (rbac, service) = manifests::documents(spec, &Credentials::placeholder())?;
     let mut out: Vec<Permission> = Vec::new();
@@ -194,6 +195,14 @@ pub fn needed_permissions(spec: &LabSpec, cluster: &Cluster) -> Result<Vec<Permi
         let mut log = Permission::new("get", "", "pods", Some(ns));
         log.subresource = Some("log");
         add(log);
+    }
+    // In each party's namespace `up` reads the route table inside the federation pod and
+    // restarts a pod that keeps an old one.
+    for ns in &namespaces[1..] {
+        let mut exec = Permission::new("create", "", "pods", Some(ns));
+        exec.subresource = Some("exec");
+        add(exec);
+        add(Permission::new("delete", "", "pods", Some(ns)));
     }
     Ok(out)
 }
