@@ -7,7 +7,7 @@ use super::open::{lab_on_record, run_options, state_dir};
 use super::print_stdout;
 use crate::cli::{Cli, Output};
 use crate::exit::usage;
-use crate::model::probe::ProbeReport;
+use crate::model::probe::{Crossing, ProbeReport};
 use crate::steps::probe;
 
 pub async fn run(cli: &Cli) -> Result<i32> {
@@ -85,22 +85,26 @@ pub fn matrix(r: &ProbeReport) -> String {
             "Every crossing works: each route as declared, each pod ready, each address accepts.\n";
     }
     for (i, c) in notes.iter().enumerate() {
-        out += &format!(
-            "✗{} {} → {}: {}\n   fix: {}\n",
-            i + 1,
-            c.from,
-            c.to,
-            c.problem.as_deref().unwrap_or_default(),
-            c.fix.as_deref().unwrap_or_default()
-        );
+        out += &format!("✗{} {}", i + 1, broken(c, "   "));
     }
     out
+}
+
+/// A broken crossing in words, its fix on the next line after `indent`.
+pub(super) fn broken(c: &Crossing, indent: &str) -> String {
+    format!(
+        "{} → {}: {}\n{indent}fix: {}\n",
+        c.from,
+        c.to,
+        c.problem.as_deref().unwrap_or_default(),
+        c.fix.as_deref().unwrap_or_default()
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::probe::{Crossing, Hop};
+    use crate::model::probe::Hop;
 
     #[test]
     fn the_matrix_numbers_each_broken_crossing() {

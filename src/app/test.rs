@@ -112,13 +112,7 @@ fn probe_words(p: &ProbeReport) -> String {
     }
     let mut out = "`fatelab probe` finds where:\n".to_string();
     for c in p.crossings.iter().filter(|c| !c.ok) {
-        out += &format!(
-            "  {} → {}: {}\n    fix: {}\n",
-            c.from,
-            c.to,
-            c.problem.as_deref().unwrap_or_default(),
-            c.fix.as_deref().unwrap_or_default()
-        );
+        out += &format!("  {}", super::probe::broken(c, "    "));
     }
     out
 }

@@ -43,6 +43,27 @@ impl Bundle {
         self.files.push((path.into(), bytes, what.into()));
     }
 
+    /// A text file when `got` is one; else the index says `what` could not be had, and why.
+    pub fn text_or_missing<E: std::fmt::Display>(
+        &mut self,
+        path: &str,
+        got: Result<String, E>,
+        what: &str,
+    ) {
+        match got {
+            Ok(text) => self.text(path, &text, what),
+            Err(e) => self.missing(what, format!("{e:#}")),
+        }
+    }
+
+    /// As [`Bundle::text_or_missing`], for a JSON document.
+    pub fn json_or_missing(&mut self, path: &str, got: Result<serde_json::Value>, what: &str) {
+        match got {
+            Ok(v) => self.json(path, &v, what),
+            Err(e) => self.missing(what, format!("{e:#}")),
+        }
+    }
+
     pub fn missing(&mut self, what: impl Into<String>, why: impl Into<String>) {
         let why = scrub(&why.into(), &self.secrets);
         self.missing.push((what.into(), why));

@@ -102,26 +102,17 @@ async fn namespace(
             .map(|c| c.name.clone())
             .collect();
         for c in containers {
-            match kube::container_log(client, ns, &name, &c, false).await {
-                Ok(text) => b.text(
-                    &format!("{dir}/logs/{name}/{c}.log"),
-                    &text,
-                    &format!("log of {ns}/{name} container {c}"),
-                ),
-                Err(e) => b.missing(format!("the log of {ns}/{name} ({c})"), format!("{e:#}")),
-            }
+            b.text_or_missing(
+                &format!("{dir}/logs/{name}/{c}.log"),
+                kube::container_log(client, ns, &name, &c, false).await,
+                &format!("log of {ns}/{name} container {c}"),
+            );
             if restarts(&c) > 0 {
-                match kube::container_log(client, ns, &name, &c, true).await {
-                    Ok(text) => b.text(
-                        &format!("{dir}/logs/{name}/{c}.previous.log"),
-                        &text,
-                        &format!("log of {ns}/{name} container {c}'s previous run"),
-                    ),
-                    Err(e) => b.missing(
-                        format!("the previous log of {ns}/{name} ({c})"),
-                        format!("{e:#}"),
-                    ),
-                }
+                b.text_or_missing(
+                    &format!("{dir}/logs/{name}/{c}.previous.log"),
+                    kube::container_log(client, ns, &name, &c, true).await,
+                    &format!("log of {ns}/{name} container {c}'s previous run"),
+                );
             }
         }
     }
@@ -212,13 +203,7 @@ async fn kubefate(ctx: &Ctx, line: &StepLine, b: &mut Bundle) {
                 "KubeFATE's jobs and their sub-jobs",
             ),
         ] {
-            match kf.data(path).await {
-                Ok(v) => b.json(&format!("{dir}/{file}"), &v, what),
-                Err(e) => b.missing(
-                    format!("KubeFATE's {file} ({})", c.describe()),
-                    format!("{e:#}"),
-                ),
-            }
+            b.json_or_missing(&format!("{dir}/{file}"), kf.data(path).await, what);
         }
     }
 }
@@ -260,28 +245,16 @@ async fn fate_flow(ctx: &Ctx, line: &StepLine, b: &mut Bundle) {
                 continue;
             }
         };
-        match flow.job_records(&job).await {
-            Ok(v) => b.json(
-                &format!("{dir}/job.json"),
-                &v,
-                &format!("FATE Flow's rows of job {job} on party {party}"),
-            ),
-            Err(e) => b.missing(
-                format!("job {job}'s rows on party {party}"),
-                format!("{e:#}"),
-            ),
-        }
-        match flow.task_records(&job).await {
-            Ok(v) => b.json(
-                &format!("{dir}/tasks.json"),
-                &v,
-                &format!("FATE Flow's tasks of job {job} on party {party}"),
-            ),
-            Err(e) => b.missing(
-                format!("job {job}'s tasks on party {party}"),
-                format!("{e:#}"),
-            ),
-        }
+        b.json_or_missing(
+            &format!("{dir}/job.json"),
+            flow.job_records(&job).await,
+            &format!("FATE Flow's rows of job {job} on party {party}"),
+        );
+        b.json_or_missing(
+            &format!("{dir}/tasks.json"),
+            flow.task_records(&job).await,
+            &format!("FATE Flow's tasks of job {job} on party {party}"),
+        );
         match flow.job_logs(&job).await {
             Ok(bytes) => b.binary(
                 &format!("{dir}/logs.tar.gz"),
@@ -306,19 +279,15 @@ async fn minikube(ctx: &Ctx, line: &StepLine, b: &mut Bundle) {
         (&["logs"][..], "minikube/logs.txt"),
         (&["status"][..], "minikube/status.txt"),
     ] {
-        match client.run(args).await {
-            Ok(out) => b.text(
-                file,
-                &format!(
-                    "$ minikube {} (exit {:?})\n{}",
-                    args.join(" "),
-                    out.code,
-                    out.combined()
-                ),
-                &format!("`minikube {}`", args.join(" ")),
-            ),
-            Err(e) => b.missing(format!("`minikube {}`", args.join(" ")), format!("{e:#}")),
-        }
+        let said = client.run(args).await.map(|out| {
+            format!(
+                "$ minikube {} (exit {:?})\n{}",
+                args.join(" "),
+                out.code,
+                out.combined()
+            )
+        });
+        b.text_or_missing(file, said, &format!("`minikube {}`", args.join(" ")));
     }
 }
 

@@ -95,8 +95,12 @@ pub async fn stale_routes(ctx: &Ctx, party: &Party) -> Result<Vec<String>> {
     if ctx.spec.local().is_some() {
         return Ok(super::local::probe::stale_routes(ctx, party.id));
     }
-    let pod = federation_pod(ctx, party).await?;
-    let table = loaded_table(ctx, party, &pod).await?;
+    stale_routes_in(ctx, party, &federation_pod(ctx, party).await?).await
+}
+
+/// [`stale_routes`] as `pod` (party's federation pod, already listed) sees them.
+pub async fn stale_routes_in(ctx: &Ctx, party: &Party, pod: &PodView) -> Result<Vec<String>> {
+    let table = loaded_table(ctx, party, pod).await?;
     let via = via(ctx);
     Ok(ctx
         .spec

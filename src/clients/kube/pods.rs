@@ -6,7 +6,10 @@ use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, LogParams, Preconditions};
+use kube::runtime::wait::conditions;
 use kube::{Api, Client};
+
+use super::wait::wait_for;
 
 /// Container waiting reasons that will not fix themselves while anyone waits.
 const PULL_FAILURES: [&str; 3] = ["ImagePullBackOff", "ErrImagePull", "InvalidImageName"];
@@ -320,9 +323,16 @@ pub async fn not_ready_pods(client: &Client, ns: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Deletes pod `name` if it is still the one with `uid` (its controller makes a new one);
-/// false when it was already gone or replaced.
-pub async fn delete_pod(client: &Client, ns: &str, name: &str, uid: &str) -> Result<bool> {
+/// Deletes pod `name` if it is still the one with `uid` (its controller makes a new one) and
+/// waits, watching, until that pod is gone — as [`super::delete_namespace`] does; a pod already
+/// gone or replaced is fine.
+pub async fn delete_pod(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    uid: &str,
+    timeout: std::time::Duration,
+) -> Result<()> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let params = DeleteParams {
         preconditions: Some(Preconditions {
@@ -332,10 +342,21 @@ pub async fn delete_pod(client: &Client, ns: &str, name: &str, uid: &str) -> Res
         ..DeleteParams::default()
     };
     match api.delete(name, &params).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("deleting pod {ns}/{name}")),
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("deleting pod {ns}/{name}")),
     }
+    // Until it is gone, its still-ready containers would pass for its replacement's.
+    tokio::time::timeout(timeout, wait_for(api, name, conditions::is_deleted(uid)))
+        .await
+        .with_context(|| {
+            format!(
+                "pod {ns}/{name} was deleted but still there after {}",
+                humantime::format_duration(timeout)
+            )
+        })?
+        .with_context(|| format!("watching pod {ns}/{name}"))?;
+    Ok(())
 }
 
 /// The last `lines` lines of a container's previous run.

@@ -3,6 +3,7 @@
 
 use super::super::Ctx;
 use super::{brokers, recorded, scheme, servers};
+use crate::clients::tcp;
 use crate::host::process;
 use crate::model::local::Role;
 use crate::model::spec::Party;
@@ -17,8 +18,11 @@ async fn answers(ctx: &Ctx, role: Role) -> anyhow::Result<String> {
             } else {
                 s.proxy()
             };
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-            Ok(format!("accepts on 127.0.0.1:{port}"))
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            tcp::answers(addr, std::time::Duration::from_secs(5))
+                .await
+                .map_err(anyhow::Error::msg)?;
+            Ok(format!("accepts on {addr}"))
         }
         Role::Broker(id) => {
             let o = brokers::answers_as(&brokers::management(ctx, id)?, id).await?;

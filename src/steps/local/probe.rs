@@ -9,8 +9,13 @@ use serde::Deserialize;
 
 use super::super::Ctx;
 use super::{health, servers};
+use crate::clients::tcp;
 use crate::model::local::Role;
 use crate::model::probe::{Crossing, Hop, ProbeReport, Route, route_problem};
+use crate::model::spec::Party;
+
+/// The longest a connection to a broker's AMQP port may take to be accepted.
+const DIAL: Duration = Duration::from_secs(3);
 
 #[derive(Deserialize)]
 struct Entry {
@@ -53,7 +58,7 @@ pub fn stale_routes(ctx: &Ctx, id: u32) -> Vec<String> {
     }
 }
 
-fn declared(to: &crate::model::spec::Party) -> Route {
+fn declared(to: &Party) -> Route {
     Route {
         ip: "127.0.0.1".into(),
         port: to.ports.rollsite,
@@ -64,6 +69,32 @@ fn fix() -> String {
     "`fatelab up --local` starts what is missing and writes every party's route table again; `fatelab status` shows each process".into()
 }
 
+/// One crossing: the route in `from`'s table, then `to`'s broker, then a connection to it.
+async fn crossing(
+    from: u32,
+    to: &Party,
+    table: &Result<BTreeMap<String, Route>, String>,
+    broker_problem: Option<&String>,
+) -> Crossing {
+    let declared = declared(to);
+    let failed = |hop, problem| Crossing::failed(from, to.id, hop, problem, fix());
+    let table = match table {
+        Ok(t) => t,
+        Err(e) => return failed(Hop::Inside, e.clone()),
+    };
+    if let Some(p) = route_problem(table, "FATE Flow", from, to.id, &declared) {
+        return failed(Hop::Route, p);
+    }
+    if let Some(p) = broker_problem {
+        return failed(Hop::Ready, p.clone());
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], declared.port));
+    match tcp::answers(addr, DIAL).await {
+        Ok(()) => Crossing::passed(from, to.id),
+        Err(why) => failed(Hop::Connect, format!("{declared}: {why}")),
+    }
+}
+
 pub async fn probe(ctx: &Ctx) -> ProbeReport {
     let ids: Vec<u32> = ctx.spec.parties.iter().map(|p| p.id).collect();
     let brokers = health::of_roles(
@@ -71,48 +102,17 @@ pub async fn probe(ctx: &Ctx) -> ProbeReport {
         &ids.iter().map(|&id| Role::Broker(id)).collect::<Vec<_>>(),
     )
     .await;
-    let broker_problem: BTreeMap<u32, Option<String>> = ids
+    let broker_problem: BTreeMap<u32, String> = ids
         .iter()
         .zip(brokers)
-        .map(|(&id, b)| (id, (!b.healthy).then_some(b.detail)))
+        .filter(|(_, b)| !b.healthy)
+        .map(|(&id, b)| (id, b.detail))
         .collect();
     let mut crossings = Vec::new();
     for from in &ctx.spec.parties {
         let table = table(ctx, from.id);
         for to in ctx.spec.parties.iter().filter(|b| b.id != from.id) {
-            let declared = declared(to);
-            let c = match &table {
-                Err(e) => Crossing::failed(from.id, to.id, Hop::Inside, e.clone(), fix()),
-                Ok(t) => match route_problem(t, "FATE Flow", from.id, to.id, &declared) {
-                    Some(p) => Crossing::failed(from.id, to.id, Hop::Route, p, fix()),
-                    None => match &broker_problem[&to.id] {
-                        Some(p) => Crossing::failed(from.id, to.id, Hop::Ready, p.clone(), fix()),
-                        None => match tokio::time::timeout(
-                            Duration::from_secs(3),
-                            tokio::net::TcpStream::connect(("127.0.0.1", declared.port)),
-                        )
-                        .await
-                        {
-                            Ok(Ok(_)) => Crossing::passed(from.id, to.id),
-                            Ok(Err(e)) => Crossing::failed(
-                                from.id,
-                                to.id,
-                                Hop::Connect,
-                                format!("{declared} refused ({e})"),
-                                fix(),
-                            ),
-                            Err(_) => Crossing::failed(
-                                from.id,
-                                to.id,
-                                Hop::Connect,
-                                format!("{declared} does not answer within 3s"),
-                                fix(),
-                            ),
-                        },
-                    },
-                },
-            };
-            crossings.push(c);
+            crossings.push(crossing(from.id, to, &table, broker_problem.get(&to.id)).await);
         }
     }
     ProbeReport::new("rabbitmq", ids.clone(), ids, crossings)

@@ -24,7 +24,8 @@ use crate::ui::SubLine;
 /// Returns what was done, in words.
 pub async fn take_effect(ctx: &Ctx, party: &Party, line: &SubLine) -> Result<String> {
     let via = ctx.spec.release.federation_module.as_str();
-    let stale = probe::stale_routes(ctx, party).await?;
+    let old = probe::federation_pod(ctx, party).await?;
+    let stale = probe::stale_routes_in(ctx, party, &old).await?;
     if stale.is_empty() && via == "osx" {
         return Ok("osx sees the new route table and re-reads it within 3 s".into());
     }
@@ -40,26 +41,19 @@ pub async fn take_effect(ctx: &Ctx, party: &Party, line: &SubLine) -> Result<Str
         "    party {}: restarting its {via} pod so it loads the new route table: {why}",
         party.id
     ));
-    let client = ctx.kube_for(party).await?;
     let ns = party.namespace();
-    let old = probe::federation_pod(ctx, party).await?;
-    kube::delete_pod(client, &ns, &old.name, &old.uid).await?;
-    // Until the old pod is gone, its still-ready containers would pass for the new ones.
-    let deadline = ctx.deadline();
-    loop {
-        let pods = kube::list_pods(client, &ns, &format!("fateMoudle={via}")).await?;
-        if !pods.iter().any(|p| p.uid == old.uid) {
-            break;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            bail!(
-                "{ns}/{} was deleted but has not gone away within the run's time",
-                old.name
-            );
-        }
-        line.set(format!("waiting for {ns}/{} to go away", old.name));
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    line.set(format!(
+        "deleting {ns}/{} and waiting until it is gone",
+        old.name
+    ));
+    kube::delete_pod(
+        ctx.kube_for(party).await?,
+        &ns,
+        &old.name,
+        &old.uid,
+        ctx.wait_timeout(),
+    )
+    .await?;
     follow::settled(ctx, party, line, &format!("restarted its {via} pod"))
         .await
         .with_context(|| format!("party {}'s pods after restarting its {via}", party.id))?;
