@@ -9,6 +9,7 @@ mod inspect;
 mod namespace;
 mod pods;
 mod wait;
+mod watch;
 
 pub use apply::{Applied, FIELD_MANAGER, Held, apply_all, delete_object, get_objects, namespaced};
 pub use exec::{Ran, exec};

@@ -9,7 +9,7 @@ use kube::api::{DeleteParams, PostParams};
 use kube::runtime::wait::conditions;
 use kube::{Api, Client};
 
-use super::wait::wait_for;
+use super::watch::wait_for;
 
 /// Creates a namespace carrying the label `mark`; an existing one is fine. Returns whether this
 /// call made it. A create whose first answer was lost is sent again and answered 409: the

@@ -9,7 +9,7 @@ use kube::api::{DeleteParams, ListParams, LogParams, Preconditions};
 use kube::runtime::wait::conditions;
 use kube::{Api, Client};
 
-use super::wait::wait_for;
+use super::watch::wait_for;
 
 /// Container waiting reasons that will not fix themselves while anyone waits.
 const PULL_FAILURES: [&str; 3] = ["ImagePullBackOff", "ErrImagePull", "InvalidImageName"];
