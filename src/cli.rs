@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-use crate::model::jobs::{DEFAULT_MIN_AUC, JobKind, UpTest};
+use crate::model::jobs::{DEFAULT_MAX_GAP, DEFAULT_MIN_AUC, JobKind, UpTest};
 use crate::model::step::StepName;
 use crate::model::{catalog, spec};
 
@@ -307,13 +307,52 @@ pub struct TestArgs {
     pub timeout: std::time::Duration,
 
     /// Which job: toy (the parties talk), lr (hetero logistic regression) or sbt (hetero
-    /// SecureBoost) on the breast tables, uploaded to the parties first unless they hold them
+    /// SecureBoost) on the breast tables (or your own: --guest-data/--host-data), uploaded to the
+    /// parties first unless they hold them
     #[arg(long, value_name = "JOB", value_enum, default_value = "toy")]
     pub job: JobKind,
 
     /// A training job whose AUC is below this fails: a lab that trains garbage is broken
     #[arg(long, value_name = "AUC", default_value_t = DEFAULT_MIN_AUC, value_parser = parse_auc_arg)]
     pub min_auc: f64,
+
+    /// The guest's own table for lr/sbt: a CSV with a header, the id column, the label and the
+    /// guest's features (checked before anything is sent; uploaded under a name from its content)
+    #[arg(long, value_name = "CSV", requires = "host_data")]
+    pub guest_data: Option<PathBuf>,
+
+    /// The host's own table for lr/sbt: a CSV with a header, the id column and the host's
+    /// features (no label, no feature the guest's table has)
+    #[arg(long, value_name = "CSV", requires = "guest_data")]
+    pub host_data: Option<PathBuf>,
+
+    /// The label column of --guest-data (0/1)
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        default_value = "y",
+        requires = "guest_data"
+    )]
+    pub label: String,
+
+    /// The id column of both tables (PSI joins on it)
+    #[arg(
+        long,
+        value_name = "COLUMN",
+        default_value = "id",
+        requires = "guest_data"
+    )]
+    pub id: String,
+
+    /// A training job whose AUC is more than this below the same model trained in one place on
+    /// the joined table (the centralized baseline) fails
+    #[arg(long, value_name = "AUC", default_value_t = DEFAULT_MAX_GAP, value_parser = parse_auc_arg)]
+    pub max_gap: f64,
+
+    /// Also write the training report (one self-contained HTML file: ROC of both models, KS,
+    /// loss, timeline, data) here; a copy is always kept in the state dir
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

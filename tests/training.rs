@@ -159,9 +159,17 @@ async fn a_model_below_the_auc_floor_fails() {
         .await
         .code(1)
         .stdout(contains("AUC 0.6100").and(contains("is below --min-auc 0.9")));
+    // The floor lowered, the centralized model's 0.99 still fails it; both lowered, it passes.
     run(test_cmd(&p.host, &["--job", "lr", "--min-auc", "0.5"]))
         .await
-        .success();
+        .code(1)
+        .stdout(contains("more than --max-gap 0.01 allows"));
+    run(test_cmd(
+        &p.host,
+        &["--job", "lr", "--min-auc", "0.5", "--max-gap", "0.5"],
+    ))
+    .await
+    .success();
     run(test_cmd(&p.host, &["--job", "lr", "--min-auc", "2"]))
         .await
         .code(2)

@@ -9,7 +9,7 @@ use anyhow::Result;
 use crate::cli::{Cli, DEFAULT_CHART_REPO, DEFAULT_GITHUB, LabArgs, PeerArg};
 use crate::host::{hostip, state};
 use crate::model::catalog::UrlBases;
-use crate::model::jobs::{DEFAULT_MIN_AUC, JobKind};
+use crate::model::jobs::{DEFAULT_MAX_GAP, DEFAULT_MIN_AUC, JobKind};
 use crate::model::record::{LabRecord, TargetRecord};
 use crate::model::scenario;
 use crate::model::spec::{LabSpec, PartyInput, PortOverrides, SpecInput};
@@ -89,6 +89,8 @@ pub fn run_options(cli: &Cli) -> RunOptions {
         images_bundle: None,
         test: Some(JobKind::Toy),
         min_auc: DEFAULT_MIN_AUC,
+        max_gap: DEFAULT_MAX_GAP,
+        data: None,
         settle: crate::model::health::SETTLE_WINDOW,
         call_timeout: cli.call_timeout,
         budget_ends: None,

@@ -2,22 +2,54 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::Result;
+use std::io::IsTerminal;
+
+use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::open::{lab_on_record, run_options, state_dir};
 use super::print_stdout;
 use crate::cli::{Cli, Output, TestArgs};
+use crate::clients::fateflow::Curve;
 use crate::exit::usage;
 use crate::host::lock::StateLock;
+use crate::model::dataset::{Dataset, parse};
 use crate::model::jobs::JobKind;
 use crate::model::probe::ProbeReport;
+use crate::model::report::Report;
+use crate::render::report::text_roc;
 use crate::steps::{advice, local_party_problems, party_health, probe, test};
 
+/// The user's tables, read and checked before anything else happens: a bad one is a usage
+/// error (exit 2) and nothing is sent.
+fn own_data(args: &TestArgs) -> Result<Option<Dataset>> {
+    let (Some(g), Some(h)) = (&args.guest_data, &args.host_data) else {
+        return Ok(None);
+    };
+    if args.job == JobKind::Toy {
+        return Err(usage(
+            "--guest-data and --host-data are tables to train on: add --job lr or --job sbt",
+        ));
+    }
+    let read = |path: &std::path::Path, label: Option<&str>, forbidden: Option<&str>| {
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| usage(format!("cannot read {shown}: {e}")))?;
+        parse(&shown, &bytes, &args.id, label, forbidden).map_err(|e| usage(format!("{e:#}")))
+    };
+    let guest = read(g, Some(&args.label), None)?;
+    let host = read(h, None, Some(&args.label))?;
+    Dataset::pair(guest, host, true)
+        .map(Some)
+        .map_err(|e| usage(format!("{e:#}")))
+}
+
 pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
+    let data = own_data(args)?;
     let mut opts = run_options(cli);
     opts.wait_timeout = args.timeout;
     opts.min_auc = args.min_auc;
+    opts.max_gap = args.max_gap;
+    opts.data = data.map(std::sync::Arc::new);
     let Some(ctx) = lab_on_record(cli, opts)? else {
         return Err(usage(format!(
             "there is no lab on record in {}; create one with `fatelab up`",
@@ -27,12 +59,17 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     let _lock = StateLock::acquire(&ctx.state_dir, "test")?;
     let spec = &ctx.spec;
     let pairs = test::pairs(&spec.parties, args.guest, args.host, true)?;
-    let title = match args.job {
-        JobKind::Toy => "Run FATE's toy federated job",
-        JobKind::Lr => "Train a hetero logistic regression on the breast tables",
-        JobKind::Sbt => "Train a hetero SecureBoost on the breast tables",
+    let tables = if ctx.opts.data.is_some() {
+        "your tables"
+    } else {
+        "the breast tables"
     };
-    let line = ctx.ui.step(1, 1, title);
+    let title = match args.job {
+        JobKind::Toy => "Run FATE's toy federated job".to_string(),
+        JobKind::Lr => format!("Train a hetero logistic regression on {tables}"),
+        JobKind::Sbt => format!("Train a hetero SecureBoost on {tables}"),
+    };
+    let line = ctx.ui.step(1, 1, &title);
     // The same meaning of healthy as `up` and `status`: a job on a broken party proves nothing.
     let ours: BTreeSet<u32> = pairs
         .iter()
@@ -61,8 +98,19 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
             sick.join("\n  ")
         );
     }
-    let results = test::run_jobs(&ctx, args.job, &pairs).await?;
+    let ran = test::run_jobs(&ctx, args.job, &pairs).await?;
+    let results = ran.results;
     let ok = results.iter().all(|r| r.success());
+    let report = match &ran.report {
+        Some((r, kept)) => {
+            if let Some(to) = &args.report {
+                std::fs::copy(kept, to)
+                    .with_context(|| format!("writing the report to {}", to.display()))?;
+            }
+            Some((r, args.report.clone().unwrap_or_else(|| kept.clone()), kept))
+        }
+        None => None,
+    };
     // A job that could not cross between parties: find the hop before the user has to.
     let crossing_failed = results.iter().any(|r| {
         r.error
@@ -81,7 +129,8 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     }
     let out = match cli.output {
         Output::Json => {
-            serde_json::to_string_pretty(&json!({"ok": ok, "jobs": results, "probe": probed}))?
+            serde_json::to_string_pretty(&json!({"ok": ok, "jobs": results, "probe": probed,
+                "report": report.as_ref().map(|(_, path, _)| path.display().to_string())}))?
                 + "\n"
         }
         Output::Text => {
@@ -89,6 +138,14 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
                 .iter()
                 .map(|r| test::describe(&ctx, r) + "\n")
                 .collect();
+            if let Some((r, path, kept)) = &report {
+                text += &glance(r);
+                text += &format!("Report: {}", path.display());
+                if path != *kept {
+                    text += &format!(" (kept too as {})", kept.display());
+                }
+                text += "\n";
+            }
             if let Some(p) = &probed {
                 text += &format!(
                     "\nThe job did not cross between parties; {}",
@@ -100,6 +157,54 @@ pub async fn run(cli: &Cli, args: &TestArgs) -> Result<i32> {
     };
     print_stdout(&out)?;
     Ok(if ok { 0 } else { 1 })
+}
+
+/// The ROC curves as a small text plot on a wide terminal; one line of figures otherwise.
+fn glance(r: &Report) -> String {
+    let width = std::io::stdout()
+        .is_terminal()
+        .then(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, w)| usize::from(w))
+        })
+        .flatten();
+    let mut out = String::new();
+    for j in &r.jobs {
+        let fed = j.federated.as_ref();
+        let central = j.centralized.as_ref().map(|c| Curve {
+            x: c.fpr.clone(),
+            y: c.tpr.clone(),
+        });
+        match width {
+            Some(w) if w >= 72 && (fed.is_some_and(|f| f.roc.is_some()) || central.is_some()) => {
+                out += &text_roc(fed.and_then(|f| f.roc.as_ref()), central.as_ref(), 48, 12);
+            }
+            _ => {
+                let mut figures = Vec::new();
+                if let Some(f) = fed {
+                    figures.push(format!("federated AUC {:.4}", f.auc));
+                    if let Some(ks) = f.ks {
+                        figures.push(format!("KS {ks:.4}"));
+                    }
+                }
+                if let Some(c) = &j.centralized {
+                    figures.push(format!("centralized AUC {:.4}, KS {:.4}", c.auc(), c.ks()));
+                }
+                if let Some(d) = &j.result.data {
+                    figures.push(format!(
+                        "{} shared ids, {}+{} features",
+                        d.shared_ids, d.guest.features, d.host.features
+                    ));
+                }
+                if let Some(l) = j.loss.as_ref().and_then(|l| l.y.last()) {
+                    figures.push(format!("final loss {l:.4}"));
+                }
+                out += &format!("{}\n", figures.join(" · "));
+            }
+        }
+    }
+    out
 }
 
 /// What the probe found, for a failed job: the failing hops, or that it found none.

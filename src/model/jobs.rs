@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 /// A lab whose training job scores below this is broken (`--min-auc`).
 pub const DEFAULT_MIN_AUC: f64 = 0.9;
+/// How much worse than the centralized model a federated one may score (`--max-gap`): FATE's
+/// own benchmark quality checks allow an AUC 0.01 apart.
+pub const DEFAULT_MAX_GAP: f64 = 0.01;
 
 /// The jobs `fatelab test --job` runs.
 #[derive(
@@ -107,6 +110,82 @@ pub struct JobResult {
     /// A training job's time, by phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings: Option<Timings>,
+    /// The tables a training job ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataSummary>,
+    /// The same model trained in one place on the joined table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
+}
+
+/// One party's table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TableSummary {
+    /// The file it was read from (the embedded breast table's name by default).
+    pub source: String,
+    /// Its name in FATE (namespace `experiment`).
+    pub table: String,
+    pub rows: u64,
+    pub features: u64,
+}
+
+/// The tables of a training job: whose, how big, how many ids both hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DataSummary {
+    /// The user's own tables (`--guest-data`/`--host-data`), not the breast tables.
+    pub own: bool,
+    pub guest: TableSummary,
+    pub host: TableSummary,
+    /// Ids in both tables: the rows PSI finds and both models train on.
+    pub shared_ids: u64,
+}
+
+/// The centralized baseline beside the federated model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Baseline {
+    /// The kind trained in one place: LR for either job (there is no tree baseline, so an
+    /// `sbt` job is shown beside LR and not judged by the gap).
+    pub model: JobKind,
+    pub auc: f64,
+    pub ks: f64,
+    pub rows: u64,
+    pub features: u64,
+    /// Seconds it took to train and evaluate.
+    pub train_s: f64,
+    /// Centralized minus federated AUC, once the federated one is known.
+    pub gap: Option<f64>,
+    pub max_gap: f64,
+}
+
+impl Baseline {
+    /// Whether the gap is judged: the same kind of model on both sides.
+    pub fn judges(&self, kind: JobKind) -> bool {
+        self.model == kind
+    }
+
+    /// `federated AUC 0.9924 · centralized 0.9910 · Δ -0.0014 (within the 0.01 --max-gap allows)`.
+    pub fn line(&self, kind: JobKind, federated: Option<f64>) -> String {
+        let central = if self.model == kind {
+            format!("centralized {:.4}", self.auc)
+        } else {
+            format!(
+                "centralized {} {:.4} (no tree baseline: LR only)",
+                self.model, self.auc
+            )
+        };
+        let Some(fed) = federated else {
+            return central;
+        };
+        let gap = self.auc - fed;
+        let verdict = if !self.judges(kind) {
+            "not judged: different models".to_string()
+        } else if gap > self.max_gap {
+            format!("more than the {} --max-gap allows", self.max_gap)
+        } else {
+            format!("within the {} --max-gap allows", self.max_gap)
+        };
+        format!("federated AUC {fed:.4} · {central} · Δ {gap:.4} ({verdict})")
+    }
 }
 
 impl JobResult {
@@ -122,6 +201,8 @@ impl JobResult {
             error: None,
             metrics: None,
             timings: None,
+            data: None,
+            baseline: None,
         }
     }
 
@@ -149,6 +230,9 @@ pub struct TestRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<JobKind>,
     pub jobs: Vec<JobResult>,
+    /// The HTML report of a training test (its copy in the state dir).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
 impl TestRecord {

@@ -5,6 +5,7 @@ pub mod cluster_yaml;
 pub mod hosts;
 pub mod local;
 pub mod manifests;
+pub mod report;
 
 use anyhow::{Context, Result};
 use serde_json::Value;

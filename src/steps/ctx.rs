@@ -41,6 +41,10 @@ pub struct RunOptions {
     pub test: Option<JobKind>,
     /// A training job whose AUC is below this failed (`--min-auc`).
     pub min_auc: f64,
+    /// A training job further below the centralized baseline than this failed (`--max-gap`).
+    pub max_gap: f64,
+    /// The tables a training job runs on (`--guest-data`/`--host-data`); the breast tables when none.
+    pub data: Option<std::sync::Arc<crate::model::dataset::Dataset>>,
     /// How long a party's containers must stay ready without a restart to count as healthy.
     pub settle: Duration,
     /// The deadline of one attempt of one call to the cluster (until its answer's headers).

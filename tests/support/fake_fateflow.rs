@@ -17,6 +17,19 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The loss per iteration every training job reports.
+pub const LOSS: [f64; 5] = [0.6928, 0.4102, 0.2987, 0.2311, 0.1903];
+
+/// The ROC every evaluation reports: false and true positive rates at each cut of the scores.
+pub fn curve() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let fpr = vec![0.0, 0.01, 0.03, 0.08, 0.2, 1.0];
+    let tpr = vec![0.0, 0.6, 0.85, 0.95, 0.99, 1.0];
+    let cuts = vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
+    (fpr, tpr, cuts)
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Behaviour {
     Succeed,
@@ -29,6 +42,7 @@ pub enum Behaviour {
 }
 
 /// One job: how far it went, its statuses, and (training) the task running at each step.
+#[derive(Clone)]
 struct Job {
     n: u32,
     statuses: Vec<String>,
@@ -56,6 +70,9 @@ struct State {
     /// Whether that provider is registered (FATE Flow registers it at start and logs, not
     /// fails, when it cannot).
     fate_registered: bool,
+    /// The other parties' servers: a job submitted here is theirs too (FATE Flow schedules it
+    /// on every party), so their roles' records can be queried there.
+    peers: Vec<Arc<Mutex<State>>>,
 }
 
 #[derive(Clone)]
@@ -91,6 +108,7 @@ impl FakeFateFlow {
                 // KubeFATE v2.0.0's FATE Flow image runs FATE 2.0.0.
                 fate: (2, 0),
                 fate_registered: true,
+                peers: Vec::new(),
             })),
             url: format!("http://{}", listener.local_addr().unwrap()),
         };
@@ -262,12 +280,24 @@ impl FakeFateFlow {
     fn add_job(&self, mut job: Job) -> String {
         let mut s = self.state.lock().unwrap();
         s.next += 1;
-        let id = format!("2026112812000000000{:02}", s.next);
+        // Unique among every fake of the test: federated servers share their jobs.
+        let n = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let id = format!("2026112812{:011}", n);
         if let Some((_, e)) = &mut job.error {
             *e = e.replace("{job_id}", &id);
         }
+        if job.model.is_some() {
+            for peer in &s.peers {
+                peer.lock().unwrap().jobs.insert(id.clone(), job.clone());
+            }
+        }
         s.jobs.insert(id.clone(), job);
         id
+    }
+
+    /// Jobs submitted here are `other`'s too, as a federation's are.
+    pub fn federate_with(&self, other: &FakeFateFlow) {
+        self.state.lock().unwrap().peers.push(other.state.clone());
     }
 
     fn job_model(&self, id: &str) -> Option<String> {
@@ -386,6 +416,18 @@ impl FakeFateFlow {
                     }
                 }
             }
+            (Method::POST, "/v1/job/task/query") if body.get("status").is_none() => {
+                let id = body["job_id"].as_str().unwrap_or_default();
+                let tasks: Vec<Value> = self
+                    .task_times(id)
+                    .into_iter()
+                    .map(|(name, start, end)| {
+                        json!({"f_job_id": id, "f_component_name": name,
+                        "f_status": "success", "f_start_time": start, "f_end_time": end})
+                    })
+                    .collect();
+                reply(json!({"retcode": 0, "retmsg": "success", "data": tasks}))
+            }
             (Method::POST, "/v1/job/task/query") => {
                 let id = body["job_id"].as_str().unwrap_or_default();
                 let tasks: Vec<Value> = self
@@ -438,10 +480,30 @@ impl FakeFateFlow {
             (Method::POST, "/v1/tracking/component/metric/all") => {
                 let id = body["job_id"].as_str().unwrap_or_default();
                 let auc = self.state.lock().unwrap().auc;
+                // FATE@v1.6.0 evaluation.py: the summary under the model's name, the ROC as
+                // [fpr, tpr] points under `<model>_roc`, KS as [cut, rate] under `_ks_fpr`/`_ks_tpr`;
+                // HeteroLR's loss per iteration under `loss` (its callback's metric).
+                let pairs = |xs: &[f64], ys: &[f64]| -> Vec<Value> {
+                    xs.iter().zip(ys).map(|(x, y)| json!([x, y])).collect()
+                };
+                let (fpr, tpr, cuts) = curve();
                 match self.job_model(id) {
                     Some(model) if body["component_name"] == "evaluation_0" => reply(json!({
                         "retcode": 0, "retmsg": "success",
-                        "data": {"train": {model: {"data": [["auc", auc], ["ks", 0.92762]], "meta": {"metric_type": "EVALUATION_SUMMARY"}}}}})),
+                        "data": {"train": {
+                            model.clone(): {"data": [["auc", auc], ["ks", 0.92762]], "meta": {"metric_type": "EVALUATION_SUMMARY"}},
+                            format!("{model}_roc"): {"data": pairs(&fpr, &tpr), "meta": {"metric_type": "ROC_EVALUATION"}},
+                            format!("{model}_ks_fpr"): {"data": pairs(&cuts, &fpr), "meta": {"metric_type": "KS_EVALUATION"}},
+                            format!("{model}_ks_tpr"): {"data": pairs(&cuts, &tpr), "meta": {"metric_type": "KS_EVALUATION"}}}}})),
+                    Some(model) if body["component_name"] == model && body["role"] == "guest" => {
+                        let loss: Vec<Value> = LOSS
+                            .iter()
+                            .enumerate()
+                            .map(|(i, l)| json!([i, l]))
+                            .collect();
+                        reply(json!({"retcode": 0, "retmsg": "success",
+                            "data": {"train": {"loss": {"data": loss, "meta": {"metric_type": "LOSS"}}}}}))
+                    }
                     _ => reply(json!({"retcode": 0, "retmsg": "no data", "data": {}})),
                 }
             }
@@ -529,6 +591,16 @@ impl FakeFateFlow {
                         .collect();
                     return reply(json!({"code": 0, "data": tasks, "message": "success"}));
                 }
+                if self.job_model(&id).is_some() && self.job_error(&id).is_none() {
+                    let tasks: Vec<Value> = self
+                        .task_times(&id)
+                        .into_iter()
+                        .map(|(name, start, end)| json!({"job_id": id, "task_name": name, "role": "guest",
+                            "party_id": query.get("party_id"), "status": "success", "error_report": null,
+                            "start_time": start, "end_time": end, "elapsed": end - start}))
+                        .collect();
+                    return reply(json!({"code": 0, "data": tasks, "message": "success"}));
+                }
                 let (task, report) = match (&behaviour, self.job_error(&id)) {
                     (_, Some((task, e))) => (task, json!(e)),
                     (Behaviour::Fail(e), None) => ("toy_example_0".to_string(), json!(e)),
@@ -598,13 +670,41 @@ impl FakeFateFlow {
             (Method::GET, "/v2/output/metric/query") => {
                 let id = q("job_id");
                 let auc = self.state.lock().unwrap().auc;
+                // FATE@v2.2.0: the evaluation's `ks_table` is a DataFrame `to_dict(orient="list")`
+                // (ml/evaluation/classification.py KS); a loss is a step metric, points
+                // `{metric, step, timestamp}` (arch/context/_metrics.py), logged by the arbiter
+                // for coordinated LR and by the guest for SecureBoost.
+                let (fpr, tpr, cuts) = curve();
+                let thresholds: Vec<f64> = cuts.iter().map(|c| 1.0 - c).collect();
+                let role = q("role");
                 match self.job_model(&id) {
                     Some(model) if q("task_name") == "evaluation_0" => reply(json!({
                         "code": 0, "message": "success",
                         "data": [{"data": {model: {"train_set": [
                             {"metric": "auc", "val": auc},
-                            [{"metric": "ks", "val": 0.92762}, {"metric": "ks_table", "val": [[0.1, 0.2]]}]
-                        ]}}, "groups": [], "name": "binary"}]})),
+                            [{"metric": "ks", "val": 0.92762}, {"metric": "ks_table", "val":
+                                {"tpr": tpr, "fpr": fpr, "threshold": thresholds, "cuts": cuts}}]
+                        ]}}, "groups": [], "name": "binary", "step_axis": null, "type": "binary_classification"}]})),
+                    Some(model) if q("task_name") == model => {
+                        let (name, logger) = if model.starts_with("lr") {
+                            ("lr_loss", "arbiter")
+                        } else {
+                            ("sbt_loss", "guest")
+                        };
+                        let data: Vec<Value> = if role == logger {
+                            let points: Vec<Value> = LOSS.iter().enumerate()
+                                .map(|(i, l)| json!({"metric": l, "step": i, "timestamp": 1796306787.5 + i as f64}))
+                                .collect();
+                            vec![
+                                json!({"name": name, "type": "loss", "step_axis": "iterations",
+                                "groups": [{"name": "default", "index": null}, {"name": "train", "index": null}],
+                                "data": points}),
+                            ]
+                        } else {
+                            vec![]
+                        };
+                        reply(json!({"code": 0, "message": "success", "data": data}))
+                    }
                     _ => reply(json!({"code": 2000, "message": "No found task"})),
                 }
             }
@@ -612,6 +712,22 @@ impl FakeFateFlow {
                 json!({"code": 6000, "retcode": 100, "message": format!("<NotFound '404: Not Found'> {m} {p}")}),
             ),
         }
+    }
+
+    /// A finished training job's tasks with their times (epoch ms), in order.
+    fn task_times(&self, id: &str) -> Vec<(String, i64, i64)> {
+        let Some(model) = self.job_model(id) else {
+            return vec![];
+        };
+        let start = 1_796_306_787_000i64;
+        ["reader_0", "psi_0", model.as_str(), "evaluation_0"]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let i = i as i64;
+                (t.to_string(), start + i * 4_000, start + i * 4_000 + 3_500)
+            })
+            .collect()
     }
 
     fn new_job(&self, b: &Behaviour) -> String {

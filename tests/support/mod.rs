@@ -84,6 +84,7 @@ pub fn scenario(name: &str) -> std::path::PathBuf {
 
 pub mod fake_kube;
 pub mod static_server;
+pub mod tables;
 
 /// The fake `minikube` script that mimics v1.7.3 and modern releases.
 pub fn fake_minikube_script() -> std::path::PathBuf {

@@ -157,7 +157,19 @@ fn tests(s: &mut String, lab: &LabStatus) {
                 if let Some(ks) = m.ks {
                     let _ = write!(line, ", KS {ks:.4}");
                 }
+                if let Some(b) = &job.baseline {
+                    let _ = write!(
+                        line,
+                        ", centralized {}{:.4} (Δ {:.4})",
+                        if b.judges(job.kind) { "" } else { "LR " },
+                        b.auc,
+                        b.auc - m.auc
+                    );
+                }
             }
+        }
+        if let Some(report) = &t.report {
+            let _ = write!(line, "; report {report}");
         }
         s.push_str(&line);
         s.push('\n');

@@ -6,6 +6,8 @@
 //! fateflow-real.md.
 
 pub mod jobs;
+mod outputs;
+pub use outputs::{Curve, Evaluation, TaskTime, find_metric};
 mod records;
 pub mod v1;
 pub mod v2;
@@ -56,13 +58,6 @@ enum Way {
     },
     /// At its own address (a local lab's server).
     Direct(Direct),
-}
-
-/// What the evaluation of a binary model says.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Evaluation {
-    pub auc: f64,
-    pub ks: Option<f64>,
 }
 
 /// A job's row as its party sees it.
@@ -492,81 +487,5 @@ impl FateFlow {
             );
         }
         Ok(job_id)
-    }
-
-    /// AUC and KS of the evaluation `task`, as the guest recorded them.
-    pub async fn metrics(&self, job_id: &str, guest: u32, task: &str) -> Result<Evaluation> {
-        let v = match self.api {
-            Api::V1 => {
-                let body = serde_json::to_value(v1::ComponentQuery {
-                    job_id: job_id.into(),
-                    role: "guest".into(),
-                    party_id: guest,
-                    component_name: task.into(),
-                })?;
-                self.call(Method::POST, "/v1/tracking/component/metric/all", Some(&body))
-                    .await?
-            }
-            Api::V2 => {
-                self.call(
-                    Method::GET,
-                    &format!("/v2/output/metric/query?job_id={job_id}&role=guest&party_id={guest}&task_name={task}"),
-                    None,
-                )
-                .await?
-            }
-        };
-        let v = self.accepted(v, &format!("the metrics of {task}"))?;
-        let auc = find_metric(&v["data"], "auc")
-            .with_context(|| format!("job {job_id}'s {task} recorded no AUC"))?;
-        Ok(Evaluation {
-            auc,
-            ks: find_metric(&v["data"], "ks"),
-        })
-    }
-}
-
-/// A metric by name, wherever FATE put it: v2 writes `{"metric": "auc", "val": 0.99}` objects
-/// (nested in lists per data set), v1 `["auc", 0.99]` pairs under `<namespace>.<name>.data`.
-pub fn find_metric(v: &Value, name: &str) -> Option<f64> {
-    match v {
-        Value::Object(o) => {
-            if o.get("metric").and_then(Value::as_str) == Some(name)
-                && let Some(x) = o.get("val").and_then(Value::as_f64)
-            {
-                return Some(x);
-            }
-            o.values().find_map(|x| find_metric(x, name))
-        }
-        Value::Array(a) => {
-            if let [Value::String(k), x] = a.as_slice()
-                && k == name
-                && let Some(x) = x.as_f64()
-            {
-                return Some(x);
-            }
-            a.iter().find_map(|x| find_metric(x, name))
-        }
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metrics_are_found_in_either_apis_shape() {
-        let v2 = json!([{"data": {"lr_0": {"train_set": [
-            {"metric": "auc", "val": 0.99236},
-            [{"metric": "ks", "val": 0.92762}, {"metric": "ks_table", "val": [[1, 2]]}]
-        ]}}}]);
-        assert_eq!(find_metric(&v2, "auc"), Some(0.99236));
-        assert_eq!(find_metric(&v2, "ks"), Some(0.92762));
-        let v1 =
-            json!({"train": {"hetero_lr_0": {"data": [["auc", 0.98], ["ks", 0.9]], "meta": {}}}});
-        assert_eq!(find_metric(&v1, "auc"), Some(0.98));
-        assert_eq!(find_metric(&v1, "ks"), Some(0.9));
-        assert_eq!(find_metric(&v1, "precision"), None);
     }
 }

@@ -171,6 +171,9 @@ pub enum RoleParameters {
     },
     DataIo {
         with_label: bool,
+        /// The label's column (FATE 1.6 DataIOParam, `y` unless told).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        label_name: Option<String>,
         output_format: String,
     },
 }
@@ -251,6 +254,7 @@ pub fn training(job: &Job, data: &Data, guest: u32, host: u32) -> Submit<TrainCo
                     "dataio_0".to_string(),
                     RoleParameters::DataIo {
                         with_label: table.label.is_some(),
+                        label_name: table.label.clone(),
                         output_format: "dense".into(),
                     },
                 ),

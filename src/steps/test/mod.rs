@@ -4,11 +4,14 @@
 mod toy;
 mod training;
 
+use std::path::PathBuf;
+
 use anyhow::{Result, bail};
 
 use super::{Ctx, Diff, Step, StepPlan, advice};
 use crate::clients::fateflow::Api;
 use crate::model::jobs::{JobKind, JobResult, TestRecord};
+use crate::model::report::Report;
 use crate::model::spec::Party;
 use crate::model::step::StepName;
 use crate::ui::StepLine;
@@ -54,11 +57,19 @@ pub fn pairs(
     })
 }
 
+/// What a test ran: each job's result, and for training jobs the report (its data, and where
+/// its HTML copy in the state dir is).
+pub struct Ran {
+    pub results: Vec<JobResult>,
+    pub report: Option<(Report, PathBuf)>,
+}
+
 /// Runs `kind` for each pair through the guest's FATE Flow and records the results. Toy jobs of
 /// several pairs run at once, each on its own line; training jobs one pair after another (they
-/// share the guest's table and its CPUs).
-pub async fn run_jobs(ctx: &Ctx, kind: JobKind, pairs: &[(u32, u32)]) -> Result<Vec<JobResult>> {
+/// share the guest's table and its CPUs), and their report is written to the state dir.
+pub async fn run_jobs(ctx: &Ctx, kind: JobKind, pairs: &[(u32, u32)]) -> Result<Ran> {
     let label = |g: u32, h: u32| format!("{} job guest {g} / host {h}", kind.name());
+    let mut report = None;
     let results = match kind {
         JobKind::Toy => {
             let mut flows = Vec::new();
@@ -91,15 +102,36 @@ pub async fn run_jobs(ctx: &Ctx, kind: JobKind, pairs: &[(u32, u32)]) -> Result<
                      between this lab's own parties"
                 )));
             }
+            let data = match &ctx.opts.data {
+                Some(d) => d.clone(),
+                None => std::sync::Arc::new(crate::model::training::breast()?),
+            };
             let mut all = Vec::new();
+            let mut jobs = Vec::new();
             for &(guest, host) in pairs {
                 let sub = ctx.ui.sub_line(&label(guest, host));
-                let r =
-                    with_hint(training::run(ctx, kind, guest, host, ctx.opts.min_auc, &sub).await);
+                let mut t = training::run(ctx, kind, guest, host, &data, &sub).await;
+                t.result = with_hint(t.result);
+                t.report.result = t.result.clone();
                 sub.clear();
-                ctx.ui.println(format!("    {}", describe(ctx, &r)));
-                all.push(r);
+                ctx.ui.println(format!("    {}", describe(ctx, &t.result)));
+                all.push(t.result);
+                jobs.push(t.report);
             }
+            let r = Report {
+                at: k8s_openapi::jiff::Timestamp::now().as_second(),
+                release: release_words(ctx),
+                parties: ctx
+                    .spec
+                    .parties
+                    .iter()
+                    .filter(|p| pairs.iter().any(|(g, h)| *g == p.id || *h == p.id))
+                    .map(|p| (p.id, flow_address(ctx, p)))
+                    .collect(),
+                jobs,
+            };
+            let path = save_report(ctx, kind, &r)?;
+            report = Some((r, path));
             all
         }
     };
@@ -108,12 +140,54 @@ pub async fn run_jobs(ctx: &Ctx, kind: JobKind, pairs: &[(u32, u32)]) -> Result<
         ok: results.iter().all(JobResult::success),
         kind: Some(kind),
         jobs: results.clone(),
+        report: report.as_ref().map(|(_, p)| p.display().to_string()),
     };
     ctx.update_record(|r| {
         r.tests.insert(kind, entry.clone());
         r.last_test = Some(entry);
     })?;
-    Ok(results)
+    Ok(Ran { results, report })
+}
+
+/// Where the report is kept: one file per test, the newest 10 kept.
+fn save_report(ctx: &Ctx, kind: JobKind, report: &Report) -> Result<PathBuf> {
+    let dir = ctx.state_dir.join("reports");
+    std::fs::create_dir_all(&dir)?;
+    let stamp = k8s_openapi::jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%S")
+        .to_string();
+    let path = dir.join(format!("{stamp}-{}.html", kind.name()));
+    std::fs::write(&path, crate::render::report::html(report)?)?;
+    let mut old: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "html"))
+        .collect();
+    old.sort();
+    for p in old.iter().rev().skip(10) {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(path)
+}
+
+fn release_words(ctx: &Ctx) -> String {
+    let r = ctx.spec.release;
+    match ctx.spec.local() {
+        Some(_) => format!("a local lab, FATE {}", r.chart.version),
+        None => format!("KubeFATE {} (FATE {})", r.release, r.chart.version),
+    }
+}
+
+/// Where a party's FATE Flow answers, as the user would reach it.
+fn flow_address(ctx: &Ctx, p: &Party) -> String {
+    match ctx.spec.local() {
+        Some(_) => format!("http://127.0.0.1:{}", p.ports.http),
+        None => format!(
+            "service fateflow-client in {} (NodePort {} on {})",
+            p.namespace(),
+            p.ports.http,
+            ctx.spec.ip
+        ),
+    }
 }
 
 /// FATE's words, with fatelab's reading of them where it knows the cause.
@@ -171,6 +245,16 @@ pub fn describe(ctx: &Ctx, r: &JobResult) -> String {
             )
         })
         .unwrap_or_default();
+    // The yardstick: the same model trained in one place.
+    let metrics = match &r.baseline {
+        Some(b) if r.status == "success" => {
+            format!(
+                "{metrics}\n      {}",
+                b.line(r.kind, r.metrics.map(|m| m.auc))
+            )
+        }
+        _ => metrics,
+    };
     match &r.error {
         // A local lab has no FATE Board: its jobs are in each party's FATE Flow.
         None if ctx.spec.local().is_some() => format!("{head}{timings}{metrics}"),
@@ -178,6 +262,8 @@ pub fn describe(ctx: &Ctx, r: &JobResult) -> String {
             "{head}{timings}{metrics}; FATE Board: {board} (`fatelab open board {}` opens it)",
             r.guest
         ),
+        // Below the baseline's own line, the error reads as its verdict rather than its tail.
+        Some(e) if metrics.contains('\n') => format!("{head}{timings}{metrics}\n      {e}"),
         Some(e) => format!("{head}{timings}{metrics}: {e}"),
     }
 }
@@ -264,7 +350,7 @@ impl Step for TestJob {
         let Some((kind, pairs)) = diff.observed.job else {
             return Ok(());
         };
-        let results = run_jobs(ctx, kind, &pairs).await?;
+        let results = run_jobs(ctx, kind, &pairs).await?.results;
         if let Some(bad) = results.iter().find(|r| !r.success()) {
             bail!("the {} job failed: {}", kind.name(), describe(ctx, bad));
         }

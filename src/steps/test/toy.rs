@@ -37,5 +37,7 @@ pub async fn run(
         error,
         metrics: None,
         timings: None,
+        data: None,
+        baseline: None,
     })
 }
