@@ -80,9 +80,12 @@ async fn fatelab_test(host: &Host, extra: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap(), v, stderr)
 }
 
-/// A training job that must succeed with AUC ≥ 0.95 and report KS.
-async fn trains(host: &Host, job: &str) {
-    let (code, v, _) = fatelab_test(host, &["--job", job, "--timeout", "8m"]).await;
+/// A training job that must succeed with AUC ≥ 0.95 and report KS; its centralized baseline is
+/// recorded beside it, and its report shows the figures the server itself returned.
+async fn trains(host: &Host, server: &Server, job: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["--job", job, "--timeout", "8m"];
+    args.extend_from_slice(extra);
+    let (code, v, _) = fatelab_test(host, &args).await;
     let result = &v["jobs"][0];
     assert_eq!(code, 0, "{v}");
     assert_eq!(result["status"], "success", "{v}");
@@ -98,7 +101,63 @@ async fn trains(host: &Host, job: &str) {
             .is_some(),
         "{v}"
     );
-    eprintln!("real {job} job: AUC {auc}, {}", result["timings"]);
+    let central = result
+        .pointer("/baseline/auc")
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("no centralized baseline: {v}"));
+
+    // The AUC is the one the server holds for the evaluation task, not a figure of ours.
+    let model = if job == "lr" { "lr_0" } else { "sbt_0" };
+    let job_id = result["job_id"].as_str().unwrap();
+    let served = evaluation_auc(server, job_id, model).await;
+    assert_eq!(auc, served, "fatelab's AUC against the server's");
+
+    // The report: the server's AUC in the ROC legend, and the tasks of the job on its timeline.
+    let path = v["report"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no report: {v}"));
+    let html = std::fs::read_to_string(path).unwrap();
+    assert!(
+        html.contains(&format!("federated (AUC {served:.4})")),
+        "the report's legend lacks the server's AUC {served}"
+    );
+    for task in ["psi_0", model, "evaluation_0"] {
+        assert!(html.contains(task), "the report's timeline lacks {task}");
+    }
+    eprintln!(
+        "real {job} job: AUC {auc}, centralized {central} ({} s), report {} bytes, {}",
+        result.pointer("/baseline/train_s").unwrap_or(&Value::Null),
+        html.len(),
+        result["timings"]
+    );
+    v
+}
+
+/// The AUC FATE Flow recorded for the evaluation of `model` on the guest's training set.
+async fn evaluation_auc(server: &Server, job_id: &str, model: &str) -> f64 {
+    fatelab::clients::transport::ensure_crypto_provider();
+    let url = format!(
+        "{}/v2/output/metric/query?job_id={job_id}&role=guest&party_id=9999&task_name=evaluation_0",
+        server.url
+    );
+    let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let found = v["data"].as_array().into_iter().flatten().find_map(|m| {
+        let set = m.pointer(&format!("/data/{model}/train_set"))?;
+        let metrics = match set {
+            Value::Array(items) => items.clone(),
+            one => vec![one.clone()],
+        };
+        metrics
+            .iter()
+            .flat_map(|x| match x {
+                Value::Array(items) => items.clone(),
+                one => vec![one.clone()],
+            })
+            .find(|x| x["metric"] == "auc")
+            .and_then(|x| x["val"].as_f64())
+    });
+    found.unwrap_or_else(|| panic!("no AUC for {model} in the server's answer: {body}"))
 }
 
 async fn toy_job(host: &Host) -> (i32, Value) {
@@ -133,7 +192,28 @@ async fn the_toy_job_runs_on_a_real_fate_flow() {
         // The training jobs: both tables uploaded (once), the DAG trained, the evaluation read;
         // SecureBoost with the names of the FATE this server runs (2.2: `train_output_data`).
         for job in ["lr", "sbt"] {
-            trains(&host, job).await;
+            trains(&host, &server, job, &[]).await;
+        }
+        // The user's own tables (a small vertically split pair the test makes): each goes to
+        // its party, both kinds train on them, each beside its centralized baseline.
+        let (guest, hosted) = support::tables::split(200, 7);
+        let data = tempfile::tempdir().unwrap();
+        let (g, h) = (data.path().join("guest.csv"), data.path().join("host.csv"));
+        std::fs::write(&g, guest).unwrap();
+        std::fs::write(&h, hosted).unwrap();
+        let own = [
+            "--guest-data",
+            g.to_str().unwrap(),
+            "--host-data",
+            h.to_str().unwrap(),
+            "--id",
+            "uid",
+            "--label",
+            "label",
+        ];
+        for job in ["lr", "sbt"] {
+            let v = trains(&host, &server, job, &own).await;
+            assert_eq!(v["jobs"][0]["data"]["shared_ids"], 190, "{v}");
         }
         // Again: the tables are found with their rows and not uploaded. (The job is not waited
         // for a second time: the short timeout ends the run once it is submitted.)

@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::fake_fateflow::{Behaviour, FakeFateFlow};
+use support::fake_fateflow::FakeFateFlow;
 use support::fake_kube::FakeKube;
 use support::host::{Host, run};
 
@@ -44,11 +44,7 @@ fn chromium(page: &Path, extra: &[String]) -> (String, String) {
 async fn the_report_opens_in_a_browser_with_both_curves_and_no_error() {
     let host = Host::new(Some("v1.22.0"));
     let kube = FakeKube::start().await;
-    let guest = FakeFateFlow::start(Behaviour::Succeed).await;
-    let other = FakeFateFlow::start(Behaviour::Succeed).await;
-    guest.federate_with(&other);
-    kube.route_service("fate-9999", "fateflow-client", 9380, &guest.url);
-    kube.route_service("fate-10000", "fateflow-client", 9380, &other.url);
+    let _parties = FakeFateFlow::two_parties(&kube).await;
     host.record_lab(&kube, "v2.0.0", &[9999, 10000]);
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::Value;
-use support::fake_fateflow::{Behaviour, FakeFateFlow, LOSS};
+use support::fake_fateflow::{FakeFateFlow, LOSS};
 use support::fake_kube::FakeKube;
 use support::host::{Host, run};
 use support::schema;
@@ -28,11 +28,7 @@ impl Parties {
     async fn start(release: &str) -> Parties {
         let host = Host::new(Some("v1.22.0"));
         let kube = FakeKube::start().await;
-        let guest = FakeFateFlow::start(Behaviour::Succeed).await;
-        let other = FakeFateFlow::start(Behaviour::Succeed).await;
-        guest.federate_with(&other);
-        kube.route_service("fate-9999", "fateflow-client", 9380, &guest.url);
-        kube.route_service("fate-10000", "fateflow-client", 9380, &other.url);
+        let (guest, other) = FakeFateFlow::two_parties(&kube).await;
         host.record_lab(&kube, release, &[9999, 10000]);
         Parties {
             host,

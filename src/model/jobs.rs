@@ -163,6 +163,13 @@ impl Baseline {
         self.model == kind
     }
 
+    /// Centralized minus federated AUC as shown with four decimals: equal models differ in the
+    /// last bits, and "-0.0000" would read as a sign that means something.
+    pub fn shown_gap(&self, federated: f64) -> f64 {
+        let gap = self.auc - federated;
+        if gap.abs() < 5e-5 { 0.0 } else { gap }
+    }
+
     /// `federated AUC 0.9924 · centralized 0.9910 · Δ -0.0014 (within the 0.01 --max-gap allows)`.
     pub fn line(&self, kind: JobKind, federated: Option<f64>) -> String {
         let central = if self.model == kind {
@@ -184,7 +191,10 @@ impl Baseline {
         } else {
             format!("within the {} --max-gap allows", self.max_gap)
         };
-        format!("federated AUC {fed:.4} · {central} · Δ {gap:.4} ({verdict})")
+        format!(
+            "federated AUC {fed:.4} · {central} · Δ {:.4} ({verdict})",
+            self.shown_gap(fed)
+        )
     }
 }
 
@@ -253,4 +263,42 @@ impl TestRecord {
 /// Seconds, to a tenth.
 pub fn seconds(d: Duration) -> f64 {
     (d.as_secs_f64() * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn baseline(auc: f64) -> Baseline {
+        Baseline {
+            model: JobKind::Lr,
+            auc,
+            ks: 0.9,
+            rows: 569,
+            features: 30,
+            train_s: 0.01,
+            gap: None,
+            max_gap: 0.01,
+        }
+    }
+
+    #[test]
+    fn the_line_judges_the_gap_and_shows_equal_models_as_equal() {
+        let equal = baseline(0.98473707664884);
+        assert!(
+            equal
+                .line(JobKind::Lr, Some(0.98473707664885))
+                .contains("Δ 0.0000 (within the 0.01 --max-gap allows)")
+        );
+        assert!(
+            baseline(0.99)
+                .line(JobKind::Lr, Some(0.97))
+                .contains("Δ 0.0200 (more than the 0.01 --max-gap allows)")
+        );
+        assert!(
+            baseline(0.99)
+                .line(JobKind::Sbt, Some(0.95))
+                .contains("(not judged: different models)")
+        );
+    }
 }

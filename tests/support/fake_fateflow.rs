@@ -295,6 +295,17 @@ impl FakeFateFlow {
         id
     }
 
+    /// Two federated parties, 9999 the guest and 10000 the other, each behind its party's
+    /// fateflow-client Service on `kube`.
+    pub async fn two_parties(kube: &super::fake_kube::FakeKube) -> (FakeFateFlow, FakeFateFlow) {
+        let guest = FakeFateFlow::start(Behaviour::Succeed).await;
+        let other = FakeFateFlow::start(Behaviour::Succeed).await;
+        guest.federate_with(&other);
+        kube.route_service("fate-9999", "fateflow-client", 9380, &guest.url);
+        kube.route_service("fate-10000", "fateflow-client", 9380, &other.url);
+        (guest, other)
+    }
+
     /// Jobs submitted here are `other`'s too, as a federation's are.
     pub fn federate_with(&self, other: &FakeFateFlow) {
         self.state.lock().unwrap().peers.push(other.state.clone());

@@ -163,7 +163,7 @@ fn tests(s: &mut String, lab: &LabStatus) {
                         ", centralized {}{:.4} (Δ {:.4})",
                         if b.judges(job.kind) { "" } else { "LR " },
                         b.auc,
-                        b.auc - m.auc
+                        b.shown_gap(m.auc)
                     );
                 }
             }
