@@ -127,7 +127,32 @@ pub struct PartyPorts {
     pub http: u16,
 }
 
+/// A party's FATE-Serving NodePorts (`up --serving`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServingPorts {
+    /// serving-server's gRPC (8000), which FATE Flow loads and binds models through.
+    pub server: u16,
+    /// serving-proxy's inter-party gRPC (8869), which the other parties' proxies dial.
+    pub proxy: u16,
+}
+
+impl PartyPorts {
+    /// In the tutorial's scheme, beside the party's own: KubeFATE's example parties serve on
+    /// 30095/30096 (9999) and 30105/30106 (10000), rollsite + 4 and + 5 (shared/reference/serving.md 2.1).
+    pub fn serving(&self) -> ServingPorts {
+        ServingPorts {
+            server: self.rollsite + 4,
+            proxy: self.rollsite + 5,
+        }
+    }
+}
+
 impl Party {
+    /// The KubeFATE cluster name of the party's FATE-Serving, also its namespace.
+    pub fn serving_name(&self) -> String {
+        format!("fate-serving-{}", self.id)
+    }
+
     /// True for the parties this lab installs (not another organisation's).
     pub fn is_ours(&self) -> bool {
         self.cluster != Cluster::Elsewhere
@@ -691,6 +716,27 @@ fn validate_parties(
         });
     }
     Ok(parties)
+}
+
+/// A lab of `ids` at the tutorial's IP, for the tests of what is rendered from one.
+#[cfg(test)]
+pub fn example(ids: &[u64], release: &str, registry: Option<&str>) -> LabSpec {
+    SpecInput {
+        parties: Some(
+            ids.iter()
+                .map(|&id| PartyInput {
+                    id,
+                    ..PartyInput::default()
+                })
+                .collect(),
+        ),
+        ip: Some("192.168.100.123".into()),
+        release: Some(release.into()),
+        registry: registry.map(str::to_string),
+        ..SpecInput::default()
+    }
+    .validate()
+    .unwrap()
 }
 
 #[cfg(test)]

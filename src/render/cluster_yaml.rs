@@ -191,25 +191,9 @@ pub fn render(spec: &LabSpec, party: &Party) -> Result<RenderedFile> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::spec::{PartyInput, SpecInput};
 
     fn spec(release: &str, registry: Option<&str>) -> LabSpec {
-        SpecInput {
-            parties: Some(
-                [9999u64, 10000]
-                    .map(|id| PartyInput {
-                        id,
-                        ..PartyInput::default()
-                    })
-                    .to_vec(),
-            ),
-            ip: Some("192.168.100.123".into()),
-            release: Some(release.into()),
-            registry: registry.map(str::to_string),
-            ..SpecInput::default()
-        }
-        .validate()
-        .unwrap()
+        crate::model::spec::example(&[9999, 10000], release, registry)
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Files fatelab writes or applies, rendered from the lab spec and the release's embedded files.
 //! Pure functions: nothing here touches the host, so `--dry-run` and `up` render the same bytes.
 
+pub mod cluster_serving;
 pub mod cluster_yaml;
 pub mod hosts;
 pub mod local;

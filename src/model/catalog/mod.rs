@@ -54,6 +54,21 @@ pub struct Release {
     pub artifacts: Vec<Artifact>,
     pub service_images: Vec<Image>,
     pub party_images: Vec<Image>,
+    pub serving: Serving,
+}
+
+/// Whether the release can serve models online beside each party, and with what.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Serving {
+    /// A FATE-Serving chart KubeFATE installs per party.
+    Chart {
+        chart: Chart,
+        modules: Vec<String>,
+        images: Vec<Image>,
+    },
+    /// Why this release has no online serving, and what it offers instead.
+    Refused { refused: String },
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
