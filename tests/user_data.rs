@@ -290,6 +290,27 @@ async fn bad_tables_are_refused_before_anything_is_sent() {
         .await
         .code(2)
         .stderr(contains("add --job lr or --job sbt"));
+    // A report is a training job's, and goes where a directory is.
+    let page = p.dir.path().join("page.html");
+    run(p.test(
+        "toy",
+        &good_g,
+        &good_h,
+        &["--report", page.to_str().unwrap()],
+    ))
+    .await
+    .code(2)
+    .stderr(contains("--report is the report of a training job"));
+    let nowhere = p.dir.path().join("no/such/dir/page.html");
+    run(p.test(
+        "lr",
+        &good_g,
+        &good_h,
+        &["--report", nowhere.to_str().unwrap()],
+    ))
+    .await
+    .code(2)
+    .stderr(contains("there is no directory"));
     let mut half = p.host.fatelab(None);
     half.args(["test", "--job", "lr", "--guest-data"])
         .arg(&good_g);

@@ -20,9 +20,24 @@ use crate::model::report::Report;
 use crate::render::report::text_roc;
 use crate::steps::{advice, local_party_problems, party_health, probe, test};
 
-/// The user's tables, read and checked before anything else happens: a bad one is a usage
-/// error (exit 2) and nothing is sent.
+/// The user's tables (and where the report goes), read and checked before anything else
+/// happens: a bad one is a usage error (exit 2) and nothing is sent.
 fn own_data(args: &TestArgs) -> Result<Option<Dataset>> {
+    if let Some(to) = &args.report {
+        if args.job == JobKind::Toy {
+            return Err(usage(
+                "--report is the report of a training job: add --job lr or --job sbt",
+            ));
+        }
+        let dir = to.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir.filter(|d| !d.is_dir()) {
+            return Err(usage(format!(
+                "--report {}: there is no directory {}",
+                to.display(),
+                dir.display()
+            )));
+        }
+    }
     let (Some(g), Some(h)) = (&args.guest_data, &args.host_data) else {
         return Ok(None);
     };
