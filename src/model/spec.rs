@@ -718,9 +718,9 @@ fn validate_parties(
     Ok(parties)
 }
 
-/// A lab of `ids` at the tutorial's IP, for the tests of what is rendered from one.
+/// The input of a lab of `ids` at the tutorial's IP, for tests.
 #[cfg(test)]
-pub fn example(ids: &[u64], release: &str, registry: Option<&str>) -> LabSpec {
+pub fn example_input(ids: &[u64]) -> SpecInput {
     SpecInput {
         parties: Some(
             ids.iter()
@@ -731,9 +731,17 @@ pub fn example(ids: &[u64], release: &str, registry: Option<&str>) -> LabSpec {
                 .collect(),
         ),
         ip: Some("192.168.100.123".into()),
+        ..SpecInput::default()
+    }
+}
+
+/// A lab of `ids` at the tutorial's IP, for the tests of what is rendered from one.
+#[cfg(test)]
+pub fn example(ids: &[u64], release: &str, registry: Option<&str>) -> LabSpec {
+    SpecInput {
         release: Some(release.into()),
         registry: registry.map(str::to_string),
-        ..SpecInput::default()
+        ..example_input(ids)
     }
     .validate()
     .unwrap()
@@ -744,18 +752,7 @@ mod tests {
     use super::*;
 
     fn input(ids: &[u64]) -> SpecInput {
-        SpecInput {
-            parties: Some(
-                ids.iter()
-                    .map(|&id| PartyInput {
-                        id,
-                        ..PartyInput::default()
-                    })
-                    .collect(),
-            ),
-            ip: Some("192.168.100.123".into()),
-            ..Default::default()
-        }
+        example_input(ids)
     }
 
     fn err(i: SpecInput) -> String {
