@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -356,22 +355,52 @@ fn a_local_lab_federates_for_real_and_leaves_nothing() {
     cmd.args(["test", "--guest", "10000", "--host", "10001"]);
     assert_eq!(run(cmd).code, 0);
 
-    // `up` killed after its brokers started: the next `up` takes over what it left.
+    // `up` killed at its worst moment: nginx started, not yet recorded (an nginx in front of the
+    // real one kills the `up` that starts it, once). The next `up` stops what it left and
+    // takes over; nothing outlives `down`.
     down_leaves_nothing(state, 3);
+    let tools = tempfile::tempdir().unwrap();
+    let mark = tools.path().join("killed");
+    let real = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("nginx (scripts/test installs nginx-light)");
+    let wrapper = tools.path().join("nginx");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n[ -e {m} ] || {{ : > {m}; kill -9 \"$PPID\"; }}\nexec {real} \"$@\"\n",
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let mut cmd = fatelab(state);
-    cmd.args(["up", "--local", "--port-base", &BASE.to_string(), "--yes"])
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let err = BufReader::new(child.stderr.take().unwrap());
-    for line in err.lines() {
-        let line = line.unwrap();
-        eprintln!("{line}");
-        if line.contains("[3/6] Start each party's RabbitMQ node") && line.starts_with('✓') {
-            break;
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    cmd.env(
+        "FATELAB_TOOL_PATH",
+        format!(
+            "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            tools.path().display()
+        ),
+    );
+    cmd.args(["up", "--local", "--port-base", &BASE.to_string(), "--yes"]);
+    let r = run(cmd);
+    assert_eq!(r.code, -1, "killed by the nginx in front: {}", r.stderr);
+    assert!(mark.exists());
+    let left = std::fs::read_to_string(state.join("local/proxy/fatelab.pid"))
+        .expect("the nginx wrote its pid")
+        .trim()
+        .parse::<i32>()
+        .unwrap();
+    assert!(alive(left), "the unrecorded nginx runs");
+    assert!(
+        record(state)["local"]["processes"]["proxy"].is_null(),
+        "and is not on record"
+    );
     let r = up(state, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -379,6 +408,14 @@ fn a_local_lab_federates_for_real_and_leaves_nothing() {
         "{}",
         r.stderr
     );
+    assert!(
+        r.stderr
+            .contains("which an interrupted fatelab run started and did not record"),
+        "{}",
+        r.stderr
+    );
+    assert!(!alive(left), "the nginx the killed run left was stopped");
+    assert_ne!(pid_of(state, "proxy"), left);
 
     down_leaves_nothing(state, 2);
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::credentials::{random_secret, write_new_private};
-use super::process::{Started, spawn};
+use super::process::{self, Started, spawn};
 use crate::model::local::{LocalPorts, Role};
 use crate::secret::Secret;
 
@@ -39,6 +39,36 @@ impl LabDirs {
 
     pub fn log(&self, role: Role) -> PathBuf {
         self.of(role).join("out.log")
+    }
+
+    /// Where the process of `role` writes its pid as it starts (see [`process::spawn`]).
+    pub fn pidfile(&self, role: Role) -> PathBuf {
+        self.of(role).join("fatelab.pid")
+    }
+
+    /// Where the process of `role` runs.
+    pub fn cwd(&self, role: Role) -> PathBuf {
+        match role {
+            Role::FateFlow(id) => self.party_home(id),
+            _ => self.of(role),
+        }
+    }
+
+    /// The process of `role` its pidfile names, while it is the one started there (an
+    /// interrupted run may have started it and not recorded it).
+    pub fn started(&self, role: Role) -> Option<Started> {
+        process::from_pidfile(&self.pidfile(role), &self.cwd(role))
+    }
+
+    /// The roles that have a directory in the lab.
+    pub fn roles(&self) -> Vec<Role> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| Role::from_key(e.file_name().to_str()?))
+            .collect()
     }
 
     fn password_file(&self) -> PathBuf {
@@ -123,6 +153,7 @@ pub fn start_epmd(epmd: &Path, dirs: &LabDirs, port: u16) -> Result<Started> {
         &[],
         &dir,
         &dirs.log(Role::Epmd),
+        &dirs.pidfile(Role::Epmd),
     )
 }
 
@@ -164,7 +195,14 @@ pub fn start_broker(
         ("RABBITMQ_CTL_ERL_ARGS", erl_args),
     ];
     let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
-    spawn(server, &[], &env, &dir, &dirs.log(role))
+    spawn(
+        server,
+        &[],
+        &env,
+        &dir,
+        &dirs.log(role),
+        &dirs.pidfile(role),
+    )
 }
 
 /// The lab's nginx, in the foreground of its own session (`daemon off` in its conf).
@@ -189,12 +227,14 @@ pub fn start_nginx(nginx: &Path, dirs: &LabDirs) -> Result<Started> {
         &[],
         &dir,
         &dirs.log(Role::Proxy),
+        &dirs.pidfile(Role::Proxy),
     )
 }
 
 /// One party's FATE Flow server, run by its own environment's Python from its home.
 pub fn start_fate_flow(python: &Path, site: &Path, dirs: &LabDirs, id: u32) -> Result<Started> {
-    let home = dirs.party_home(id);
+    let role = Role::FateFlow(id);
+    let home = dirs.cwd(role);
     let server = site.join("fate_flow/fate_flow_server.py");
     // Its tasks' libraries (torch among them) keep their caches under $HOME: the party's own.
     let party_dir = dirs.of(Role::FateFlow(id));
@@ -203,6 +243,7 @@ pub fn start_fate_flow(python: &Path, site: &Path, dirs: &LabDirs, id: u32) -> R
         &[server.as_os_str()],
         &[("HOME", party_dir.as_os_str())],
         &home,
-        &dirs.log(Role::FateFlow(id)),
+        &dirs.log(role),
+        &dirs.pidfile(role),
     )
 }

@@ -103,15 +103,18 @@ pub fn alive(p: &ProcessRecord) -> bool {
     is_same(p.pid, p.started)
 }
 
-/// Starts `program` with `args` in a new session (through `setsid`, which execs it: the pid is
-/// the program's), `env` added to a clean environment with PATH, stdin closed and its output
-/// appended to `log`.
+/// Starts `program` with `args` in a new session (through `setsid` and `sh`, which exec it: the
+/// pid is the program's), `env` added to a clean environment with PATH, stdin closed and its
+/// output appended to `log`. The started process writes its own pid to `pidfile` before it
+/// becomes `program`: a run killed before it recorded the process leaves it findable
+/// ([`from_pidfile`]).
 pub fn spawn(
     program: &Path,
     args: &[&OsStr],
     env: &[(&str, &OsStr)],
     cwd: &Path,
     log: &Path,
+    pidfile: &Path,
 ) -> Result<Started> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -121,8 +124,11 @@ pub fn spawn(
         .append(true)
         .open(log)
         .with_context(|| format!("opening {}", log.display()))?;
+    let _ = std::fs::remove_file(pidfile);
     let mut cmd = std::process::Command::new("setsid");
-    cmd.arg(program)
+    cmd.args(["sh", "-c", r#"echo $$ > "$0" && exec "$@""#])
+        .arg(pidfile)
+        .arg(program)
         .args(args)
         .env_clear()
         .env(
@@ -152,6 +158,21 @@ pub fn spawn(
     })?;
     drop(child);
     Ok(Started { pid, started })
+}
+
+/// The process `pidfile` names while it is still the one [`spawn`] started there: alive, the
+/// leader of its own session and working in `cwd`, as `spawn` made it (a pid reused since is
+/// none of these).
+pub fn from_pidfile(pidfile: &Path, cwd: &Path) -> Option<Started> {
+    let pid: u32 = std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()?;
+    let fields = stat_fields(pid)?;
+    let state = fields.first()?.chars().next()?;
+    let session: u32 = fields.get(3)?.parse().ok()?;
+    let started = fields.get(19)?.parse().ok()?;
+    let here = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+    let there = std::fs::canonicalize(cwd).ok()?;
+    (session == pid && !matches!(state, 'Z' | 'X') && here == there)
+        .then_some(Started { pid, started })
 }
 
 /// How a stop went.
@@ -288,14 +309,23 @@ mod tests {
     fn a_process_is_known_by_pid_and_start_time_and_stopped_only_then() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("sleep.log");
+        let pidfile = dir.path().join("pid");
         let s = spawn(
             Path::new("/bin/sleep"),
             &[OsStr::new("600")],
             &[],
             dir.path(),
             &log,
+            &pidfile,
         )
         .unwrap();
+        // What it wrote itself finds it again, only where it runs.
+        assert!(
+            wait_for(|| from_pidfile(&pidfile, dir.path()) == Some(s)),
+            "{:?}",
+            std::fs::read_to_string(&pidfile)
+        );
+        assert_eq!(from_pidfile(&pidfile, Path::new("/")), None);
         let rec = ProcessRecord {
             role: Role::Proxy,
             pid: s.pid,
@@ -321,6 +351,18 @@ mod tests {
             Stopped::Stopped
         );
         assert!(!alive(&rec));
+    }
+
+    /// The pidfile is written by the child, after `spawn` returned: polled, briefly.
+    fn wait_for(done: impl Fn() -> bool) -> bool {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if done() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
     }
 
     fn group_of(pid: u32) -> Option<u32> {

@@ -112,6 +112,23 @@ impl Role {
         }
     }
 
+    /// The role whose [`key`](Self::key) this is.
+    pub fn from_key(key: &str) -> Option<Role> {
+        match key {
+            "epmd" => Some(Role::Epmd),
+            "proxy" => Some(Role::Proxy),
+            _ => {
+                let (kind, id) = key.split_once('-')?;
+                let id = id.parse().ok()?;
+                match kind {
+                    "broker" => Some(Role::Broker(id)),
+                    "fateflow" => Some(Role::FateFlow(id)),
+                    _ => None,
+                }
+            }
+        }
+    }
+
     /// How messages name it: "party 9999's RabbitMQ node".
     pub fn describe(&self) -> String {
         match self {

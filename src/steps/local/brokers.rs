@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::super::{Ctx, Diff, Outcome, Step, StepPlan};
-use super::{dirs, recorded, recorded_all, remember, running, scheme, stop, wait_ready};
+use super::{
+    dirs, not_running, recorded, recorded_all, remember, running, scheme, stop, strays, wait_ready,
+};
 use crate::clients::rabbitmq::{Management, Overview};
 use crate::host::local_lab::{self, write_private};
 use crate::model::local::{LocalPorts, Role};
@@ -131,10 +133,7 @@ impl Step for Brokers {
             let role = Role::Broker(party.id);
             let ports = ports_of(ctx, party.id);
             let Some(p) = running(ctx, role) else {
-                let why = match recorded(ctx, role) {
-                    Some(p) => format!(" (pid {} has ended)", p.pid),
-                    None => String::new(),
-                };
+                let why = not_running(ctx, role);
                 acts.push((role, Act::Start));
                 changes.push(format!(
                     "start party {}'s RabbitMQ node{why}: AMQP 127.0.0.1:{}, management :{}",
@@ -253,7 +252,12 @@ impl Step for Brokers {
         if brokers.is_empty() && epmd.is_none() && !dirs(ctx).root.exists() {
             return Ok(Outcome::AlreadyDone("no broker is on record".into()));
         }
-        let stops = futures::future::join_all(brokers.iter().map(|p| stop(ctx, p.role))).await;
+        // Whatever an interrupted run left unrecorded goes with the directory that names it.
+        let mut roles: Vec<Role> = brokers.iter().map(|p| p.role).collect();
+        roles.extend(strays(ctx).into_iter().map(|p| p.role));
+        roles.sort();
+        roles.dedup();
+        let stops = futures::future::join_all(roles.iter().map(|&role| stop(ctx, role))).await;
         for s in stops {
             s?;
         }

@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 
 use super::super::gate::{converge_checks, verdict};
 use super::super::{Ctx, Diff, Step, StepPlan};
-use super::{recorded_all, scheme};
+use super::{recorded_all, scheme, strays};
 use crate::checks::Report;
 use crate::checks::local::{self as local_checks, LocalFacts};
 use crate::host::process;
@@ -29,8 +29,11 @@ fn ports(ctx: &Ctx) -> Vec<u16> {
 
 pub async fn gather(ctx: &Ctx) -> LocalFacts {
     // A port a process of the lab's own holds is not in the way: one it started (a recorded
-    // process whose group is still there), which `up` stops or keeps.
-    let ours = process::left_of_all(&recorded_all(ctx, |_| true));
+    // process whose group is still there, or one an interrupted run left unrecorded), which
+    // `up` stops or keeps.
+    let mut known = recorded_all(ctx, |_| true);
+    known.extend(strays(ctx));
+    let ours = process::left_of_all(&known);
     let busy = facts::busy_ports(&ports(ctx));
     let mut holders = process::listeners(&busy);
     let busy = busy

@@ -99,11 +99,58 @@ fn remember(
     Ok(rec)
 }
 
-/// Stops the recorded process of `role` (only if it is still the one fatelab started) and
-/// forgets it.
+/// A process of `role` that a run killed between starting it and recording it left behind: its
+/// pidfile names it, it still runs where it was started, and the record holds another (or none).
+fn stray(ctx: &Ctx, role: Role) -> Option<ProcessRecord> {
+    let d = dirs(ctx);
+    let s = d.started(role)?;
+    let known = recorded(ctx, role).is_some_and(|p| p.pid == s.pid && p.started == s.started);
+    (!known).then(|| ProcessRecord {
+        role,
+        pid: s.pid,
+        started: s.started,
+        program: std::fs::read_link(format!("/proc/{}/exe", s.pid)).unwrap_or_default(),
+        ports: vec![],
+        log: d.log(role),
+    })
+}
+
+/// Every stray of the lab (see [`stray`]), whatever its role.
+fn strays(ctx: &Ctx) -> Vec<ProcessRecord> {
+    dirs(ctx)
+        .roles()
+        .into_iter()
+        .filter_map(|role| stray(ctx, role))
+        .collect()
+}
+
+/// What `observe` says of a process of `role` that does not run: the recorded one ended, or
+/// an interrupted run left one unrecorded (stopped before the new one starts).
+fn not_running(ctx: &Ctx, role: Role) -> String {
+    match (stray(ctx, role), recorded(ctx, role)) {
+        (Some(s), _) => format!(
+            " (first stopping {}, which an interrupted fatelab run started and did not record)",
+            process::describe(s.pid)
+        ),
+        (None, Some(p)) => format!(" (pid {} has ended)", p.pid),
+        (None, None) => String::new(),
+    }
+}
+
+/// Stops the recorded process of `role` (only if it is still the one fatelab started) and any
+/// stray of that role, and forgets them.
 async fn stop(ctx: &Ctx, role: Role) -> Result<Option<Stopped>> {
+    let stray = stray(ctx, role);
+    if let Some(s) = &stray {
+        let who = process::describe(s.pid);
+        process::stop(s, GRACE).await?;
+        ctx.ui.println(format!(
+            "    stopped {who}, {}, which an interrupted fatelab run started and did not record",
+            role.describe()
+        ));
+    }
     let Some(p) = recorded(ctx, role) else {
-        return Ok(None);
+        return Ok(stray.map(|_| Stopped::Stopped));
     };
     let how = process::stop(&p, GRACE).await?;
     ctx.update_record(|r| {

@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 
 use super::super::{Ctx, Diff, Outcome, Step, StepPlan};
-use super::{dirs, recorded, remember, running, scheme, stop, wait_ready};
+use super::{dirs, not_running, recorded, remember, running, scheme, stop, wait_ready};
 use crate::host::local_lab;
 use crate::host::process;
 use crate::model::local::Role;
@@ -66,9 +66,7 @@ impl Step for Proxy {
     async fn observe(&self, ctx: &Ctx) -> Result<Diff<Act>> {
         let port = scheme(ctx).proxy();
         let Some(p) = running(ctx, Role::Proxy) else {
-            let why = recorded(ctx, Role::Proxy)
-                .map(|p| format!(" (pid {} has ended)", p.pid))
-                .unwrap_or_default();
+            let why = not_running(ctx, Role::Proxy);
             return Ok(Diff::new(
                 vec![format!("start nginx on 127.0.0.1:{port}{why}")],
                 "",
@@ -125,7 +123,13 @@ impl Step for Proxy {
 
     async fn undo(&self, ctx: &Ctx, _line: &StepLine) -> Result<Outcome> {
         match stop(ctx, Role::Proxy).await? {
-            None => Ok(Outcome::AlreadyDone("no nginx is on record".into())),
+            None if recorded(ctx, Role::Proxy).is_none() && !dirs(ctx).of(Role::Proxy).exists() => {
+                Ok(Outcome::AlreadyDone("no nginx is on record".into()))
+            }
+            None => {
+                let _ = std::fs::remove_dir_all(dirs(ctx).of(Role::Proxy));
+                Ok(Outcome::Done)
+            }
             Some(_) => {
                 let _ = std::fs::remove_dir_all(dirs(ctx).of(Role::Proxy));
                 Ok(Outcome::Done)

@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 
 use super::super::{Ctx, Diff, Outcome, Step, StepPlan};
-use super::{dirs, recorded, recorded_all, remember, running, scheme, stop, wait_ready};
+use super::{dirs, not_running, recorded_all, remember, running, scheme, stop, strays, wait_ready};
 use crate::host::local_lab::{self, write_private};
 use crate::host::python::{PartyEnv, SharedEnv};
 use crate::model::local::Role;
@@ -102,9 +102,7 @@ async fn act_for(ctx: &Ctx, party: &Party) -> Option<(Act, String)> {
         .and_then(|c| wanted_conf(ctx, id, c).ok().map(|w| w == c))
         .unwrap_or(false);
     let Some(p) = running(ctx, Role::FateFlow(id)) else {
-        let why = recorded(ctx, Role::FateFlow(id))
-            .map(|p| format!(" (pid {} has ended)", p.pid))
-            .unwrap_or_default();
+        let why = not_running(ctx, Role::FateFlow(id));
         return Some((
             Act::Start,
             format!("start party {id}'s FATE Flow on 127.0.0.1:{http}{why}"),
@@ -279,14 +277,21 @@ impl Step for Servers {
     }
 
     async fn undo(&self, ctx: &Ctx, _line: &StepLine) -> Result<Outcome> {
-        let servers = recorded_all(ctx, |r| matches!(r, Role::FateFlow(_)));
+        let is_server = |r: &Role| matches!(r, Role::FateFlow(_));
+        let mut servers: Vec<Role> = recorded_all(ctx, is_server)
+            .into_iter()
+            .chain(strays(ctx).into_iter().filter(|p| is_server(&p.role)))
+            .map(|p| p.role)
+            .collect();
+        servers.sort();
+        servers.dedup();
         if servers.is_empty() {
             return Ok(Outcome::AlreadyDone("no FATE Flow is on record".into()));
         }
-        let stops = futures::future::join_all(servers.iter().map(|p| stop(ctx, p.role))).await;
-        for (p, s) in servers.iter().zip(stops) {
+        let stops = futures::future::join_all(servers.iter().map(|&role| stop(ctx, role))).await;
+        for (&role, s) in servers.iter().zip(stops) {
             s?;
-            let _ = std::fs::remove_dir_all(dirs(ctx).of(p.role));
+            let _ = std::fs::remove_dir_all(dirs(ctx).of(role));
         }
         Ok(Outcome::Done)
     }
