@@ -427,6 +427,16 @@ pub struct UpArgs {
     #[arg(long, value_name = "AUC", default_value_t = DEFAULT_MIN_AUC, value_parser = parse_auc_arg)]
     pub min_auc: f64,
 
+    /// Also deploy FATE-Serving beside each party (KubeFATE's cluster-serving.yaml; release
+    /// v1.6.0 — FATE 2.x has no online serving), so `fatelab serve` can publish a model.
+    /// A lab that has it keeps it when this is not given
+    #[arg(long, conflicts_with = "no_serving")]
+    pub serving: bool,
+
+    /// Remove the lab's FATE-Serving clusters (after a yes)
+    #[arg(long)]
+    pub no_serving: bool,
+
     /// Change nothing: print every step `up` would take and write the rendered files to --plan-dir
     #[arg(long)]
     pub dry_run: bool,

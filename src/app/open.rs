@@ -170,6 +170,9 @@ pub fn spec_from_record(record: &LabRecord, state_dir: &Path) -> Result<LabSpec>
         .validate()
         .map_err(|e| bad("parties/ports/registry/domain", format!("{e:#}")))?;
     spec.sizing = record.sizing.clone();
+    if record.serving {
+        spec.serving = crate::model::spec::ServingWish::On;
+    }
     Ok(spec)
 }
 

@@ -13,12 +13,15 @@ use crate::host::lock::StateLock;
 use crate::host::state;
 use crate::model::catalog::UrlBases;
 use crate::model::record::LabRecord;
-use crate::model::spec::LabSpec;
+use crate::model::spec::{LabSpec, ServingWish};
 use crate::steps::{Ctx, for_target};
 use crate::ui::Ui;
 
 pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     let mut spec = lab_spec(&args.lab)?;
+    if args.serving {
+        serving_possible(&spec, "--serving")?;
+    }
     if let Some(b) = args.images_bundle.as_ref().filter(|b| !b.is_file()) {
         return Err(usage(format!("--images {}: no such file", b.display())));
     }
@@ -62,7 +65,24 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
     if let Some(prev) = &previous {
         same_place(&spec, prev)?;
     }
+    let had_serving = previous.as_ref().is_some_and(|p| p.serving);
+    spec.serving = match (args.serving, args.no_serving, had_serving) {
+        (true, _, _) => ServingWish::On,
+        (_, true, true) => ServingWish::Remove,
+        (_, true, false) => ServingWish::Off,
+        (_, _, true) => {
+            serving_possible(
+                &spec,
+                "the lab's FATE-Serving (kept from an earlier `up --serving`)",
+            )
+            .map_err(|e| usage(format!("{e:#}; `fatelab up --no-serving` removes it first")))?;
+            ServingWish::On
+        }
+        (_, _, false) => ServingWish::Off,
+    };
     let mut record = previous.clone().unwrap_or_else(LabRecord::new);
+    // Kept until the serving step has removed every serving cluster.
+    record.serving = had_serving || spec.serving == ServingWish::On;
     record.release = spec.release.release.clone();
     record.parties = spec.parties.iter().map(|p| p.id).collect();
     record.ip = spec.ip.to_string();
@@ -327,6 +347,26 @@ fn size_lab(
         "preflight: the lab does not fit this host; nothing was changed:\n  {}\n{advice}",
         fit.arithmetic(n).join("\n  ")
     )
+}
+
+/// FATE-Serving runs beside a KubeFATE lab of a release whose catalog entry has a serving
+/// chart; otherwise `what` is refused (exit 2) with the catalog's explanation, before anything
+/// is asked of any host or service.
+fn serving_possible(spec: &LabSpec, what: &str) -> Result<()> {
+    use crate::model::catalog::Serving;
+    if spec.local().is_some() {
+        return Err(usage(format!(
+            "{what}: a local lab runs FATE 2.2, which has no online serving (FATE Flow 2.x's model load is an \
+             empty stub with no bind); FATE-Serving needs a KubeFATE lab of release v1.6.0"
+        )));
+    }
+    match &spec.release.serving {
+        Serving::Chart { .. } => Ok(()),
+        Serving::Refused { refused } => Err(usage(format!(
+            "{what}: KubeFATE {} cannot serve: {refused}",
+            spec.release.release
+        ))),
+    }
 }
 
 /// Writing the hosts file needs root: say so before anything changes (exit 2).

@@ -34,6 +34,12 @@ pub struct LabRecord {
     /// What each party was sized to ask for (v2 charts), so every command renders the same spec.
     #[serde(default)]
     pub sizing: Option<PartySize>,
+    /// The lab has FATE-Serving beside each party (`up --serving`): kept until `up --no-serving`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub serving: bool,
+    /// Each party's FATE-Serving cluster ID in its KubeFATE.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub serving_clusters: BTreeMap<u32, String>,
     /// Where the parties run when not on minikube: the kubeconfig given and each context's server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetRecord>,

@@ -75,6 +75,19 @@ pub struct LabSpec {
     /// What each party asks the scheduler for (v2 charts; `up --resources`); `None` renders no
     /// resources, leaving the chart's defaults.
     pub sizing: Option<crate::model::sizing::PartySize>,
+    /// FATE-Serving beside each of the lab's own parties (`up --serving`).
+    pub serving: ServingWish,
+}
+
+/// Whether the lab has FATE-Serving beside its parties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServingWish {
+    #[default]
+    Off,
+    On,
+    /// It has it, and `up --no-serving` removes it.
+    Remove,
 }
 
 fn serialize_release<S: serde::Serializer>(r: &&'static Release, s: S) -> Result<S::Ok, S::Error> {
@@ -257,8 +270,17 @@ impl LabSpec {
 
     pub fn party_image_refs(&self) -> Vec<String> {
         let r = self.release;
+        let serving: &[crate::model::catalog::Image] = match &r.serving {
+            crate::model::catalog::Serving::Chart { images, .. }
+                if self.serving == ServingWish::On =>
+            {
+                images
+            }
+            _ => &[],
+        };
         r.party_images
             .iter()
+            .chain(serving)
             .map(|i| i.reference(self.registry.as_deref(), r.registry_style))
             .collect()
     }
@@ -428,6 +450,7 @@ impl SpecInput {
             domain,
             parties,
             sizing: None,
+            serving: ServingWish::Off,
         })
     }
 }
@@ -504,6 +527,7 @@ impl SpecInput {
             domain: release.domain.clone(),
             parties,
             sizing: None,
+            serving: ServingWish::Off,
         })
     }
 }

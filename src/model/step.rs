@@ -16,6 +16,7 @@ pub enum StepName {
     Proxy,
     Kubefate,
     Parties,
+    Serving,
     Test,
 }
 
@@ -33,6 +34,7 @@ impl StepName {
             StepName::Proxy => "proxy",
             StepName::Kubefate => "kubefate",
             StepName::Parties => "parties",
+            StepName::Serving => "serving",
             StepName::Test => "test",
         }
     }

@@ -67,6 +67,12 @@ pub fn value(spec: &LabSpec, party: &Party) -> Result<Value> {
     match release.cluster_schema {
         // Chart 1.6.0 derives `<party>.notebook.kubefate.net` itself; only a custom domain needs keys.
         ClusterSchema::V1 => {
+            // Where FATE Flow finds the party's serving-server (`servings.hosts`).
+            if spec.serving == crate::model::spec::ServingWish::On {
+                let (ip, port) = super::cluster_serving::fate_side(spec, party);
+                obj.insert("servingIp".into(), json!(ip));
+                obj.insert("servingPort".into(), json!(port));
+            }
             if spec.custom_domain() {
                 obj.insert(
                     "host".into(),
@@ -213,6 +219,20 @@ mod tests {
             s.party_image_refs()
                 .contains(&"127.0.0.1:5000/fluent-bit:2.1.4".to_string())
         );
+    }
+
+    /// KubeFATE v1.6.0 `k8s-deploy/examples/party-9999/cluster.yaml`: `servingIp: 192.168.9.1`,
+    /// `servingPort: 30095` at the top level, read by chart fate 1.6.0's `servingIp`/`servingPort`.
+    #[test]
+    fn a_serving_lab_tells_each_fate_flow_its_serving_server() {
+        let mut s = spec("v1.6.0", None);
+        let v = value(&s, &s.parties[0]).unwrap();
+        assert!(v.get("servingIp").is_none() && v.get("servingPort").is_none());
+        s.serving = crate::model::spec::ServingWish::On;
+        let v = value(&s, &s.parties[0]).unwrap();
+        assert_eq!(v["servingIp"], "192.168.100.123");
+        assert_eq!(v["servingPort"], 30095);
+        assert_eq!(value(&s, &s.parties[1]).unwrap()["servingPort"], 30105);
     }
 
     #[test]

@@ -27,12 +27,14 @@ mod minikube;
 mod parties;
 mod preflight;
 pub mod probe;
+mod serving;
 pub mod test;
 
 pub use ctx::{ActiveMinikube, Ctx, RunOptions};
 pub use local::party_problems as local_party_problems;
 pub use local::processes as local_processes;
 pub use parties::party_health;
+pub use serving::serving_health;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -43,6 +45,10 @@ use crate::model::spec::{LabSpec, Target};
 use crate::model::step::StepName;
 use crate::render::RenderedFile;
 use crate::ui::StepLine;
+
+/// The label a namespace fatelab makes carries, so a create whose answer was lost is known as
+/// fatelab's when it is sent again.
+pub const MADE_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "fatelab");
 
 /// What one step would do on a bare host: its actions in words, and the files it would write or
 /// apply.
@@ -230,10 +236,16 @@ pub async fn preflight_blockers(ctx: &Ctx) -> Vec<String> {
     gate::blockers(ctx, &preflight_report(ctx).await)
 }
 
+/// FATE-Serving's step, in a lab that has it or is to have it or lose it (`up --serving`).
+fn serving_step(spec: &LabSpec) -> Option<Box<dyn AnyStep>> {
+    (spec.serving != crate::model::spec::ServingWish::Off)
+        .then(|| Box::new(serving::ServingClusters) as Box<dyn AnyStep>)
+}
+
 /// The steps of `up` for where this lab runs, in the order `up` takes them: the host half first
 /// (the tutorial's order), then images early so no pod waits on a pull.
 pub fn for_target(spec: &LabSpec) -> Vec<Box<dyn AnyStep>> {
-    match spec.target {
+    let mut steps: Vec<Box<dyn AnyStep>> = match spec.target {
         Target::Minikube => vec![
             Box::new(preflight::HostChecks),
             Box::new(minikube::StartMinikube),
@@ -264,5 +276,10 @@ pub fn for_target(spec: &LabSpec) -> Vec<Box<dyn AnyStep>> {
             Box::new(local::Servers),
             Box::new(test::TestJob),
         ],
+    };
+    // Beside the parties, before the job that proves the lab.
+    if let Some(serving) = serving_step(spec) {
+        steps.insert(steps.len() - 1, serving);
     }
+    steps
 }

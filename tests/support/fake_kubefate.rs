@@ -137,6 +137,14 @@ const PARTY_PODS: [(&str, &[&str]); 6] = [
     ("rollsite", &["rollsite"]),
 ];
 
+/// Chart fate-serving v2.0.0's Deployments (KF@v1.6.0 helm-charts/FATE-Serving/templates/
+/// serving-{proxy,server,redis}-module.yaml), one container each, labelled `name=<cluster>`.
+const SERVING_PODS: [(&str, &[&str]); 3] = [
+    ("serving-proxy", &["serving-proxy"]),
+    ("serving-redis", &["serving-redis"]),
+    ("serving-server", &["serving-server"]),
+];
+
 impl FakeKubeFate {
     /// Starts the service and routes `kube-fate/kubefate:8080` of the fake API server to it.
     pub async fn start(kube: &FakeKube) -> FakeKubeFate {
@@ -887,11 +895,104 @@ impl FakeKubeFate {
             "data": {"route_table.json": serde_json::to_string_pretty(&doc).unwrap()}}));
     }
 
+    fn spec_of(&self, cluster: &str) -> Value {
+        let s = self.state.lock().unwrap();
+        s.clusters
+            .iter()
+            .find(|c| c["uuid"] == cluster)
+            .map(|c| c["Spec"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    fn is_serving(&self, cluster: &str) -> bool {
+        let s = self.state.lock().unwrap();
+        s.clusters
+            .iter()
+            .any(|c| c["uuid"] == cluster && c["chart_name"] == "fate-serving")
+    }
+
+    /// Chart fate-serving's objects besides its pods: ConfigMap `serving-proxy-config` with the
+    /// proxy's `route_table.json` (each partyList entry → `{ip, port}`; the own party → the proxy's
+    /// 8059 and `serving` → serving-server:8000), `serving-server-config` with the model transfer
+    /// URL from `servingServer.fateflow`, and the Services serving-proxy (8059, 8869 as the
+    /// NodePort, 8879), serving-server (8000 as the NodePort) and serving-redis (6379).
+    fn render_serving(&self, cluster: &str, name: &str, ns: &str) {
+        let spec = self.spec_of(cluster);
+        let mut table = serde_json::Map::new();
+        table.insert(
+            "default".into(),
+            json!({"default": [{"ip": "default-serving-proxy", "port": 8869}]}),
+        );
+        for peer in spec
+            .pointer("/servingProxy/partyList")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            table.insert(
+                peer["partyId"].to_string(),
+                json!({"default": [{"ip": peer["partyIp"], "port": peer["partyPort"].to_string()}]}),
+            );
+        }
+        table.insert(
+            spec["partyId"].to_string(),
+            json!({"default": [{"ip": "serving-proxy", "port": 8059}], "serving": [{"ip": "serving-server", "port": 8000}]}),
+        );
+        let doc = json!({"route_table": table, "permission": {"default_allow": true}});
+        self.kube.put(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "serving-proxy-config", "namespace": ns, "labels": {"name": name, "fateMoudle": "serving-proxy"}},
+            "data": {"route_table.json": serde_json::to_string_pretty(&doc).unwrap(),
+                     "application.properties": format!("coordinator={}\nserver.port=8059\nuseRegister=false\nuseZkRouter=false\n", spec["partyId"])}}));
+        let fateflow = &spec["servingServer"]["fateflow"];
+        self.kube.put(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "serving-server-config", "namespace": ns, "labels": {"name": name, "fateMoudle": "serving-server"}},
+            "data": {"serving-server.properties": format!(
+                "port=8000\nmodel.transfer.url=http://{}:{}/v1/model/transfer\n",
+                fateflow["ip"].as_str().unwrap_or_default(), fateflow["port"])}}));
+        let node_port = |path: &str| spec.pointer(path).cloned().unwrap_or(Value::Null);
+        for (service, module, ports) in [
+            (
+                "serving-proxy",
+                "serving-proxy",
+                json!([
+                {"name": "8059", "port": 8059, "targetPort": 8059, "protocol": "TCP"},
+                {"name": "8869", "port": 8869, "targetPort": 8869, "nodePort": node_port("/servingProxy/nodePort"), "protocol": "TCP"},
+                {"name": "8879", "port": 8879, "targetPort": 8879, "protocol": "TCP"}]),
+            ),
+            (
+                "serving-server",
+                "serving-server",
+                json!([
+                {"name": "8000", "port": 8000, "targetPort": 8000, "nodePort": node_port("/servingServer/nodePort"), "protocol": "TCP"}]),
+            ),
+            (
+                "serving-redis",
+                "serving-redis",
+                json!([
+                {"name": "6379", "port": 6379, "targetPort": 6379, "protocol": "TCP"}]),
+            ),
+        ] {
+            self.kube.put(json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": service, "namespace": ns, "labels": {"name": name, "fateMoudle": module}},
+                "spec": {"type": if service == "serving-redis" { "ClusterIP" } else { "NodePort" },
+                         "selector": {"name": name, "fateMoudle": module}, "ports": ports}}));
+        }
+    }
+
     /// helm install / upgrade: the chart's pods, created, then moved by the fake kubelet.
     fn helm_render(&self, cluster: &str, name: &str, ns: &str, kubelet: &Kubelet) {
-        self.render_route_table(cluster, ns);
+        if self.is_serving(cluster) {
+            self.render_serving(cluster, name, ns);
+        } else {
+            self.render_route_table(cluster, ns);
+        }
         // The python pod's dashboards (reference §3.2: Services fateboard 8080, notebook 20000).
-        for (service, port) in [("fateboard", 8080), ("notebook", 20000)] {
+        let dashboards: &[(&str, u16)] = if self.is_serving(cluster) {
+            &[]
+        } else {
+            &[("fateboard", 8080), ("notebook", 20000)]
+        };
+        for &(service, port) in dashboards {
             self.kube.put(json!({"apiVersion": "v1", "kind": "Service",
                 "metadata": {"name": service, "namespace": ns},
                 "spec": {"selector": {"name": name, "fateMoudle": "python"},
@@ -1022,6 +1123,9 @@ impl FakeKubeFate {
 
     /// The modules a cluster's chart runs: osx for rollsite when its spec has an osx section.
     fn modules(&self, cluster: &str) -> Vec<(&'static str, &'static [&'static str])> {
+        if self.is_serving(cluster) {
+            return SERVING_PODS.to_vec();
+        }
         let osx = {
             let s = self.state.lock().unwrap();
             s.clusters
@@ -1077,8 +1181,9 @@ impl FakeKubeFate {
             self.fail_install(&job, &cluster, &ns, "helm install error, Looks like \"https://federatedai.github.io/KubeFATE\" is not a valid chart repository or cannot be reached");
             return;
         }
-        // KubeFATE's chart repository (gh-pages index.yaml) ends at fate v1.11.2: no 2.x chart.
-        if !known && version.starts_with("v2") {
+        // KubeFATE's chart repository (gh-pages index.yaml) ends at fate v1.11.2: no 2.x chart
+        // of fate (fate-serving's v2.x charts are there: its versions run on their own).
+        if !known && chart == "fate" && version.starts_with("v2") {
             self.fail_install(
                 &job,
                 &cluster,
@@ -1275,6 +1380,17 @@ impl FakeKubeFate {
             self.state.lock().unwrap().releases.remove(id);
             for p in self.pod_names(id) {
                 self.kube.delete("v1", "Pod", &ns, &p);
+            }
+            if self.is_serving(id) {
+                for (kind, object) in [
+                    ("ConfigMap", "serving-proxy-config"),
+                    ("ConfigMap", "serving-server-config"),
+                    ("Service", "serving-proxy"),
+                    ("Service", "serving-server"),
+                    ("Service", "serving-redis"),
+                ] {
+                    self.kube.delete("v1", kind, &ns, object);
+                }
             }
             self.push_state(&job_id, "uninstall Success");
             "Success"

@@ -61,6 +61,14 @@ pub const V1_PULLED: [&str; 7] = [
     "fluentd:v1.12",
 ];
 
+/// What chart fate-serving v2.0.0 pulls besides (KF@v1.6.0 helm-charts/FATE-Serving: its
+/// images `{registry}/serving-*:2.0.0-release`, redis `{registry}/redis:5` under a registry).
+pub const SERVING_PULLED: [&str; 3] = [
+    "serving-proxy:2.0.0-release",
+    "serving-server:2.0.0-release",
+    "redis:5",
+];
+
 /// The same for v2.0.0: the names its chart pulls under a prefix registry.
 pub const V2_PULLED: [&str; 8] = [
     "mariadb:10",
@@ -141,6 +149,15 @@ impl Lab {
     /// A lab of `release` (v1.6.0 on the tutorial's minikube v1.7.3, v2.0.0 on v1.22.0), its
     /// release files served as GitHub release assets (v2.0.0's chart among them).
     pub async fn start_release(name: &str, release: &str) -> Lab {
+        Lab::start_with(name, release, &[]).await
+    }
+
+    /// A v1.6.0 lab whose bundle also holds FATE-Serving's images (`up --serving`).
+    pub async fn start_serving(name: &str) -> Lab {
+        Lab::start_with(name, "v1.6.0", &SERVING_PULLED).await
+    }
+
+    async fn start_with(name: &str, release: &str, extra: &[&str]) -> Lab {
         let v2 = release == "v2.0.0";
         let host = Host::new(Some(if v2 { "v1.22.0" } else { "v1.7.3" }));
         if v2 {
@@ -150,8 +167,11 @@ impl Lab {
         let registry = format!("127.0.0.1:9/fatelab-{name}-{}", std::process::id());
         let (pulled, bundle) = if v2 {
             party_bundle_v2(work.path(), &registry)
-        } else {
+        } else if extra.is_empty() {
             party_bundle(work.path(), &registry)
+        } else {
+            let names: Vec<&str> = V1_PULLED.iter().chain(extra).copied().collect();
+            bundle_of(work.path(), under(&registry, &names))
         };
         let downloads = format!("/FederatedAI/KubeFATE/releases/download/{release}");
         let service = if v2 { "v1.4.5" } else { "v1.4.1" };

@@ -19,14 +19,10 @@ const CHART_MISSING: [&str; 2] = [
     "not found in kubefate index",
 ];
 
-/// The label a namespace fatelab makes carries, so a create whose answer was lost is known as
-/// fatelab's when it is sent again.
-pub const MADE_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "fatelab");
-
 /// Makes the party's namespace unless it is there, recording it when fatelab made it.
 pub async fn ensure_namespace(ctx: &Ctx, party: &Party) -> Result<()> {
     let ns = &party.namespace();
-    if kube::ensure_namespace(ctx.kube_for(party).await?, ns, Some(MADE_BY)).await? {
+    if kube::ensure_namespace(ctx.kube_for(party).await?, ns, Some(crate::steps::MADE_BY)).await? {
         ctx.update_record(|r| {
             if !r.namespaces.iter().any(|n| n == ns) {
                 r.namespaces.push(ns.to_string());
