@@ -400,7 +400,7 @@ pub struct UpArgs {
     pub images_bundle: Option<PathBuf>,
 
     /// Stop after this step (preflight, minikube, ingress, hosts, artifacts, images, kubefate,
-    /// parties, test; with --local: preflight, packages, brokers, proxy, parties, test), e.g.
+    /// parties, serving, test; with --local: preflight, packages, brokers, proxy, parties, test), e.g.
     /// `--until ingress` for just Kubernetes
     #[arg(long, value_name = "STEP", value_enum, hide_possible_values = true)]
     pub until: Option<StepName>,

@@ -355,7 +355,7 @@ fn a_local_lab_federates_for_real_and_leaves_nothing() {
     cmd.args(["test", "--guest", "10000", "--host", "10001"]);
     assert_eq!(run(cmd).code, 0);
 
-    // `up` killed at its worst moment: nginx started, not yet recorded (an nginx in front of the
+    // `up` killed at its worst moment: nginx started, not recorded (an nginx in front of the
     // real one kills the `up` that starts it, once). The next `up` stops what it left and
     // takes over; nothing outlives `down`.
     down_leaves_nothing(state, 3);
@@ -396,11 +396,17 @@ fn a_local_lab_federates_for_real_and_leaves_nothing() {
         .trim()
         .parse::<i32>()
         .unwrap();
-    assert!(alive(left), "the unrecorded nginx runs");
-    assert!(
-        record(state)["local"]["processes"]["proxy"].is_null(),
-        "and is not on record"
-    );
+    assert!(alive(left), "the nginx runs");
+    // The killed `up` had recorded it a moment before the kill; take it out of the record: what
+    // a kill between the start and the record leaves (that window is too short to hit from
+    // outside on purpose).
+    let mut rec = record(state);
+    assert_eq!(rec["local"]["processes"]["proxy"]["pid"], left);
+    rec["local"]["processes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("proxy");
+    std::fs::write(state.join("lab.json"), rec.to_string()).unwrap();
     let r = up(state, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(

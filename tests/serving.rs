@@ -99,6 +99,19 @@ async fn serving_beside_each_party_converges_and_goes() {
         assert_eq!(party["Spec"]["servingPort"], own_server, "{party:#}");
     }
     assert_eq!(record(&lab)["serving"], true);
+    let mut status = lab.host.fatelab(None);
+    status.args(["status", "--output", "json"]);
+    let out = run(status).await.success().get_output().clone();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["parties"][0]["serving"]["cluster"],
+        "fate-serving-9999"
+    );
+    assert_eq!(
+        report["parties"][1]["serving"]["healthy"], true,
+        "{report:#}"
+    );
+    assert_eq!(report["parties"][1]["serving"]["pods_total"], 3);
     assert_eq!(
         record(&lab)["serving_clusters"].as_object().unwrap().len(),
         2

@@ -105,6 +105,13 @@ pub async fn run(cli: &Cli, args: &UpArgs) -> Result<()> {
         record,
     );
     let steps = for_target(&ctx.spec);
+    if let Some(until) = args.until.filter(|u| !steps.iter().any(|s| s.name() == *u)) {
+        let names: Vec<&str> = steps.iter().map(|s| s.name().as_str()).collect();
+        return Err(usage(format!(
+            "--until {until}: this lab has no such step; its steps are {}",
+            names.join(", ")
+        )));
+    }
 
     if args.dry_run {
         let plan = plan::build(&ctx, &steps)?;

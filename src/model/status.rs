@@ -171,6 +171,24 @@ pub struct PartyStatus {
     pub pods_total: usize,
     pub urls: Urls,
     pub node_ports: PartyPorts,
+    /// its FATE-Serving cluster, in a lab with serving (`up --serving`)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<ServingStatus>,
+}
+
+/// A party's FATE-Serving cluster, healthy by the parties' definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServingStatus {
+    /// `fate-serving-<id>`, also its namespace
+    pub cluster: String,
+    pub healthy: bool,
+    pub pods_ready: usize,
+    pub pods_total: usize,
+    /// serving-proxy's inter-party gRPC NodePort (its route table's port for this party)
+    pub proxy_node_port: u16,
+    /// serving-server's NodePort: FATE Flow's servings address
+    pub server_node_port: u16,
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

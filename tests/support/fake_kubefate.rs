@@ -860,14 +860,7 @@ impl FakeKubeFate {
     /// party → fateflow:9360 and rollsite:9370). The v2 chart's osx is given the same shape here
     /// (under `osx-config`), as the fake renders v1.6.0's pods for both.
     fn render_route_table(&self, cluster: &str, ns: &str) {
-        let spec = {
-            let s = self.state.lock().unwrap();
-            s.clusters
-                .iter()
-                .find(|c| c["uuid"] == cluster)
-                .map(|c| c["Spec"].clone())
-                .unwrap_or(Value::Null)
-        };
+        let spec = self.spec_of(cluster);
         let (module, list) = match spec.pointer("/osx/partyList") {
             Some(l) => ("osx", l.clone()),
             None => (

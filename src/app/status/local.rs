@@ -54,6 +54,7 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, changes: Vec<String>) -> Stat
                     fateboard: String::new(),
                 },
                 node_ports: p.ports,
+                serving: None,
             }
         })
         .collect();

@@ -18,12 +18,13 @@ use crate::host::credentials;
 use crate::model::compat;
 use crate::model::health::Health;
 use crate::model::record::LabRecord;
+use crate::model::spec::{Party, ServingWish};
 use crate::model::status::{
-    KubefateStatus, LabStatus, MinikubeState, MinikubeStatus, Part, PartyStatus, ShownCredentials,
-    StatusReport, Urls,
+    KubefateStatus, LabStatus, MinikubeState, MinikubeStatus, Part, PartyStatus, ServingStatus,
+    ShownCredentials, StatusReport, Urls,
 };
 use crate::model::target::Cluster;
-use crate::steps::{Ctx, for_target, party_health, probe};
+use crate::steps::{Ctx, for_target, party_health, probe, serving_health};
 
 /// No single question may hold `status` up for longer than this.
 const EACH: Duration = Duration::from_secs(10);
@@ -211,6 +212,31 @@ async fn kubefate(ctx: &Ctx, show_credentials: bool) -> (KubefateStatus, Listed)
     )
 }
 
+/// A party's FATE-Serving cluster now: its pods by the parties' definition of healthy.
+async fn serving_status(ctx: &Ctx, p: &Party) -> ServingStatus {
+    let ports = p.ports.serving();
+    let health = bounded(serving_health(ctx, p)).await;
+    let (ready, total) = health.as_ref().map(Health::counts).unwrap_or((0, 0));
+    let problems: Vec<String> = match &health {
+        Ok(Health::Unhealthy { problems, .. }) => problems.iter().map(|p| p.to_string()).collect(),
+        Ok(Health::NoPods) => vec![format!(
+            "no pods: `fatelab up` installs {} again",
+            p.serving_name()
+        )],
+        Ok(Health::Healthy { .. }) => vec![],
+        Err(e) => vec![format!("{e:#}")],
+    };
+    ServingStatus {
+        cluster: p.serving_name(),
+        healthy: health.as_ref().is_ok_and(Health::is_healthy),
+        pods_ready: ready,
+        pods_total: total,
+        proxy_node_port: ports.proxy,
+        server_node_port: ports.server,
+        problems,
+    }
+}
+
 /// What `up` would change: the steps whose world is the lab itself, observed as `up` does.
 async fn drift(ctx: &Ctx) -> Vec<String> {
     let steps: Vec<_> = for_target(&ctx.spec)
@@ -267,14 +293,18 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
             },
             _ => (Vec::new(), None),
         };
-        (health, stale, unread)
+        let serving = match spec.serving {
+            ServingWish::Off => None,
+            _ => Some(serving_status(ctx, p).await),
+        };
+        (health, stale, unread, serving)
     }))
     .await;
     let none = Vec::new();
     let mut parties: Vec<PartyStatus> = spec
         .ours()
         .zip(healths)
-        .map(|(p, (health, stale_routes, unread))| {
+        .map(|(p, (health, stale_routes, unread, serving))| {
             let clusters = listed.get(&p.cluster).unwrap_or(&none);
             let cluster = clusters.iter().find(|c| c.name == p.name());
             let status = match cluster {
@@ -295,11 +325,13 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
                 format!("stale route: {r} (`fatelab up` writes the routes again; `fatelab probe` checks every hop)")
             }));
             let (notebook, fateboard) = spec.hostnames(p);
+            let serving_ok = serving.as_ref().is_none_or(|s| s.healthy);
             PartyStatus {
                 id: p.id,
                 healthy: status == "Running"
                     && health.as_ref().is_ok_and(Health::is_healthy)
-                    && stale_routes.is_empty(),
+                    && stale_routes.is_empty()
+                    && serving_ok,
                 peer: false,
                 context: p.cluster.context().map(String::from),
                 address: spec.address(p).to_string(),
@@ -316,6 +348,7 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
                     fateboard: format!("http://{fateboard}"),
                 },
                 node_ports: p.ports,
+                serving,
             }
         })
         .collect();
@@ -341,6 +374,7 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
                 fateboard: String::new(),
             },
             node_ports: p.ports,
+            serving: None,
         });
     }
     let changes = drift(ctx).await;

@@ -125,6 +125,16 @@ fn parties(s: &mut String, lab: &LabStatus) {
         for problem in &p.problems {
             let _ = writeln!(s, "       {problem}");
         }
+        if let Some(v) = &p.serving {
+            let _ = writeln!(
+                s,
+                "       FATE-Serving {}: {}/{} pods ready; serving-proxy {}, serving-server {}",
+                v.cluster, v.pods_ready, v.pods_total, v.proxy_node_port, v.server_node_port
+            );
+            for problem in &v.problems {
+                let _ = writeln!(s, "         {problem}");
+            }
+        }
         if let Some(d) = &p.detail {
             let _ = writeln!(s, "       note: {d}");
         }
