@@ -213,6 +213,10 @@ pub struct ImagesArgs {
     /// Registry prefix, as for `up` (the images are named as the pods will ask for them)
     #[arg(long, value_name = "PREFIX", value_parser = parse_registry_arg, global = true)]
     pub registry: Option<String>,
+
+    /// FATE-Serving's images too, for a lab made with `up --serving`
+    #[arg(long, global = true)]
+    pub serving: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,7 +35,7 @@ fn record(lab: &Lab) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn release_v2_refuses_serving_and_asks_nothing() {
+async fn release_v2_refuses_serving_and_a_plan_asks_nothing() {
     let lab = Lab::start("serving-v2").await;
     run(lab.up(&["--serving", "--release", "v2.0.0", "--no-test"]))
         .await
@@ -48,6 +48,38 @@ async fn release_v2_refuses_serving_and_asks_nothing() {
         lab.kubefate.requests()
     );
     assert!(!lab.state().join("lab.json").exists());
+
+    // The plan of a v1.6.0 serving lab: each party's cluster-serving file, the serving images
+    // pulled with the parties', FATE Flow's serving address.
+    let plan = lab.state().join("plan");
+    let out = run(lab.up(&[
+        "--serving",
+        "--dry-run",
+        "--plan-dir",
+        plan.to_str().unwrap(),
+    ]))
+    .await
+    .success()
+    .get_output()
+    .clone();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for said in [
+        "serving-proxy:2.0.0-release if missing",
+        "serving-server:2.0.0-release if missing",
+        "redis:5 if missing",
+        ":30105 (servingIp/servingPort in fate-10000.yaml)",
+    ] {
+        assert!(text.contains(said), "{said:?} not in {text}");
+    }
+    let file = std::fs::read_to_string(plan.join("fate-serving-10000.yaml")).unwrap();
+    assert!(file.contains("chartName: fate-serving"), "{file}");
+    assert!(
+        std::fs::read_to_string(plan.join("fate-10000.yaml"))
+            .unwrap()
+            .contains("servingPort: 30105")
+    );
+    assert!(lab.kubefate.requests().is_empty());
+
     let mut local = lab.host.fatelab(None);
     local.args(["up", "--local", "--serving"]);
     run(local)
@@ -112,6 +144,27 @@ async fn serving_beside_each_party_converges_and_goes() {
         "{report:#}"
     );
     assert_eq!(report["parties"][1]["serving"]["pods_total"], 3);
+
+    // The bug-report bundle holds the serving pods' logs too.
+    let bundle = lab.state().join("bundle.tar.gz");
+    let mut logs = lab.host.fatelab(None);
+    logs.arg("logs").arg("-o").arg(&bundle);
+    run(logs).await.success();
+    let names: Vec<String> = tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(&bundle).unwrap(),
+    ))
+    .entries()
+    .unwrap()
+    .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+    .collect();
+    for ns in ["fate-serving-9999", "fate-serving-10000"] {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.contains(&format!("/{ns}/logs/serving-proxy"))),
+            "{ns}'s serving-proxy log is not in {names:?}"
+        );
+    }
     assert_eq!(
         record(&lab)["serving_clusters"].as_object().unwrap().len(),
         2
@@ -131,6 +184,41 @@ async fn serving_beside_each_party_converges_and_goes() {
         "{err}"
     );
     assert_eq!(lab.kubefate.writes().len(), before, "{err}");
+
+    // A third party gets its serving too; dropped from the lab, its serving goes with it.
+    run(lab.up(&["--parties", "9999,10000,10001", "--no-test"]))
+        .await
+        .success();
+    let third_proxy = |lab: &Lab| {
+        lab.kube
+            .get(
+                "v1",
+                "ConfigMap",
+                "fate-serving-10001",
+                "serving-proxy-config",
+            )
+            .is_some()
+    };
+    assert!(third_proxy(&lab));
+    run(lab.up(&["--parties", "9999,10000", "--no-test"]))
+        .await
+        .success();
+    assert!(
+        !third_proxy(&lab)
+            && lab
+                .kube
+                .get("v1", "Namespace", "", "fate-serving-10001")
+                .is_none(),
+        "{:?}",
+        serving_objects(&lab)
+    );
+    assert!(
+        lab.kubefate
+            .live_clusters()
+            .iter()
+            .all(|c| c["name"] != "fate-serving-10001")
+    );
+    assert!(record(&lab)["serving_clusters"].get("10001").is_none());
 
     // `--no-serving`: the serving clusters go through KubeFATE, their namespaces with them,
     // and the parties no longer name a serving address.

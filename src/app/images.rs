@@ -28,7 +28,7 @@ pub async fn run(cli: &Cli, args: &ImagesArgs) -> Result<()> {
         Some(r) => parse_registry(r).map_err(crate::exit::usage)?,
         None => None,
     };
-    let needed = images::needed(release, registry.as_deref());
+    let needed = images::needed(release, registry.as_deref(), args.serving);
     let ui = Ui::new(cli.yes, cli.verbose);
     let docker = docker::connect()?;
     match &args.action {

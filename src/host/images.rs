@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::clients::docker::{self, PullProgress};
 use crate::clients::kube::registry_of;
-use crate::model::catalog::{ImageSource, Release};
+use crate::model::catalog::{ImageSource, Release, Serving};
 use crate::ui::Ui;
 
 /// Pulls at once; the daemon already parallelises layers within one pull.
@@ -21,17 +21,24 @@ const PULL_CONCURRENCY: usize = 4;
 pub struct NeededImage {
     pub reference: String,
     pub source: ImageSource,
-    /// `service` (KubeFATE itself) or `party` (every FATE party).
+    /// `service` (KubeFATE itself), `party` (every FATE party) or `serving` (FATE-Serving).
     pub role: &'static str,
     pub used_by: Vec<String>,
 }
 
-/// Every image the release needs under the given registry prefix, each once.
-pub fn needed(release: &Release, registry: Option<&str>) -> Vec<NeededImage> {
+/// Every image the release needs under the given registry prefix, each once; with `serving`,
+/// FATE-Serving's too (`up --serving`).
+pub fn needed(release: &Release, registry: Option<&str>, serving: bool) -> Vec<NeededImage> {
     let mut out: Vec<NeededImage> = Vec::new();
+    let none = Vec::new();
+    let serving_images = match &release.serving {
+        Serving::Chart { images, .. } if serving => images,
+        _ => &none,
+    };
     let groups = [
         ("service", &release.service_images),
         ("party", &release.party_images),
+        ("serving", serving_images),
     ];
     for (role, images) in groups {
         for i in images {
@@ -205,12 +212,12 @@ mod tests {
     #[test]
     fn each_image_is_needed_once() {
         let r = catalog::find("v1.6.0").unwrap();
-        let list = needed(r, None);
+        let list = needed(r, None, false);
         let refs: Vec<&str> = list.iter().map(|i| i.reference.as_str()).collect();
         assert_eq!(refs.len(), 8, "{refs:?}");
         assert!(refs.contains(&"federatedai/kubefate:v1.4.1"));
         assert!(refs.contains(&"mariadb:10"));
-        let mirrored = needed(r, Some("hub.c.163.com/federatedai"));
+        let mirrored = needed(r, Some("hub.c.163.com/federatedai"), false);
         assert!(
             mirrored
                 .iter()

@@ -163,7 +163,12 @@ impl PartyPorts {
 impl Party {
     /// The KubeFATE cluster name of the party's FATE-Serving, also its namespace.
     pub fn serving_name(&self) -> String {
-        format!("fate-serving-{}", self.id)
+        Party::serving_name_of(self.id)
+    }
+
+    /// The same for party `id`, also of a party the lab no longer has.
+    pub fn serving_name_of(id: u32) -> String {
+        format!("fate-serving-{id}")
     }
 
     /// True for the parties this lab installs (not another organisation's).

@@ -1,5 +1,6 @@
-//! What `fatelab logs` puts into a bug report: for each namespace fatelab made (and the ingress
-//! controller's) every pod's manifest and status, each container's log and its previous run's,
+//! What `fatelab logs` puts into a bug report: for each namespace fatelab made (FATE-Serving's
+//! too) and the ingress controller's, every pod's manifest and status, each container's log and
+//! its previous run's,
 //! the events in time order; KubeFATE's clusters and jobs; for the last test jobs, FATE Flow's job
 //! and task records and the job's logs, on every party of ours that took part; minikube's logs
 //! and status; a local lab's process logs and confs; fatelab's own run logs. Each part that
@@ -150,11 +151,13 @@ async fn kubernetes(ctx: &Ctx, line: &StepLine, b: &mut Bundle) {
                 continue;
             }
         };
+        let serving = ctx.spec.serving != crate::model::spec::ServingWish::Off;
         let mut namespaces: BTreeSet<String> = ctx
             .spec
             .ours()
             .filter(|p| &p.cluster == c)
-            .map(|p| p.namespace())
+            .flat_map(|p| [Some(p.namespace()), serving.then(|| p.serving_name())])
+            .flatten()
             .collect();
         namespaces.insert("kube-fate".into());
         for ns in &namespaces {

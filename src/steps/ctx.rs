@@ -180,6 +180,23 @@ impl Ctx {
         &self.clusters
     }
 
+    /// The cluster a party fatelab installed is in: the lab's word for a party it has, the
+    /// record's for one it no longer has.
+    pub fn cluster_of_party(&self, id: u32) -> Cluster {
+        if let Some(p) = self.spec.party(id).filter(|p| p.is_ours()) {
+            return p.cluster.clone();
+        }
+        match self
+            .record()
+            .placement
+            .get(&id)
+            .and_then(|p| p.context.clone())
+        {
+            Some(c) => Cluster::Context(c),
+            None => self.primary(),
+        }
+    }
+
     /// The first party's cluster: where a lab of one cluster does everything.
     pub fn primary(&self) -> Cluster {
         self.clusters.first().cloned().unwrap_or(Cluster::Minikube)

@@ -8,6 +8,7 @@ use super::{Ctx, Diff, Step, StepPlan};
 use crate::clients::docker;
 use crate::host::images::{self, LoadOutcome};
 use crate::model::catalog::ImageSource;
+use crate::model::spec::ServingWish;
 use crate::model::step::StepName;
 use crate::ui::StepLine;
 
@@ -45,7 +46,11 @@ impl Step for PrePull {
             }
         }
         // A bundle can hold images the registry would otherwise give: it is loaded before pulling.
-        let needed = images::needed(spec.release, spec.registry.as_deref());
+        let needed = images::needed(
+            spec.release,
+            spec.registry.as_deref(),
+            spec.serving == ServingWish::On,
+        );
         let pulls = if archives.is_empty() {
             images::missing(&docker, &needed).await?
         } else {
@@ -85,7 +90,11 @@ impl Step for PrePull {
         let pulls = if archives.is_empty() {
             pulls
         } else {
-            let needed = images::needed(ctx.spec.release, ctx.spec.registry.as_deref());
+            let needed = images::needed(
+                ctx.spec.release,
+                ctx.spec.registry.as_deref(),
+                ctx.spec.serving == ServingWish::On,
+            );
             images::missing(&docker, &needed).await?
         };
         if !pulls.is_empty() {
@@ -114,7 +123,7 @@ impl Step for PrePull {
             ));
         }
         let parties = spec.parties.len();
-        for image in images::needed(r, spec.registry.as_deref()) {
+        for image in images::needed(r, spec.registry.as_deref(), spec.serving == ServingWish::On) {
             match (image.source, image.role) {
                 (ImageSource::Artifact, _) => {}
                 (_, "service") => actions.push(format!(

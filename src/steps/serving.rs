@@ -14,6 +14,7 @@ use crate::model::compare;
 use crate::model::health::{self, Health};
 use crate::model::spec::{Party, ServingWish};
 use crate::model::step::StepName;
+use crate::model::target::Cluster;
 use crate::render::cluster_serving;
 use crate::secret::Secret;
 use crate::ui::StepLine;
@@ -35,6 +36,9 @@ pub enum Act {
 
 pub struct Observed {
     acts: Vec<(Party, Act)>,
+    /// Parties the lab no longer has whose serving cluster fatelab installed: (id, what
+    /// KubeFATE lists for it). Their own cluster went after a yes in the parties step.
+    dropped: Vec<(u32, Option<KubefateCluster>)>,
 }
 
 /// The serving clusters' redis password: generated once per lab, kept 0600, never shown.
@@ -72,9 +76,13 @@ pub async fn serving_health(ctx: &Ctx, party: &Party) -> Result<Health> {
 }
 
 async fn listed(ctx: &Ctx, party: &Party) -> Result<Option<KubefateCluster>> {
-    let name = party.serving_name();
+    listed_at(ctx, party.id, &party.cluster).await
+}
+
+async fn listed_at(ctx: &Ctx, id: u32, place: &Cluster) -> Result<Option<KubefateCluster>> {
+    let name = Party::serving_name_of(id);
     Ok(ctx
-        .kubefate_for(party)
+        .kubefate_in(place)
         .await?
         .clusters(false)
         .await?
@@ -241,33 +249,45 @@ async fn settle(ctx: &Ctx, party: &Party, line: &crate::ui::SubLine) -> Result<(
 
 /// Deletes a party's serving cluster through KubeFATE, then the namespace fatelab made for it.
 async fn remove(ctx: &Ctx, party: &Party, cluster: Option<&KubefateCluster>) -> Result<()> {
-    let name = party.serving_name();
+    remove_at(ctx, party.id, &party.cluster, cluster).await
+}
+
+async fn remove_at(
+    ctx: &Ctx,
+    id: u32,
+    place: &Cluster,
+    cluster: Option<&KubefateCluster>,
+) -> Result<()> {
+    let name = Party::serving_name_of(id);
     if let Some(c) = cluster {
-        let kf = ctx.kubefate_for(party).await?;
+        let kf = ctx.kubefate_in(place).await?;
         kf.delete_and_follow(c, ctx.deadline(), |_| {}, |_| Ok(()))
             .await
             .with_context(|| format!("deleting {name} through KubeFATE"))?;
     }
     if ctx.record().namespaces.contains(&name) {
-        kube::delete_namespace(ctx.kube_for(party).await?, &name, ctx.wait_timeout()).await?;
+        kube::delete_namespace(ctx.kube_in(place).await?, &name, ctx.wait_timeout()).await?;
     }
     ctx.update_record(|r| {
-        r.serving_clusters.remove(&party.id);
+        r.serving_clusters.remove(&id);
         r.namespaces.retain(|n| n != &name);
     })
 }
 
-/// The lab's parties whose serving clusters `down` removes: its own, and any recorded.
-fn recorded_parties(ctx: &Ctx) -> Vec<Party> {
+/// The parties whose serving clusters `down` removes: every one on record, and any of the lab's
+/// whose serving namespace fatelab made (an install whose answer was lost).
+fn recorded_parties(ctx: &Ctx) -> Vec<u32> {
     let record = ctx.record();
-    ctx.spec
-        .ours()
-        .filter(|p| {
-            record.serving_clusters.contains_key(&p.id)
-                || record.namespaces.contains(&p.serving_name())
-        })
-        .cloned()
-        .collect()
+    let mut ids: Vec<u32> = record.serving_clusters.keys().copied().collect();
+    ids.extend(
+        ctx.spec
+            .ours()
+            .filter(|p| record.namespaces.contains(&p.serving_name()))
+            .map(|p| p.id),
+    );
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 impl Step for ServingClusters {
@@ -295,6 +315,18 @@ impl Step for ServingClusters {
             changes.extend(words);
             acts.push((party, act));
         }
+        let mut dropped = Vec::new();
+        for id in ctx.record().serving_clusters.keys() {
+            if ctx.spec.ours().any(|p| p.id == *id) {
+                continue;
+            }
+            let listed = listed_at(ctx, *id, &ctx.cluster_of_party(*id)).await?;
+            changes.push(format!(
+                "party {id}: no longer in the lab: delete FATE-Serving cluster {} through KubeFATE",
+                Party::serving_name_of(*id)
+            ));
+            dropped.push((*id, listed));
+        }
         let summary = match ctx.spec.serving {
             ServingWish::Remove => "no FATE-Serving cluster is left".to_string(),
             _ => format!(
@@ -302,7 +334,7 @@ impl Step for ServingClusters {
                 acts.len()
             ),
         };
-        Ok(Diff::new(changes, summary, Observed { acts }))
+        Ok(Diff::new(changes, summary, Observed { acts, dropped }))
     }
 
     async fn converge(&self, ctx: &Ctx, _line: &StepLine, diff: Diff<Observed>) -> Result<()> {
@@ -339,6 +371,9 @@ impl Step for ServingClusters {
         for r in futures::future::join_all(work).await {
             r?;
         }
+        for (id, listed) in &diff.observed.dropped {
+            remove_at(ctx, *id, &ctx.cluster_of_party(*id), listed.as_ref()).await?;
+        }
         if ctx.spec.serving == ServingWish::Remove {
             ctx.update_record(|r| r.serving = false)?;
             let _ = std::fs::remove_file(ctx.state_dir.join("serving-redis-password"));
@@ -353,9 +388,10 @@ impl Step for ServingClusters {
                 "fatelab installed no FATE-Serving".into(),
             ));
         }
-        for party in &parties {
-            let listed = listed(ctx, party).await?;
-            remove(ctx, party, listed.as_ref()).await?;
+        for &id in &parties {
+            let place = ctx.cluster_of_party(id);
+            let listed = listed_at(ctx, id, &place).await?;
+            remove_at(ctx, id, &place, listed.as_ref()).await?;
         }
         ctx.update_record(|r| r.serving = false)?;
         let _ = std::fs::remove_file(ctx.state_dir.join("serving-redis-password"));

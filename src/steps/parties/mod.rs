@@ -48,23 +48,6 @@ pub async fn party_health(ctx: &Ctx, party: &Party) -> Result<Health> {
     ))
 }
 
-/// The cluster a party fatelab installed is in: the lab's word for a party it has, the
-/// record's for one it no longer has.
-fn cluster_of_party(ctx: &Ctx, id: u32) -> Cluster {
-    if let Some(p) = ctx.spec.party(id).filter(|p| p.is_ours()) {
-        return p.cluster.clone();
-    }
-    match ctx
-        .record()
-        .placement
-        .get(&id)
-        .and_then(|p| p.context.clone())
-    {
-        Some(c) => Cluster::Context(c),
-        None => ctx.primary(),
-    }
-}
-
 /// What each cluster's KubeFATE lists, asked once per cluster.
 async fn known_clusters(ctx: &Ctx) -> Result<BTreeMap<Cluster, Vec<kubefate::Cluster>>> {
     let clusters = ctx.clusters();

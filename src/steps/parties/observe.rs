@@ -9,7 +9,7 @@ use futures::future::try_join_all;
 use k8s_openapi::api::core::v1::Namespace;
 use serde_json::Value;
 
-use super::{cluster_of_party, known_clusters, party_health};
+use super::{known_clusters, party_health};
 use crate::clients::kubefate::Cluster as KubefateCluster;
 use crate::model::compare;
 use crate::model::health::Health;
@@ -204,7 +204,7 @@ pub async fn observe(ctx: &Ctx) -> Result<(Vec<String>, Observed)> {
             continue;
         }
         let name = Party::name_of(*id);
-        let cluster = cluster_of_party(ctx, *id);
+        let cluster = ctx.cluster_of_party(*id);
         if let Some(c) = known
             .get(&cluster)
             .unwrap_or(&none)

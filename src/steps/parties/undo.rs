@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Result, anyhow, bail};
 
-use super::{cluster_of_party, delete};
+use super::delete;
 use crate::clients::kube;
 use crate::clients::kubefate::Cluster as KubefateCluster;
 use crate::model::spec::Party;
@@ -18,7 +18,7 @@ use crate::ui::StepLine;
 /// fatelab made for it (asked first, before any party's work starts).
 pub async fn remove_party(ctx: &Ctx, id: u32, cluster: &KubefateCluster) -> Result<()> {
     let line = ctx.ui.sub_line(&format!("party {id}"));
-    let place = cluster_of_party(ctx, id);
+    let place = ctx.cluster_of_party(id);
     let result = async {
         delete(ctx, ctx.kubefate_in(&place).await?, cluster, &line, "up").await?;
         let ns = cluster.namespace.clone();
@@ -58,7 +58,7 @@ pub async fn undo(ctx: &Ctx, line: &StepLine) -> Result<Outcome> {
     let mut by_cluster: BTreeMap<Cluster, BTreeMap<u32, String>> = BTreeMap::new();
     for (id, uuid) in &recorded.clusters {
         by_cluster
-            .entry(cluster_of_party(ctx, *id))
+            .entry(ctx.cluster_of_party(*id))
             .or_default()
             .insert(*id, uuid.clone());
     }
@@ -88,7 +88,7 @@ pub async fn undo(ctx: &Ctx, line: &StepLine) -> Result<Outcome> {
         if id.is_some_and(|id| pending.contains(&id)) {
             continue;
         }
-        let cluster = id.map_or_else(|| ctx.primary(), |id| cluster_of_party(ctx, id));
+        let cluster = id.map_or_else(|| ctx.primary(), |id| ctx.cluster_of_party(id));
         line.note(format!("deleting namespace {ns}"));
         kube::delete_namespace(ctx.kube_in(&cluster).await?, ns, ctx.wait_timeout()).await?;
         ctx.update_record(|r| r.namespaces.retain(|n| n != ns))?;
