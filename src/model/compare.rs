@@ -220,19 +220,27 @@ pub fn spec_changes(old: &Value, new: &Value, module: &str) -> Vec<String> {
     let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
     flatten(old, "", &mut a);
     flatten(new, "", &mut b);
+    // A secret's change is said by its key alone: these lines reach the screen and the logs.
+    let secret = |k: &str| k.to_ascii_lowercase().contains("password");
     for (k, nv) in &b {
         if k == &list_key {
             continue;
         }
         match a.get(k) {
+            None if secret(k) => out.push(format!("{k} set")),
             None => out.push(format!("{k} set to {}", quoted(nv))),
+            Some(ov) if !same(ov, nv) && secret(k) => out.push(format!("{k} changes")),
             Some(ov) if !same(ov, nv) => out.push(format!("{k}: {} → {}", quoted(ov), quoted(nv))),
             _ => {}
         }
     }
     for (k, ov) in &a {
         if k != &list_key && !b.contains_key(k) {
-            out.push(format!("{k} removed (was {})", quoted(ov)));
+            out.push(if secret(k) {
+                format!("{k} removed")
+            } else {
+                format!("{k} removed (was {})", quoted(ov))
+            });
         }
     }
     if !out.is_empty() {
@@ -251,6 +259,18 @@ pub fn spec_changes(old: &Value, new: &Value, module: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_secret_change_is_said_without_its_values() {
+        let old = json!({"servingRedis": {"password": "0ld5ecret"}, "a": 1});
+        let new = json!({"servingRedis": {"password": "n3w5ecret"}, "a": 2});
+        let said = spec_changes(&old, &new, "servingProxy").join("; ");
+        assert!(said.contains("servingRedis.password changes"), "{said}");
+        assert!(said.contains("a: 1 → 2"), "{said}");
+        assert!(!said.contains("5ecret"), "{said}");
+        let gone = spec_changes(&old, &json!({"a": 1}), "servingProxy").join("; ");
+        assert!(gone.contains("servingRedis.password removed") && !gone.contains("5ecret"));
+    }
 
     #[test]
     fn what_the_server_adds_is_no_difference() {
