@@ -81,6 +81,11 @@ pub enum Command {
     Hosts(HostsArgs),
     /// Run a federated job (the toy job, or training with --job lr|sbt) between the parties of the lab on record (exit 1 if it fails)
     Test(TestArgs),
+    /// Publish the trained LR model to FATE-Serving (a lab made with `up --serving`, release
+    /// v1.6.0): deploy, load into every party, bind to a service id, then one online prediction
+    /// beside the training job's own score for the same row (exit 1 if they disagree although
+    /// the host answers real rows)
+    Serve(ServeArgs),
     /// Check the federation hop by hop for every ordered pair of parties, from inside each
     /// party's rollsite/osx pod (its loaded route table, the other pod's readiness, a TCP dial):
     /// a matrix with the first failing hop and its fix (exit 0 all pass, 1 not)
@@ -294,6 +299,21 @@ pub struct StatusArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration_arg,
           requires = "watch")]
     pub refresh: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The training job whose model to serve [default: the last successful lr job on record]
+    #[arg(long, value_name = "JOB_ID")]
+    pub job: Option<String>,
+
+    /// The job's guest party [default: the guest on record, else the first party]
+    #[arg(long, value_name = "PARTY")]
+    pub guest: Option<u32>,
+
+    /// The service id the model is bound to (what an inference names in `head.serviceId`)
+    #[arg(long, value_name = "ID", default_value = "fatelab-lr")]
+    pub service_id: String,
 }
 
 #[derive(Debug, Args)]

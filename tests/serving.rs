@@ -252,3 +252,233 @@ async fn serving_beside_each_party_converges_and_goes() {
     );
     assert!(lab.kubefate.live_clusters().is_empty());
 }
+
+fn fatelab(lab: &Lab, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = lab.host.fatelab(None);
+    cmd.args(args);
+    cmd
+}
+
+/// A serving object of the fake API server, changed by `f` (an edit by hand, a pod's fate).
+fn edit(
+    lab: &Lab,
+    kind: &str,
+    ns: &str,
+    pick: impl Fn(&Value) -> bool,
+    f: impl FnOnce(&mut Value),
+) {
+    let mut obj = lab
+        .kube
+        .objects()
+        .into_iter()
+        .find(|o| {
+            o["kind"] == kind
+                && o.pointer("/metadata/namespace") == Some(&Value::from(ns))
+                && pick(o)
+        })
+        .unwrap_or_else(|| panic!("no {kind} in {ns}"));
+    f(&mut obj);
+    lab.kube.put(obj);
+}
+
+fn named(name: &'static str) -> impl Fn(&Value) -> bool {
+    move |o| o.pointer("/metadata/name") == Some(&Value::from(name))
+}
+
+fn serving_server_pod(o: &Value) -> bool {
+    o.pointer("/metadata/labels/fateMoudle") == Some(&Value::from("serving-server"))
+}
+
+fn served(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_publishes_the_trained_model_and_one_prediction_matches_the_job() {
+    use support::fake_fateflow::FakeFateFlow;
+    use support::fake_serving::{FakeServing, MOCK_FEATURES, lr_score};
+
+    let lab = Lab::start_serving("serve").await;
+    run(lab.up(&["--serving", "--no-test"])).await.success();
+    let (guest, host) = FakeFateFlow::two_parties(&lab.kube).await;
+    let serving =
+        FakeServing::start(&lab.kube, &lab.kubefate, &[(9999, &guest), (10000, &host)]).await;
+
+    run(fatelab(&lab, &["serve"]))
+        .await
+        .code(2)
+        .stderr(contains("no successful lr job on record"));
+    run(fatelab(&lab, &["test", "--job", "lr"])).await.success();
+
+    // The chart's host adaptor is MockAdapter: the online score is the model's on the guest's
+    // row and MockAdapter's made-up host features, which fatelab says.
+    let out = run(fatelab(&lab, &["serve", "--output", "json"]))
+        .await
+        .success()
+        .stderr(contains("deployed as model version"))
+        .get_output()
+        .clone();
+    let first = served(&out);
+    let job = first["job_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        first["model_id"],
+        "arbiter-10000#guest-9999#host-10000#model"
+    );
+    assert_ne!(
+        first["model_version"],
+        job.as_str(),
+        "a DSL v2 job is deployed first"
+    );
+    assert!(
+        first["host_adaptor"]
+            .as_str()
+            .unwrap()
+            .ends_with("MockAdapter")
+    );
+    let features: std::collections::BTreeMap<String, f64> =
+        serde_json::from_value(first["features"].clone()).unwrap();
+    assert_eq!(features.len(), 10, "the guest's x0..x9");
+    let mock = MOCK_FEATURES
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+    let online = first["online_score"].as_f64().unwrap();
+    assert!((online - lr_score(&job, &features, &mock)).abs() < 1e-12);
+    assert!((online - first["offline_score"].as_f64().unwrap()).abs() > 1e-6);
+    // Only the id went to the host.
+    let asked = serving.inferences();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0]["body"]["sendToRemoteFeatureData"],
+        serde_json::json!({"id": first["row_id"]})
+    );
+    assert_eq!(
+        serving.bound(9999).get("fatelab-lr"),
+        first["model_version"].as_str().map(String::from).as_ref()
+    );
+    let status = || async {
+        let out = run(fatelab(&lab, &["status", "--output", "json"]))
+            .await
+            .get_output()
+            .clone();
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["served"].clone()
+    };
+    assert_eq!(status().await["bound"], true);
+
+    // The host gets a real adaptor (its rows, as HttpAdapter would answer them): a change of
+    // serving-server.properties needs the pods restarted, and a restart forgets every binding.
+    edit(
+        &lab,
+        "ConfigMap",
+        "fate-serving-10000",
+        named("serving-server-config"),
+        |cm| {
+            let props = cm["data"]["serving-server.properties"]
+                .as_str()
+                .unwrap()
+                .replace("dataaccess.MockAdapter", "dataaccess.HttpAdapter");
+            cm["data"]["serving-server.properties"] = props.into();
+        },
+    );
+    serving.restart(9999);
+    serving.restart(10000);
+    let lost = status().await;
+    assert_eq!(lost["bound"], false);
+    assert!(
+        lost["detail"].as_str().unwrap().contains("KubeFATE#704"),
+        "{lost}"
+    );
+    let out = run(fatelab(&lab, &["serve"]))
+        .await
+        .success()
+        .stdout(contains("the same prediction (within 1e-6)"))
+        .stderr(contains("deployed before as model version"))
+        .get_output()
+        .clone();
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    let again = record(&lab)["served"].clone();
+    let gap = again["online_score"].as_f64().unwrap() - again["offline_score"].as_f64().unwrap();
+    assert!(gap.abs() <= 1e-6, "{again}");
+    assert_eq!(
+        again["model_version"], first["model_version"],
+        "deployed once"
+    );
+    assert_eq!(status().await["bound"], true);
+
+    // Each hop's failure, named with its fix.
+    let routes = lab
+        .kube
+        .get(
+            "v1",
+            "ConfigMap",
+            "fate-serving-9999",
+            "serving-proxy-config",
+        )
+        .unwrap();
+    edit(
+        &lab,
+        "ConfigMap",
+        "fate-serving-9999",
+        named("serving-proxy-config"),
+        |cm| {
+            let mut table: Value =
+                serde_json::from_str(cm["data"]["route_table.json"].as_str().unwrap()).unwrap();
+            table["route_table"]
+                .as_object_mut()
+                .unwrap()
+                .remove("10000");
+            cm["data"]["route_table.json"] = table.to_string().into();
+        },
+    );
+    run(fatelab(&lab, &["serve"]))
+        .await
+        .code(1)
+        .stderr(contains(
+            "serving-proxy of party 9999 has no route to the host (party 10000)",
+        ));
+    lab.kube.put(routes);
+
+    edit(
+        &lab,
+        "Pod",
+        "fate-serving-10000",
+        serving_server_pod,
+        |pod| {
+            pod["status"]["phase"] = "Pending".into();
+        },
+    );
+    run(fatelab(&lab, &["serve"]))
+        .await
+        .code(1)
+        .stderr(contains(
+            "FATE Flow of party 10000 cannot reach its serving-server at",
+        ))
+        .stderr(contains(":30105"))
+        .stderr(contains("UNAVAILABLE"));
+    edit(
+        &lab,
+        "Pod",
+        "fate-serving-10000",
+        serving_server_pod,
+        |pod| {
+            pod["status"]["phase"] = "Running".into();
+        },
+    );
+
+    run(fatelab(&lab, &["serve"])).await.success();
+
+    host.forget_servings();
+    run(fatelab(&lab, &["serve"]))
+        .await
+        .code(1)
+        .stderr(contains("FATE Flow of party 10000 has no serving address"))
+        .stderr(contains("KubeFATE#415"));
+
+    // Without serving there is nothing to serve, and nothing of it on record.
+    run(lab.up(&["--no-serving", "--no-test"])).await.success();
+    assert!(record(&lab).get("served").is_none());
+    run(fatelab(&lab, &["serve"]))
+        .await
+        .code(2)
+        .stderr(contains("this lab has no FATE-Serving"));
+}

@@ -10,6 +10,7 @@ mod open;
 mod plan;
 mod probe;
 mod run_log;
+mod serve;
 mod status;
 mod test;
 mod up;
@@ -133,6 +134,7 @@ async fn run(cli: &Cli) -> Result<i32> {
         Command::Down(args) => down::run(cli, args).await.map(|()| 0),
         Command::Status(args) => status::run(cli, args).await,
         Command::Test(args) => test::run(cli, args).await,
+        Command::Serve(args) => serve::run(cli, args).await,
         Command::Probe => probe::run(cli).await,
         Command::Logs(args) => logs::run(cli, args).await,
         Command::Open(args) => dashboard::run(cli, args).await,

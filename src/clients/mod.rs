@@ -8,5 +8,6 @@ pub mod kube;
 pub mod kubefate;
 pub mod minikube;
 pub mod rabbitmq;
+pub mod serving;
 pub mod tcp;
 pub mod transport;

@@ -30,6 +30,16 @@ pub fn random_secret() -> Result<Secret> {
     Ok(Secret::new(hex::encode(bytes)))
 }
 
+/// A secret kept in its own file: read when there, else generated once and written 0600.
+pub fn kept_secret(path: &Path) -> Result<Secret> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        return Ok(Secret::new(s.trim()));
+    }
+    let secret = random_secret()?;
+    write_new_private(path, secret.expose().as_bytes())?;
+    Ok(secret)
+}
+
 /// Where the credentials are kept.
 pub fn path(state_dir: &Path) -> std::path::PathBuf {
     state_dir.join(FILE)

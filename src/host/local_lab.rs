@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::credentials::{random_secret, write_new_private};
+use super::credentials::{kept_secret, write_new_private};
 use super::process::{self, Started, spawn};
 use crate::model::local::{LocalPorts, Role};
 use crate::secret::Secret;
@@ -90,13 +90,7 @@ impl LabDirs {
 
     /// The password of the brokers' FATE user: generated once per lab, kept 0600, never shown.
     pub fn broker_password(&self) -> Result<Secret> {
-        let path = self.password_file();
-        if let Ok(s) = std::fs::read_to_string(&path) {
-            return Ok(Secret::new(s.trim()));
-        }
-        let secret = random_secret()?;
-        write_new_private(&path, secret.expose().as_bytes())?;
-        Ok(secret)
+        kept_secret(&self.password_file())
     }
 }
 

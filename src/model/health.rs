@@ -130,6 +130,12 @@ pub fn pod_problems(pod: &PodView, now: Timestamp, window: Duration) -> Vec<Prob
     problems
 }
 
+/// How far the pods are, as a progress line shows it: "2/3 pods Running".
+pub fn pods_running(pods: &[PodView]) -> String {
+    let running = pods.iter().filter(|p| p.phase == "Running").count();
+    format!("{running}/{} pods Running", pods.len())
+}
+
 /// Every pod has every container ready, now (no settle window): what a wait for a party waits on.
 pub fn all_ready(pods: &[PodView]) -> bool {
     let now = Timestamp::now();

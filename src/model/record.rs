@@ -40,6 +40,9 @@ pub struct LabRecord {
     /// Each party's FATE-Serving cluster ID in its KubeFATE.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub serving_clusters: BTreeMap<u32, String>,
+    /// The model `fatelab serve` published last; gone with the lab's serving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<Served>,
     /// Where the parties run when not on minikube: the kubeconfig given and each context's server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetRecord>,
@@ -73,6 +76,31 @@ pub struct LabRecord {
     /// The last test of each kind.
     #[serde(default)]
     pub tests: BTreeMap<JobKind, TestRecord>,
+}
+
+/// A model published to FATE-Serving, and the row it was asked about (`status` asks again to
+/// tell whether it is still bound).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct Served {
+    /// the service id the guest's serving-server binds the model to
+    pub service_id: String,
+    /// the training job whose model it is
+    pub job_id: String,
+    pub model_id: String,
+    /// the version loaded and bound (a DSL v2 job's model is deployed as a new version)
+    pub model_version: String,
+    pub guest: u32,
+    pub hosts: Vec<u32>,
+    /// the guest's row sent online: its id and features
+    pub row_id: String,
+    pub features: BTreeMap<String, f64>,
+    /// the training job's own score for that row
+    pub offline_score: f64,
+    pub online_score: f64,
+    /// the host's feature adaptor (serving-server.properties `feature.single.adaptor`)
+    pub host_adaptor: String,
+    /// seconds since the Unix epoch
+    pub at: i64,
 }
 
 fn format_one() -> u32 {

@@ -62,6 +62,9 @@ pub struct LabStatus {
     pub last_test: Option<TestRecord>,
     /// the last test of each kind
     pub tests: BTreeMap<JobKind, TestRecord>,
+    /// the model `fatelab serve` published, asked again now
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<ServedStatus>,
     /// a lab of local processes (`up --local`): each process fatelab started
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local: Option<LocalStatus>,
@@ -189,6 +192,18 @@ pub struct ServingStatus {
     /// serving-server's NodePort: FATE Flow's servings address
     pub server_node_port: u16,
     pub problems: Vec<String>,
+}
+
+/// The published model now: the guest's serving-proxy asked with the recorded row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServedStatus {
+    pub service_id: String,
+    pub job_id: String,
+    pub model_version: String,
+    pub guest: u32,
+    /// the service id still answers with a score (a serving pod restart loses the binding)
+    pub bound: bool,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -43,13 +43,21 @@ pub struct Observed {
 
 /// The serving clusters' redis password: generated once per lab, kept 0600, never shown.
 fn redis_password(ctx: &Ctx) -> Result<Secret> {
-    let path = ctx.state_dir.join("serving-redis-password");
-    if let Ok(s) = std::fs::read_to_string(&path) {
-        return Ok(Secret::new(s.trim()));
-    }
-    let secret = crate::host::credentials::random_secret()?;
-    crate::host::credentials::write_new_private(&path, secret.expose().as_bytes())?;
-    Ok(secret)
+    crate::host::credentials::kept_secret(&redis_password_file(ctx))
+}
+
+fn redis_password_file(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.state_dir.join("serving-redis-password")
+}
+
+/// The lab has no serving any more: nor its password, nor a published model.
+fn forget_serving(ctx: &Ctx) -> Result<()> {
+    ctx.update_record(|r| {
+        r.serving = false;
+        r.served = None;
+    })?;
+    let _ = std::fs::remove_file(redis_password_file(ctx));
+    Ok(())
 }
 
 fn want(ctx: &Ctx, party: &Party) -> Result<serde_json::Value> {
@@ -239,10 +247,7 @@ async fn settle(ctx: &Ctx, party: &Party, line: &crate::ui::SubLine) -> Result<(
         &selector(party),
         wait,
         health::all_ready,
-        |pods| {
-            let running = pods.iter().filter(|p| p.phase == "Running").count();
-            line.set(format!("{running}/{} pods Running", pods.len()));
-        },
+        |pods| line.set(health::pods_running(pods)),
     )
     .await
 }
@@ -375,8 +380,7 @@ impl Step for ServingClusters {
             remove_at(ctx, *id, &ctx.cluster_of_party(*id), listed.as_ref()).await?;
         }
         if ctx.spec.serving == ServingWish::Remove {
-            ctx.update_record(|r| r.serving = false)?;
-            let _ = std::fs::remove_file(ctx.state_dir.join("serving-redis-password"));
+            forget_serving(ctx)?;
         }
         Ok(())
     }
@@ -393,8 +397,7 @@ impl Step for ServingClusters {
             let listed = listed_at(ctx, id, &place).await?;
             remove_at(ctx, id, &place, listed.as_ref()).await?;
         }
-        ctx.update_record(|r| r.serving = false)?;
-        let _ = std::fs::remove_file(ctx.state_dir.join("serving-redis-password"));
+        forget_serving(ctx)?;
         Ok(Outcome::Done)
     }
 

@@ -17,6 +17,12 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
+use super::fake_serving::FakeServing;
+
+/// Where a FATE Flow sends model loads and binds: its service_conf.yaml `servings`, read when
+/// asked (KubeFATE renders it from the cluster's servingIp/servingPort).
+pub type Servings = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
+
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The loss per iteration every training job reports.
@@ -51,6 +57,8 @@ struct Job {
     model: Option<String>,
     /// Why it fails, when it does.
     error: Option<(String, String)>,
+    /// A v1 training job's runtime conf, as submitted.
+    conf: Value,
 }
 
 struct State {
@@ -61,6 +69,15 @@ struct State {
     submitted: Vec<Value>,
     /// (namespace, name) → rows, for tables uploaded here.
     tables: BTreeMap<(String, String), u64>,
+    /// The same tables' CSV text.
+    csv: BTreeMap<(String, String), String>,
+    /// Which party this server is (set once serving is attached).
+    party: u32,
+    /// FATE-Serving beside this party, and the servings address this FATE Flow was configured
+    /// with (service_conf.yaml `servings`).
+    serving: Option<(FakeServing, Servings)>,
+    /// Deployed model versions (`/v1/model/deploy`'s child versions) → the trained job.
+    deployed: BTreeMap<String, String>,
     uploads: Vec<(String, String)>,
     auc: f64,
     most_at_once: usize,
@@ -100,6 +117,10 @@ impl FakeFateFlow {
                 busy_queries: 0,
                 submitted: Vec::new(),
                 tables: BTreeMap::new(),
+                csv: BTreeMap::new(),
+                party: 0,
+                serving: None,
+                deployed: BTreeMap::new(),
                 uploads: Vec::new(),
                 // What the real FATE Flow 2.2 measured for the lr job (fateflow-real.md).
                 auc: 0.99236,
@@ -210,6 +231,8 @@ impl FakeFateFlow {
         let mut s = self.state.lock().unwrap();
         s.tables
             .insert((namespace.to_string(), name.to_string()), rows);
+        s.csv
+            .insert((namespace.to_string(), name.to_string()), csv.to_string());
         s.uploads.push((namespace.to_string(), name.to_string()));
         drop(s);
         self.add_job(Job {
@@ -218,6 +241,7 @@ impl FakeFateFlow {
             tasks: vec![None, Some("upload_0".into()), None],
             model: None,
             error: None,
+            conf: Value::Null,
         })
     }
 
@@ -230,6 +254,7 @@ impl FakeFateFlow {
         table: (String, String),
         wrong: Option<(String, String)>,
         behaviour: &Behaviour,
+        conf: Value,
     ) -> String {
         let present = self.state.lock().unwrap().tables.contains_key(&table);
         let error = match behaviour {
@@ -273,6 +298,7 @@ impl FakeFateFlow {
             tasks: tasks.into_iter().map(|t| t.map(String::from)).collect(),
             model: Some(model.to_string()),
             error,
+            conf,
         })
     }
 
@@ -408,20 +434,37 @@ impl FakeFateFlow {
                                 t["name"].as_str().unwrap_or("").to_string(),
                             )
                         });
-                        self.train(&model, table, None, &behaviour)
+                        self.train(
+                            &model,
+                            table,
+                            None,
+                            &behaviour,
+                            body["job_runtime_conf"].clone(),
+                        )
                     }
                     None => self.new_job(&behaviour),
                 };
+                let model_info = self
+                    .conf_on_party(&id)
+                    .map(|c| c["job_parameters"].clone())
+                    .unwrap_or(Value::Null);
                 reply(
-                    json!({"retcode": 0, "retmsg": "success", "jobId": id, "data": {"job_id": id, "board_url": "http://fateboard:8080/index.html#/dashboard?job_id=x"}}),
+                    json!({"retcode": 0, "retmsg": "success", "jobId": id, "data": {"job_id": id,
+                        "model_info": {"model_id": model_info["model_id"], "model_version": model_info["model_version"]},
+                        "board_url": "http://fateboard:8080/index.html#/dashboard?job_id=x"}}),
                 )
             }
             (Method::POST, "/v1/job/query") => {
                 let id = body["job_id"].as_str().unwrap_or_default().to_string();
                 match self.advance(&id) {
-                    Some((st, progress)) => reply(
-                        json!({"retcode": 0, "retmsg": "success", "data": [{"f_job_id": id, "f_status": st, "f_progress": progress, "f_role": body["role"], "f_party_id": body["party_id"]}]}),
-                    ),
+                    Some((st, progress)) => {
+                        let mut row = json!({"f_job_id": id, "f_status": st, "f_progress": progress, "f_role": body["role"], "f_party_id": body["party_id"]});
+                        if let Some(on_party) = self.conf_on_party(&id) {
+                            row["f_roles"] = on_party["role"].clone();
+                            row["f_runtime_conf_on_party"] = on_party;
+                        }
+                        reply(json!({"retcode": 0, "retmsg": "success", "data": [row]}))
+                    }
                     None => {
                         reply(json!({"retcode": 0, "retmsg": "no job could be found", "data": []}))
                     }
@@ -518,6 +561,10 @@ impl FakeFateFlow {
                     _ => reply(json!({"retcode": 0, "retmsg": "no data", "data": {}})),
                 }
             }
+            (Method::POST, "/v1/tracking/component/output/data") => self.output_data(&body),
+            (Method::POST, "/v1/model/deploy") => self.deploy(&body),
+            (Method::POST, "/v1/model/load") => self.load(&body),
+            (Method::POST, "/v1/model/bind") => self.bind(&body),
             (Method::POST, "/v2/job/submit") => {
                 if body.get("dag_schema").is_none() {
                     return reply(
@@ -569,7 +616,7 @@ impl FakeFateFlow {
                         });
                         let fate = self.state.lock().unwrap().fate;
                         let wrong = first_wrong_input(fate, &body);
-                        self.train(&model, table, wrong, &behaviour)
+                        self.train(&model, table, wrong, &behaviour, Value::Null)
                     }
                     None => self.new_job(&behaviour),
                 };
@@ -750,6 +797,7 @@ impl FakeFateFlow {
             tasks,
             model: None,
             error: None,
+            conf: Value::Null,
         })
     }
 }
@@ -931,3 +979,6 @@ fn gzip_reply(bytes: Vec<u8>) -> Response<Full<Bytes>> {
         .body(Full::new(Bytes::from(bytes)))
         .unwrap()
 }
+
+#[path = "fake_fateflow_model.rs"]
+mod model;

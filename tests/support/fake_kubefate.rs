@@ -940,7 +940,9 @@ impl FakeKubeFate {
         self.kube.put(json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "serving-server-config", "namespace": ns, "labels": {"name": name, "fateMoudle": "serving-server"}},
             "data": {"serving-server.properties": format!(
-                "port=8000\nmodel.transfer.url=http://{}:{}/v1/model/transfer\n",
+                "port=8000\nfeature.single.adaptor=com.webank.ai.fate.serving.adaptor.dataaccess.MockAdapter\n\
+                 feature.batch.adaptor=com.webank.ai.fate.serving.adaptor.dataaccess.MockBatchAdapter\n\
+                 model.transfer.url=http://{}:{}/v1/model/transfer\n",
                 fateflow["ip"].as_str().unwrap_or_default(), fateflow["port"])}}));
         let node_port = |path: &str| spec.pointer(path).cloned().unwrap_or(Value::Null);
         for (service, module, ports) in [

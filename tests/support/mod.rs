@@ -92,6 +92,7 @@ pub fn fake_minikube_script() -> std::path::PathBuf {
 }
 pub mod fake_fateflow;
 pub mod fake_kubefate;
+pub mod fake_serving;
 pub mod faults;
 pub mod host;
 pub mod images;

@@ -70,6 +70,7 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, changes: Vec<String>) -> Stat
     }
     StatusReport::of(LabStatus {
         release: format!("local FATE {FATE_VERSION}"),
+        served: None,
         as_declared: changes.is_empty(),
         changes,
         minikube: MinikubeStatus {

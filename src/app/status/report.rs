@@ -14,14 +14,15 @@ use crate::checks::cluster::{self, facts};
 use crate::clients::kube::deployment_available;
 use crate::clients::kubefate;
 use crate::clients::minikube::{ClusterState, Minikube};
+use crate::clients::serving;
 use crate::host::credentials;
 use crate::model::compat;
 use crate::model::health::Health;
-use crate::model::record::LabRecord;
+use crate::model::record::{LabRecord, Served};
 use crate::model::spec::{Party, ServingWish};
 use crate::model::status::{
-    KubefateStatus, LabStatus, MinikubeState, MinikubeStatus, Part, PartyStatus, ServingStatus,
-    ShownCredentials, StatusReport, Urls,
+    KubefateStatus, LabStatus, MinikubeState, MinikubeStatus, Part, PartyStatus, ServedStatus,
+    ServingStatus, ShownCredentials, StatusReport, Urls,
 };
 use crate::model::target::Cluster;
 use crate::steps::{Ctx, for_target, party_health, probe, serving_health};
@@ -237,6 +238,51 @@ async fn serving_status(ctx: &Ctx, p: &Party) -> ServingStatus {
     }
 }
 
+/// The published model now: the recorded row asked again at the guest's serving-proxy.
+async fn served_status(ctx: &Ctx, s: &Served) -> ServedStatus {
+    let asked = async {
+        let party = ctx
+            .spec
+            .party(s.guest)
+            .ok_or_else(|| anyhow::anyhow!("party {} is no longer in the lab", s.guest))?;
+        let kube = ctx.kube_for(party).await?;
+        serving::infer(
+            kube,
+            &party.serving_name(),
+            &s.service_id,
+            &s.features,
+            &s.row_id,
+        )
+        .await
+    };
+    let (bound, detail) = match bounded(asked).await {
+        Ok(a) if a.retcode == 0 => (
+            true,
+            format!("answers: score {:.6}", a.score.unwrap_or(f64::NAN)),
+        ),
+        Ok(a) if a.retcode == serving::MODEL_NULL => (
+            false,
+            format!(
+                "no longer bound ({}): a serving pod restart forgets bindings (KubeFATE#704);                  `fatelab serve` binds it again",
+                a.retmsg
+            ),
+        ),
+        Ok(a) => (
+            false,
+            format!("serving-proxy answered code {}: {}", a.retcode, a.retmsg),
+        ),
+        Err(e) => (false, format!("{e:#}")),
+    };
+    ServedStatus {
+        service_id: s.service_id.clone(),
+        job_id: s.job_id.clone(),
+        model_version: s.model_version.clone(),
+        guest: s.guest,
+        bound,
+        detail,
+    }
+}
+
 /// What `up` would change: the steps whose world is the lab itself, observed as `up` does.
 async fn drift(ctx: &Ctx) -> Vec<String> {
     let steps: Vec<_> = for_target(&ctx.spec)
@@ -385,8 +431,13 @@ pub async fn report(ctx: &Ctx, record: &LabRecord, show_credentials: bool) -> St
     {
         tests.insert(t.kind(), t.clone());
     }
+    let served = match &record.served {
+        Some(s) => Some(served_status(ctx, s).await),
+        None => None,
+    };
     StatusReport::of(LabStatus {
         release: spec.release.release.clone(),
+        served,
         as_declared: changes.is_empty(),
         changes,
         minikube: mk,

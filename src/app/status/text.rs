@@ -83,6 +83,7 @@ pub fn text(report: &StatusReport) -> String {
     parties(&mut s, lab);
     declared(&mut s, lab);
     tests(&mut s, lab);
+    served(&mut s, lab);
     s
 }
 
@@ -138,6 +139,21 @@ fn parties(s: &mut String, lab: &LabStatus) {
         if let Some(d) = &p.detail {
             let _ = writeln!(s, "       note: {d}");
         }
+    }
+}
+
+fn served(s: &mut String, lab: &LabStatus) {
+    if let Some(v) = &lab.served {
+        let _ = writeln!(
+            s,
+            "     served: service id {} at party {} → model version {} (job {}): {}, {}",
+            v.service_id,
+            v.guest,
+            v.model_version,
+            v.job_id,
+            if v.bound { "bound" } else { "NOT BOUND" },
+            v.detail
+        );
     }
 }
 

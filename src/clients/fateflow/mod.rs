@@ -8,6 +8,7 @@
 pub mod jobs;
 mod outputs;
 pub use outputs::{Curve, Evaluation, TaskTime, find_metric};
+pub mod publish;
 mod records;
 pub mod v1;
 pub mod v2;
@@ -122,9 +123,11 @@ impl FateFlow {
         path: &str,
         body: Option<(String, Vec<u8>)>,
     ) -> Result<super::transport::ProxyResponse> {
-        // A submit or an upload starts a job: sent once. Everything else is a query, even
-        // when FATE Flow 1.x wants it as POST.
-        let once = path.ends_with("/submit") || path.contains("/upload");
+        // A submit or an upload starts a job, a deploy makes a new model version: sent once.
+        // Everything else is a query or may be repeated (a load, a bind), even when FATE Flow
+        // 1.x wants it as POST.
+        let once =
+            path.ends_with("/submit") || path.contains("/upload") || path.ends_with("/deploy");
         let mut call =
             Call::new(method.clone(), path).repeat(if once { Repeat::Once } else { Repeat::Safe });
         if let Some((content_type, bytes)) = body {

@@ -83,3 +83,18 @@ pub async fn events_in(client: &Client, ns: &str) -> Result<Vec<String>> {
         })
         .collect())
 }
+
+/// One key of a ConfigMap's data (`None`: no such ConfigMap or key).
+pub async fn config_map_value(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    key: &str,
+) -> Result<Option<String>> {
+    let api: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), ns);
+    let cm = api
+        .get_opt(name)
+        .await
+        .with_context(|| format!("reading ConfigMap {ns}/{name}"))?;
+    Ok(cm.and_then(|c| c.data).and_then(|mut d| d.remove(key)))
+}

@@ -14,7 +14,7 @@ mod watch;
 pub use apply::{Applied, FIELD_MANAGER, Held, apply_all, delete_object, get_objects, namespaced};
 pub use exec::{Ran, exec};
 pub use forward::{forward, service_backend};
-pub use inspect::{container_log, events_in, pods_in};
+pub use inspect::{config_map_value, container_log, events_in, pods_in};
 pub use namespace::{delete_namespace, ensure_namespace};
 pub use pods::{
     ContainerState, ContainerView, Exit, PodView, Stuck, Unschedulable, delete_pod, list_pods,

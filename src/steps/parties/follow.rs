@@ -25,12 +25,6 @@ pub struct JobFailed {
 
 const DEADLINE_GRACE: Duration = Duration::from_secs(2);
 
-/// `4/6 pods Running`.
-fn pods_running(pods: &[PodView]) -> String {
-    let running = pods.iter().filter(|p| p.phase == "Running").count();
-    format!("{running}/{} pods Running", pods.len())
-}
-
 /// Follows an install or update job and the party's pods together until the job is final, then
 /// watches the pods settle. Returns the finished job.
 pub async fn to_healthy(
@@ -48,7 +42,7 @@ pub async fn to_healthy(
     // Every pod's latest line, kept after the pod is gone.
     let last_pods: Mutex<BTreeMap<String, String>> = Mutex::default();
     let show = |pods: &[PodView]| {
-        *pod_view.lock().expect("pods lock") = pods_running(pods);
+        *pod_view.lock().expect("pods lock") = health::pods_running(pods);
         let mut seen = last_pods.lock().expect("pods lock");
         for p in pods {
             seen.insert(p.name.clone(), p.line());
@@ -153,7 +147,7 @@ pub async fn settled(ctx: &Ctx, party: &Party, line: &SubLine, doing: &str) -> R
         |pods| {
             line.set(format!(
                 "{doing}; {}, watching them settle for {settle}",
-                pods_running(pods)
+                health::pods_running(pods)
             ))
         },
     )
