@@ -285,8 +285,14 @@ fn named(name: &'static str) -> impl Fn(&Value) -> bool {
     move |o| o.pointer("/metadata/name") == Some(&Value::from(name))
 }
 
-fn serving_server_pod(o: &Value) -> bool {
-    o.pointer("/metadata/labels/fateMoudle") == Some(&Value::from("serving-server"))
+/// The host's serving-server pod goes to `phase` (FATE Flow reaches it only while Running).
+fn host_serving_server(lab: &Lab, phase: &str) {
+    let pod = |o: &Value| {
+        o.pointer("/metadata/labels/fateMoudle") == Some(&Value::from("serving-server"))
+    };
+    edit(lab, "Pod", "fate-serving-10000", pod, |p| {
+        p["status"]["phase"] = phase.into();
+    });
 }
 
 fn served(out: &std::process::Output) -> Value {
@@ -308,6 +314,10 @@ async fn serve_publishes_the_trained_model_and_one_prediction_matches_the_job() 
         .await
         .code(2)
         .stderr(contains("no successful lr job on record"));
+    run(fatelab(&lab, &["serve", "--guest", "12345"]))
+        .await
+        .code(2)
+        .stderr(contains("the lab has no party 12345"));
     run(fatelab(&lab, &["test", "--job", "lr"])).await.success();
 
     // The chart's host adaptor is MockAdapter: the online score is the model's on the guest's
@@ -405,6 +415,17 @@ async fn serve_publishes_the_trained_model_and_one_prediction_matches_the_job() 
     );
     assert_eq!(status().await["bound"], true);
 
+    // FATE Flow forgot the deployed version on record: deployed anew, and served.
+    guest.forget_deployments();
+    run(fatelab(&lab, &["serve"]))
+        .await
+        .success()
+        .stderr(contains("deployed as model version"));
+    assert_ne!(
+        record(&lab)["served"]["model_version"],
+        first["model_version"]
+    );
+
     // Each hop's failure, named with its fix.
     let routes = lab
         .kube
@@ -438,15 +459,7 @@ async fn serve_publishes_the_trained_model_and_one_prediction_matches_the_job() 
         ));
     lab.kube.put(routes);
 
-    edit(
-        &lab,
-        "Pod",
-        "fate-serving-10000",
-        serving_server_pod,
-        |pod| {
-            pod["status"]["phase"] = "Pending".into();
-        },
-    );
+    host_serving_server(&lab, "Pending");
     run(fatelab(&lab, &["serve"]))
         .await
         .code(1)
@@ -455,15 +468,7 @@ async fn serve_publishes_the_trained_model_and_one_prediction_matches_the_job() 
         ))
         .stderr(contains(":30105"))
         .stderr(contains("UNAVAILABLE"));
-    edit(
-        &lab,
-        "Pod",
-        "fate-serving-10000",
-        serving_server_pod,
-        |pod| {
-            pod["status"]["phase"] = "Running".into();
-        },
-    );
+    host_serving_server(&lab, "Running");
 
     run(fatelab(&lab, &["serve"])).await.success();
 

@@ -27,6 +27,8 @@ use crate::steps::Ctx;
 const SAME: f64 = 1e-6;
 /// FATE-Serving's default host adaptor: the same made-up features for any id.
 const MOCK_ADAPTOR: &str = "MockAdapter";
+/// FATE Flow's words for a DSL v2 model version it has not deployed.
+const NOT_DEPLOYED: &str = "Please deploy model before loading";
 /// The guest's table goes through DataIO first; its output holds each row's features.
 const DATAIO: &str = "dataio_0";
 
@@ -68,6 +70,9 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> Result<i32> {
 /// The job to serve: `--job`, else the last successful lr test's; its guest and model task.
 fn which_job(ctx: &Ctx, args: &ServeArgs) -> Result<(String, u32, String)> {
     let record = ctx.record();
+    if let Some(g) = args.guest.filter(|g| ctx.spec.party(*g).is_none()) {
+        return Err(usage(format!("--guest {g}: the lab has no party {g}")));
+    }
     let task = |kind: JobKind| {
         training::jobs()
             .v1
@@ -78,7 +83,7 @@ fn which_job(ctx: &Ctx, args: &ServeArgs) -> Result<(String, u32, String)> {
     let tests = record.tests.values().chain(record.last_test.iter());
     let known = tests.flat_map(|t| t.jobs.iter()).find(|j| match &args.job {
         Some(id) => j.job_id.as_deref() == Some(id),
-        None => j.kind == JobKind::Lr && j.success(),
+        None => j.kind == JobKind::Lr && j.success() && j.job_id.is_some(),
     });
     match (&args.job, known) {
         (_, Some(j)) => {
@@ -123,12 +128,18 @@ async fn publish(
             );
         }
     };
-    let version = deployed_version(ctx, &flow, &model, job_id, &line).await?;
+    let (mut version, reused) = deployed_version(ctx, &flow, &model, job_id, &line).await?;
     line.done();
 
     let line = ctx.ui.step(2, 4, "Load it into every party's FATE-Serving");
     let mut publish = Publish::new(guest, &model.roles, &model.model_id, &version);
-    let (answer, parties) = flow.load_model(&publish).await?;
+    let (mut answer, mut parties) = flow.load_model(&publish).await?;
+    if reused && parties.iter().any(|p| p.retmsg.contains(NOT_DEPLOYED)) {
+        // FATE Flow no longer knows the version on record (its database was made anew).
+        version = deploy(&flow, &model, &line).await?;
+        publish = Publish::new(guest, &model.roles, &model.model_id, &version);
+        (answer, parties) = flow.load_model(&publish).await?;
+    }
     if answer.retcode != 0 || parties.iter().any(|p| p.retcode != 0) {
         line.failed();
         bail!("{}", load_failure(ctx, &parties, &answer.retmsg));
@@ -201,14 +212,8 @@ async fn publish(
         offline_score: offline,
         online_score: online,
         host_adaptor: adaptors.join(", "),
-        at: chrono_now(),
+        at: k8s_openapi::jiff::Timestamp::now().as_second(),
     })
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn party(ctx: &Ctx, id: u32) -> Result<&Party> {
@@ -217,25 +222,30 @@ fn party(ctx: &Ctx, id: u32) -> Result<&Party> {
         .with_context(|| format!("party {id} is not in this lab"))
 }
 
-/// The version to load: a DSL v2 job's model deployed once (a re-run reuses the version on
-/// record for the same job rather than deploying another).
+/// The version to load: a DSL v1 job's own; a DSL v2 job's model deployed once (a re-run
+/// reuses the version on record for the same job rather than deploying another). True when it
+/// is the recorded one.
 async fn deployed_version(
     ctx: &Ctx,
     flow: &FateFlow,
     model: &JobModel,
     job_id: &str,
     line: &crate::ui::StepLine,
-) -> Result<String> {
+) -> Result<(String, bool)> {
     if model.dsl_version < 2 {
-        return Ok(model.model_version.clone());
+        return Ok((model.model_version.clone(), false));
     }
     if let Some(s) = ctx.record().served.filter(|s| s.job_id == job_id) {
         line.say(format!(
             "deployed before as model version {}",
             s.model_version
         ));
-        return Ok(s.model_version);
+        return Ok((s.model_version, true));
     }
+    Ok((deploy(flow, model, line).await?, false))
+}
+
+async fn deploy(flow: &FateFlow, model: &JobModel, line: &crate::ui::StepLine) -> Result<String> {
     let version = flow
         .deploy_model(&model.model_id, &model.model_version)
         .await?;
@@ -347,11 +357,10 @@ fn hop_failure(ctx: &Ctx, party: u32, what: &str, retmsg: &str) -> String {
             one_line(retmsg)
         );
     }
-    if retmsg.contains("Please deploy model before loading") {
+    if retmsg.contains(NOT_DEPLOYED) {
         return format!(
-            "party {party} has the model only undeployed (a DSL v2 job's model is deployed before it is \
-             loaded): `fatelab serve` deploys it unless the record names a deployed version — FATE's \
-             words: {retmsg}"
+            "FATE Flow of party {party} has not deployed this model version (a DSL v2 job's model is \
+             deployed before it is loaded; deployed on one party, it is on all); FATE's words: {retmsg}"
         );
     }
     format!(

@@ -98,8 +98,8 @@ pub struct FakeFateFlow {
     pub url: String,
 }
 
-fn reply(v: Value) -> Response<Full<Bytes>> {
-    // FATE Flow answers HTTP 200 with the outcome in the envelope.
+pub(super) fn reply(v: Value) -> Response<Full<Bytes>> {
+    // FATE Flow (and FATE-Serving's proxy) answers HTTP 200 with the outcome in the envelope.
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/json")

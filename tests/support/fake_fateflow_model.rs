@@ -75,6 +75,16 @@ impl FakeFateFlow {
         }
     }
 
+    /// FATE Flow's database made anew: no deployed version is known, here or at the peers.
+    pub fn forget_deployments(&self) {
+        let s = self.state.lock().unwrap();
+        for peer in &s.peers {
+            peer.lock().unwrap().deployed.clear();
+        }
+        drop(s);
+        self.state.lock().unwrap().deployed.clear();
+    }
+
     fn conf(&self, job: &str) -> Value {
         self.state
             .lock()
@@ -215,6 +225,18 @@ impl FakeFateFlow {
                      "total": [all.len()], "names": ["train"]}}))
     }
 
+    /// A job FATE Flow makes and finishes at once (a deploy's child version, a load's job id).
+    fn finished_job(&self) -> String {
+        self.add_job(super::Job {
+            n: 0,
+            statuses: vec!["success".into()],
+            tasks: vec![None],
+            model: None,
+            error: None,
+            conf: Value::Null,
+        })
+    }
+
     fn trained(&self, model_id: &str, version: &str) -> bool {
         let s = self.state.lock().unwrap();
         s.jobs.get(version).is_some_and(|j| {
@@ -237,14 +259,7 @@ impl FakeFateFlow {
             return reply(json!({"retcode": 100,
                 "retmsg": format!("Deploy model failed, no model {mid} {version} found.")}));
         }
-        let child = self.add_job(super::Job {
-            n: 0,
-            statuses: vec!["success".into()],
-            tasks: vec![None],
-            model: None,
-            error: None,
-            conf: Value::Null,
-        });
+        let child = self.finished_job();
         let roles = self.conf(version)["role"].clone();
         let mut detail = serde_json::Map::new();
         let mut codes = serde_json::Map::new();
@@ -354,14 +369,7 @@ impl FakeFateFlow {
             detail.insert(role.clone(), d.into());
         }
         data.insert("detail".into(), detail.into());
-        let id = self.add_job(super::Job {
-            n: 0,
-            statuses: vec!["success".into()],
-            tasks: vec![None],
-            model: None,
-            error: None,
-            conf: Value::Null,
-        });
+        let id = self.finished_job();
         reply(
             json!({"retcode": if ok { 0 } else { 101 }, "retmsg": if ok { "success" } else { "failed" },
             "jobId": id, "data": data}),

@@ -18,10 +18,10 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response};
 use serde_json::{Value, json};
 
-use super::fake_fateflow::FakeFateFlow;
+use super::fake_fateflow::{FakeFateFlow, reply};
 use super::fake_kube::FakeKube;
 use super::fake_kubefate::FakeKubeFate;
 
@@ -80,14 +80,6 @@ struct State {
 pub struct FakeServing {
     state: Arc<Mutex<State>>,
     kube: FakeKube,
-}
-
-fn reply(v: Value) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(v.to_string())))
-        .unwrap()
 }
 
 impl FakeServing {
