@@ -395,7 +395,10 @@ async fn serve_publishes_the_trained_model_and_one_prediction_matches_the_job() 
     let lost = status().await;
     assert_eq!(lost["bound"], false);
     assert!(
-        lost["detail"].as_str().unwrap().contains("KubeFATE#704"),
+        lost["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(KubeFATE#704); `fatelab serve` binds it again"),
         "{lost}"
     );
     let out = run(fatelab(&lab, &["serve"]))

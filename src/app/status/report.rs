@@ -263,7 +263,8 @@ async fn served_status(ctx: &Ctx, s: &Served) -> ServedStatus {
         Ok(a) if a.retcode == serving::MODEL_NULL => (
             false,
             format!(
-                "no longer bound ({}): a serving pod restart forgets bindings (KubeFATE#704);                  `fatelab serve` binds it again",
+                "no longer bound ({}): a serving pod restart forgets bindings (KubeFATE#704); \
+                 `fatelab serve` binds it again",
                 a.retmsg
             ),
         ),
